@@ -1,0 +1,8 @@
+//! The result bundle: versioned serde types ([`schema`]) and reading/writing
+//! them atomically ([`io`]).
+
+mod io;
+mod schema;
+
+pub use io::{BundleError, digest_of_file, read_bundle, write_bundle};
+pub use schema::*;

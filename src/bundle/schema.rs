@@ -1,0 +1,327 @@
+//! Versioned serde types of the result bundle (DESIGN.md §4). These are wire
+//! types: what goes into the file. Paths listed in DESIGN.md §4 are stable;
+//! fields may be added, never renamed.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped when a field changes meaning or is removed. Readers refuse bundles
+/// with a newer schema.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped when a metric definition (DESIGN.md §3) changes; bundles with
+/// different metrics versions are incomparable.
+pub const METRICS_VERSION: u32 = 1;
+
+/// One benchmark run: key, context, metrics, histograms and samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bundle {
+    /// Schema of this file; see [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Version of the metric definitions; see [`METRICS_VERSION`].
+    pub metrics_version: u32,
+    /// What was measured: the identity baselines are keyed by.
+    pub key: BundleKey,
+    /// How, when and where it was measured.
+    pub context: Context,
+    /// Summary statistics of the measurement window (warm-up excluded).
+    pub metrics: Metrics,
+    /// Serialized HDR histograms (V2 + deflate, base64), microseconds, so
+    /// bundles from several runners can be merged exactly.
+    pub histograms: Histograms,
+    /// Compact per-request values of the measurement window, so the gate can
+    /// resample.
+    pub samples: Samples,
+}
+
+/// The bundle key (DESIGN.md §4). Empty strings mean "not given".
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct BundleKey {
+    /// Model name and version under test, e.g. `llama-3.1-8b-instruct@2024-07`.
+    pub model_version: String,
+    /// Serving image or engine build, e.g. `vllm/vllm-openai:v0.6.3`.
+    pub serving_image: String,
+    /// Hardware the endpoint runs on, e.g. `1xH100-80GB`.
+    pub hardware_profile: String,
+    /// Tokenizer the token counts and synthetic prompts use.
+    pub tokenizer: String,
+}
+
+/// Git state of the directory the run started in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitInfo {
+    /// Commit hash of HEAD.
+    pub commit: String,
+    /// Branch name, if HEAD is on a branch.
+    pub branch: Option<String>,
+    /// True when tracked files differ from HEAD.
+    pub dirty: bool,
+}
+
+/// Load shape summary (part of the workload digest too).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadInfo {
+    /// `closed` (fixed concurrency) or `open` (arrival rate).
+    pub mode: String,
+    /// Closed loop: number of concurrent users.
+    pub concurrency: Option<u32>,
+    /// Open loop: target requests per second.
+    pub rate: Option<f64>,
+    /// Open loop: `constant` or `poisson` arrivals.
+    pub arrival: Option<String>,
+    /// Requests planned for the measurement window (count mode).
+    pub requests: Option<u64>,
+    /// Planned measurement duration in seconds (duration mode).
+    pub duration_s: Option<f64>,
+    /// Warm-up requests excluded from metrics.
+    pub warmup_requests: u64,
+}
+
+/// The client's own resource use: a saturated client makes numbers suspect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientInfo {
+    /// User CPU seconds of the tokengate process over the run.
+    pub cpu_user_s: f64,
+    /// System CPU seconds of the tokengate process over the run.
+    pub cpu_system_s: f64,
+    /// CPU seconds divided by wall seconds (1.0 = one core fully busy).
+    pub cpu_utilization: f64,
+    /// Client CPU time per request, microseconds.
+    pub cpu_per_request_us: f64,
+    /// Open loop: how late requests started against their schedule, ms.
+    pub schedule_lag_p99_ms: f64,
+    /// Open loop: the largest lag, ms.
+    pub schedule_lag_max_ms: f64,
+    /// True when the client was likely the bottleneck (CPU near a core, or
+    /// the open-loop schedule fell behind); numbers from such runs are suspect.
+    pub saturated: bool,
+    /// Human-readable reasons for `saturated`.
+    pub warnings: Vec<String>,
+}
+
+/// How and where the run happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Context {
+    /// `name` from the workload file.
+    pub workload_name: String,
+    /// sha256 of everything that must match for two runs to be comparable:
+    /// prompts, max_tokens, sampling, ignore_eos, load shape, streaming, API kind.
+    pub workload_digest: String,
+    /// `sim` (built-in simulator) or `http`.
+    pub endpoint_kind: String,
+    /// Endpoint URL with any credentials removed (`sim://NAME` for the simulator).
+    pub endpoint: String,
+    /// `chat` or `completions`.
+    pub api: String,
+    /// Model name sent in requests.
+    pub model: String,
+    /// Whether responses were streamed (SSE).
+    pub streaming: bool,
+    /// tokengate version that wrote the bundle.
+    pub tool_version: String,
+    /// Git state of the working directory, when inside a repository.
+    pub git: Option<GitInfo>,
+    /// CI run URL from the environment (GitHub Actions, GitLab CI).
+    pub ci_run_url: Option<String>,
+    /// Host name of the machine that ran the client.
+    pub runner_host: String,
+    /// RFC 3339 UTC start of the run (warm-up included).
+    pub started_at: String,
+    /// RFC 3339 UTC end of the run.
+    pub ended_at: String,
+    /// Wall time of the measurement window, seconds (warm-up excluded).
+    pub window_s: f64,
+    /// False when the run was interrupted (SIGINT/SIGTERM) or cut short.
+    pub complete: bool,
+    /// Why the run is incomplete.
+    pub incomplete_reason: Option<String>,
+    /// Token count source across successful requests: `usage`, `tokenizer`,
+    /// `events`, or `mixed`.
+    pub token_source: String,
+    /// Successful requests per token source.
+    pub token_sources: BTreeMap<String, u64>,
+    /// Load shape.
+    pub load: LoadInfo,
+    /// Seed of every random choice of the plan.
+    pub seed: u64,
+    /// Engine flags of the server under test (a change-under-test field).
+    pub engine_flags: Option<String>,
+    /// Free-form metadata from `--meta KEY=VALUE` that is not a key field.
+    pub meta: BTreeMap<String, String>,
+    /// The client's own resource use.
+    pub client: ClientInfo,
+    /// Notes the run produced for humans (e.g. schedule lag, token source fallback).
+    pub warnings: Vec<String>,
+}
+
+/// Summary of one latency metric, milliseconds. Quantiles from exact samples
+/// use linear interpolation between order statistics (Hyndman & Fan 1996,
+/// definition 7 — R's and NumPy's default); ITL quantiles come from the HDR
+/// histogram (3 significant digits). `None` when there were no values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyStats {
+    pub count: u64,
+    pub mean: Option<f64>,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// Request counts of the measurement window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestCounts {
+    /// Requests sent (succeeded + failed + cancelled).
+    pub attempted: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Planned cancellations (not errors).
+    pub cancelled: u64,
+    /// Requests that needed more than one attempt (retry policy on).
+    pub retried: u64,
+    /// Warm-up requests, excluded from every other number.
+    pub warmup: u64,
+}
+
+/// Token totals of the measurement window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenTotals {
+    /// Output tokens of successful requests.
+    pub output_total: u64,
+    /// Prompt tokens of successful requests.
+    pub input_total: u64,
+    /// Mean output tokens per successful request.
+    pub output_mean: Option<f64>,
+    /// Requested `max_tokens` (when fixed), for output-length checks.
+    pub max_tokens: Option<u32>,
+}
+
+/// Summary metrics of the measurement window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Time to first content event.
+    pub ttft_ms: LatencyStats,
+    /// Time to response headers.
+    pub ttfb_ms: LatencyStats,
+    /// Inter-token latency (every gap of every successful request).
+    pub itl_ms: LatencyStats,
+    /// Time per output token after the first, per successful request.
+    pub tpot_ms: LatencyStats,
+    /// Request start to last byte, successful requests.
+    pub e2e_ms: LatencyStats,
+    /// Server-side queue time when the server exposes it; `None` = unavailable.
+    pub queue_time_ms: Option<LatencyStats>,
+    /// E2E of requests that needed retries (reported apart).
+    pub retried_e2e_ms: LatencyStats,
+    /// Per-request decode rate, tokens/s: (tokens − 1) / (E2E − TTFT).
+    pub decode_tokens_per_s: LatencyStats,
+    /// Output tokens of successful requests / window wall time.
+    pub output_tokens_per_s: f64,
+    /// Prompt tokens of successful requests / window wall time.
+    pub input_tokens_per_s: f64,
+    /// Successful requests / window wall time.
+    pub requests_per_s: f64,
+    pub requests: RequestCounts,
+    pub tokens: TokenTotals,
+    /// Failures by kind (`connect`, `timeout`, `http_4xx`, …); every kind listed.
+    pub errors: BTreeMap<String, u64>,
+    /// failed / (attempted − cancelled).
+    pub error_rate: f64,
+    /// Failures after the first byte / (attempted − cancelled).
+    pub stream_error_rate: f64,
+    /// Cost per 1,000 successful responses in the pricing block's currency;
+    /// `None` without a pricing block.
+    pub cost_per_1k: Option<f64>,
+    /// Share of attempted (non-cancelled) requests that met every SLO; `None` without SLOs.
+    pub goodput: Option<f64>,
+    /// Share of checked responses that met their quality expectation.
+    pub quality_pass_rate: Option<f64>,
+}
+
+/// Serialized HDR histograms (V2 + deflate, base64) of microsecond values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Histograms {
+    pub ttft_us: String,
+    pub ttfb_us: String,
+    pub itl_us: String,
+    pub tpot_us: String,
+    pub e2e_us: String,
+}
+
+/// Outcome of one sample, as stored in [`Samples::outcome`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SampleOutcome {
+    Ok,
+    Cancelled,
+    Connect,
+    Timeout,
+    Http4xx,
+    Http429,
+    Http5xx,
+    ContextOverflow,
+    StreamInterrupted,
+    MalformedEvent,
+    EmptyResponse,
+}
+
+impl SampleOutcome {
+    pub fn is_ok(self) -> bool {
+        self == SampleOutcome::Ok
+    }
+}
+
+impl From<crate::client::Outcome> for SampleOutcome {
+    fn from(o: crate::client::Outcome) -> Self {
+        use crate::client::{ErrorKind as K, Outcome};
+        match o {
+            Outcome::Success => SampleOutcome::Ok,
+            Outcome::Cancelled => SampleOutcome::Cancelled,
+            Outcome::Failed { kind, .. } => match kind {
+                K::Connect => SampleOutcome::Connect,
+                K::Timeout => SampleOutcome::Timeout,
+                K::Http4xx => SampleOutcome::Http4xx,
+                K::Http429 => SampleOutcome::Http429,
+                K::Http5xx => SampleOutcome::Http5xx,
+                K::ContextOverflow => SampleOutcome::ContextOverflow,
+                K::StreamInterrupted => SampleOutcome::StreamInterrupted,
+                K::MalformedEvent => SampleOutcome::MalformedEvent,
+                K::EmptyResponse => SampleOutcome::EmptyResponse,
+            },
+        }
+    }
+}
+
+/// Per-request values of the measurement window, one column per field, one
+/// entry per request in completion order. Integer microseconds keep both the
+/// file and the recorder's memory small (≈45 bytes a request).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Samples {
+    /// Send time, µs since the start of the measurement window.
+    pub start_us: Vec<u64>,
+    /// Time to first content event, µs (`null` when none arrived).
+    pub ttft_us: Vec<Option<u32>>,
+    /// Time per output token after the first, µs (successful requests with ≥ 2 tokens).
+    pub tpot_us: Vec<Option<u32>>,
+    /// Request start to last byte (or failure), µs.
+    pub e2e_us: Vec<u32>,
+    pub output_tokens: Vec<u32>,
+    pub input_tokens: Vec<u32>,
+    /// Prompt class index.
+    pub class: Vec<u16>,
+    /// Attempts (1 = first attempt).
+    pub attempts: Vec<u32>,
+    /// `ok`, `cancelled`, or the error kind.
+    pub outcome: Vec<SampleOutcome>,
+}
+
+impl Samples {
+    pub fn len(&self) -> usize {
+        self.outcome.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.outcome.is_empty()
+    }
+}

@@ -1,0 +1,9 @@
+//! The HTTP client: OpenAI wire types, SSE decoding, and one request →
+//! [`RequestRecord`].
+
+mod record;
+
+pub use record::{ErrorKind, Outcome, Phase, RequestRecord, TokenSource};
+mod spec;
+
+pub use spec::{ApiKind, ClientConfig, Message, Prompt, QualityCheck, RequestSpec, Sampling};

@@ -1,0 +1,200 @@
+//! `RequestRecord`: everything measured about one request, built by the
+//! client and consumed by the recorder. Times are offsets on one monotonic
+//! clock (the run's epoch), so records from many tasks line up exactly.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a request failed. Every failure has exactly one kind (DESIGN.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// TCP connect refused / DNS / TLS failure before a response.
+    Connect,
+    /// The per-request timeout elapsed (before or during the stream).
+    Timeout,
+    /// HTTP 4xx other than 429 and context overflow.
+    Http4xx,
+    /// HTTP 429 Too Many Requests.
+    Http429,
+    /// HTTP 5xx.
+    Http5xx,
+    /// HTTP 400 because the prompt plus `max_tokens` exceeds the context.
+    ContextOverflow,
+    /// The stream ended (or the connection broke) without `finish_reason`
+    /// or `[DONE]`.
+    StreamInterrupted,
+    /// An SSE event or body that is not the JSON it should be.
+    MalformedEvent,
+    /// HTTP 200 with no content at all.
+    EmptyResponse,
+}
+
+impl ErrorKind {
+    /// All kinds, in the order reports list them.
+    pub const ALL: [ErrorKind; 9] = [
+        ErrorKind::Connect,
+        ErrorKind::Timeout,
+        ErrorKind::Http4xx,
+        ErrorKind::Http429,
+        ErrorKind::Http5xx,
+        ErrorKind::ContextOverflow,
+        ErrorKind::StreamInterrupted,
+        ErrorKind::MalformedEvent,
+        ErrorKind::EmptyResponse,
+    ];
+
+    /// The stable name used in bundles and reports (`metrics.errors.KIND`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Http4xx => "http_4xx",
+            ErrorKind::Http429 => "http_429",
+            ErrorKind::Http5xx => "http_5xx",
+            ErrorKind::ContextOverflow => "context_overflow",
+            ErrorKind::StreamInterrupted => "stream_interrupted",
+            ErrorKind::MalformedEvent => "malformed_event",
+            ErrorKind::EmptyResponse => "empty_response",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Complete response with a finish reason (and `[DONE]` when streaming).
+    Success,
+    /// Cancelled on purpose by the workload's cancellation plan; excluded
+    /// from the error rate.
+    Cancelled,
+    /// Failed. `after_first_byte` is true when the response had started
+    /// (status 200 and at least the headers) — those count as stream errors.
+    Failed {
+        kind: ErrorKind,
+        after_first_byte: bool,
+    },
+}
+
+/// Where the output token count came from (DESIGN.md §3, in order of preference).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenSource {
+    /// `usage.completion_tokens` reported by the server.
+    Usage,
+    /// Counted from the generated text with the configured tokenizer.
+    Tokenizer,
+    /// The number of content-bearing events (one token per event assumed).
+    Events,
+}
+
+impl TokenSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenSource::Usage => "usage",
+            TokenSource::Tokenizer => "tokenizer",
+            TokenSource::Events => "events",
+        }
+    }
+}
+
+/// Whether a record belongs to the warm-up (excluded from metrics) or the
+/// measurement window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Warmup,
+    Measured,
+}
+
+/// One request, measured. Offsets are from the run epoch (`sent_at`) or from
+/// the moment the request was handed to the connection (all others).
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    /// Index in the plan (0-based, warm-up included).
+    pub index: u64,
+    /// Prompt class index in the plan (0 for fixed prompts without classes).
+    pub class: u16,
+    pub phase: Phase,
+    /// 1 for a first attempt; >1 when the retry policy re-sent it. The
+    /// record describes the last attempt.
+    pub attempts: u32,
+    /// When the schedule wanted the request to start (open loop), offset from the epoch.
+    pub scheduled_at: Duration,
+    /// When the request was handed to the connection, offset from the epoch.
+    pub sent_at: Duration,
+    /// Response headers received, since `sent_at`.
+    pub ttfb: Option<Duration>,
+    /// First content-bearing event, since `sent_at` (streaming only).
+    pub ttft: Option<Duration>,
+    /// Last byte of the stream/body (or the failure), since `sent_at`.
+    pub e2e: Duration,
+    /// Arrival of each content-bearing event, microseconds since `sent_at`.
+    pub event_offsets_us: Vec<u32>,
+    /// Bytes of generated text in each content-bearing event (same length
+    /// as `event_offsets_us`); used to spread multi-token events.
+    pub event_bytes: Vec<u32>,
+    /// Output tokens, from `token_source`.
+    pub output_tokens: u32,
+    pub token_source: TokenSource,
+    /// Prompt tokens: server usage, else the plan's own count.
+    pub input_tokens: u32,
+    pub finish_reason: Option<String>,
+    /// Whether the quality expectation of the prompt held (`None` when the
+    /// prompt has none or the request failed).
+    pub quality_pass: Option<bool>,
+    /// `Retry-After` of a 429 or 503 answer, for the driver's retry policy.
+    pub retry_after: Option<Duration>,
+    pub outcome: Outcome,
+}
+
+impl RequestRecord {
+    /// Inter-token latencies in microseconds (DESIGN.md §3): gaps between
+    /// successive content events; an event that carried k>1 tokens has its
+    /// gap divided evenly over k. Tokens per event are apportioned from
+    /// `output_tokens` in proportion to each event's text bytes (largest
+    /// remainder), because servers do not say how many tokens an event
+    /// carried. Calls `f(gap_us, k)` once per event after the first.
+    pub fn for_each_itl(&self, mut f: impl FnMut(f64, u32)) {
+        let n = self.event_offsets_us.len();
+        if n < 2 {
+            return;
+        }
+        let total_tokens = self.output_tokens as u64;
+        let events = n as u64;
+        // Common case: one token per event.
+        if total_tokens <= events {
+            for w in self.event_offsets_us.windows(2) {
+                f(w[1].saturating_sub(w[0]) as f64, 1);
+            }
+            return;
+        }
+        let total_bytes: u64 = self.event_bytes.iter().map(|&b| b as u64).sum();
+        for i in 1..n {
+            let gap = self.event_offsets_us[i].saturating_sub(self.event_offsets_us[i - 1]) as f64;
+            let k = if total_bytes == 0 {
+                (total_tokens / events).max(1)
+            } else {
+                let share = total_tokens * self.event_bytes[i] as u64 / total_bytes;
+                share.max(1)
+            };
+            let k = k.min(u32::MAX as u64) as u32;
+            f(gap / k as f64, k);
+        }
+    }
+
+    /// Time per output token after the first: (E2E − TTFT) / (tokens − 1).
+    pub fn tpot(&self) -> Option<Duration> {
+        let ttft = self.ttft?;
+        if self.output_tokens < 2 || !matches!(self.outcome, Outcome::Success) {
+            return None;
+        }
+        Some(self.e2e.saturating_sub(ttft) / (self.output_tokens - 1))
+    }
+}

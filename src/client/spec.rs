@@ -1,0 +1,113 @@
+//! What the driver asks the client to send: the endpoint configuration
+//! (fixed for a run) and one request's specification (from the plan).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which OpenAI-compatible API to call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKind {
+    /// `POST {base}/chat/completions` with `messages`.
+    Chat,
+    /// `POST {base}/completions` with `prompt`.
+    Completions,
+}
+
+impl ApiKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiKind::Chat => "chat",
+            ApiKind::Completions => "completions",
+        }
+    }
+}
+
+/// Fixed for a run.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Base URL including the `/v1` prefix, e.g. `http://127.0.0.1:8000/v1`.
+    pub base_url: String,
+    pub api: ApiKind,
+    /// `model` field of every request.
+    pub model: String,
+    /// Bearer token, read from the environment variable the workload names.
+    /// Never logged or written anywhere.
+    pub api_key: Option<String>,
+    pub streaming: bool,
+    /// Per-request timeout covering connect, headers and the whole stream.
+    pub timeout: Duration,
+    /// Idle connections kept per host: the concurrency of the run.
+    pub pool_size: usize,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+/// The prompt of one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prompt {
+    /// For the chat API.
+    Chat(Vec<Message>),
+    /// For the completions API.
+    Text(String),
+}
+
+/// An expectation on the generated text (DESIGN.md §3, quality checks).
+#[derive(Debug, Clone)]
+pub enum QualityCheck {
+    /// The text contains this substring.
+    Contains(String),
+    /// The text matches this regular expression.
+    Regex(regex::Regex),
+    /// The text (trimmed, code fences removed) parses as JSON.
+    Json,
+}
+
+impl QualityCheck {
+    pub fn check(&self, text: &str) -> bool {
+        match self {
+            QualityCheck::Contains(s) => text.contains(s.as_str()),
+            QualityCheck::Regex(r) => r.is_match(text),
+            QualityCheck::Json => {
+                let t = text.trim();
+                let t = t
+                    .strip_prefix("```json")
+                    .or_else(|| t.strip_prefix("```"))
+                    .and_then(|r| r.strip_suffix("```"))
+                    .unwrap_or(t);
+                serde_json::from_str::<serde::de::IgnoredAny>(t.trim()).is_ok()
+            }
+        }
+    }
+}
+
+/// Sampling and output controls of one request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sampling {
+    pub max_tokens: Option<u32>,
+    /// vLLM/SGLang extension: keep generating past EOS up to `max_tokens`.
+    pub ignore_eos: bool,
+    pub stop: Vec<String>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    /// Per-request seed sent to the server (when the workload asks for one).
+    pub seed: Option<u64>,
+}
+
+/// One request as planned.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    pub prompt: Arc<Prompt>,
+    /// Prompt tokens as counted by the plan's tokenizer (used when the
+    /// server reports no usage).
+    pub prompt_tokens: u32,
+    pub sampling: Arc<Sampling>,
+    /// Planned cancellation: drop the stream after this many content events.
+    pub cancel_after_events: Option<u32>,
+    pub quality: Option<Arc<QualityCheck>>,
+}

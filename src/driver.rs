@@ -1,0 +1,1 @@
+//! The driver: runs the plan.

@@ -1,0 +1,15 @@
+//! Documented process exit codes. CI systems and scripts branch on these, so
+//! they never change meaning.
+
+/// Every rule passed (or only warned), or a command without a verdict succeeded.
+pub const PASS: i32 = 0;
+/// At least one `fail`-severity rule failed: a real regression.
+pub const FAIL: i32 = 1;
+/// The tool itself could not do its job: bad usage, bad configuration, an
+/// unreadable file, an endpoint that cannot be reached at all. A broken tool
+/// must never look like a regression, so this is distinct from [`FAIL`].
+pub const TOOL_ERROR: i32 = 2;
+/// The comparison was inconclusive and the gate's policy says that blocks.
+pub const INCONCLUSIVE: i32 = 3;
+/// Interrupted by SIGINT/SIGTERM; the bundle was still written, marked incomplete.
+pub const INTERRUPTED: i32 = 130;

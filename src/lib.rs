@@ -21,3 +21,22 @@ pub mod sim;
 pub mod stats;
 pub mod tokenizer;
 pub mod workload;
+pub mod yaml;
+
+/// An error and its causes on one line: `outer: inner: root`.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = c.source();
+    }
+    s
+}
+pub mod runinfo;
+pub mod timefmt;
+pub mod commands;

@@ -96,7 +96,7 @@ pub fn digest_of_file(path: &Path) -> Result<String, BundleError> {
     Ok(hex_sha256(&bytes))
 }
 
-pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
+pub fn hex_sha256(bytes: &[u8]) -> String {
     let d = Sha256::digest(bytes);
     let mut s = String::with_capacity(64);
     for b in d {

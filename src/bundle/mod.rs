@@ -4,5 +4,5 @@
 mod io;
 mod schema;
 
-pub use io::{BundleError, digest_of_file, read_bundle, write_bundle};
+pub use io::{BundleError, digest_of_file, hex_sha256, parse_bundle, read_bundle, write_bundle};
 pub use schema::*;

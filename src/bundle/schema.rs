@@ -196,6 +196,9 @@ pub struct TokenTotals {
     pub output_mean: Option<f64>,
     /// Requested `max_tokens` (when fixed), for output-length checks.
     pub max_tokens: Option<u32>,
+    /// Content events that carried more than one token (their ITL gap was
+    /// divided over the tokens).
+    pub multi_token_events: u64,
 }
 
 /// Summary metrics of the measurement window.

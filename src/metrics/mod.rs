@@ -1,1 +1,8 @@
-//! (under construction)
+//! The recorder: turns a stream of [`crate::client::RequestRecord`]s into the
+//! bundle's metrics, HDR histograms, compact samples and error counts.
+
+mod latency;
+mod recorder;
+
+pub use latency::{latency_stats_exact, latency_stats_hdr};
+pub use recorder::{Recorded, Recorder, decode_histogram};

@@ -1,1 +1,31 @@
-//! (under construction)
+//! Workload files: the YAML a user writes ([`file`]), validated values
+//! ([`values`]), prompts ([`prompts`]) and the resulting [`Plan`] with its
+//! comparability digest.
+
+mod digest;
+pub mod file;
+mod plan;
+pub mod prompts;
+pub mod values;
+
+use std::path::Path;
+
+pub use file::{Arrival, LoadMode, WorkloadFile};
+pub use plan::{
+    CancelPlan, Endpoint, KEY_ENV, LoadPlan, Overrides, Plan, PlannedRequest, Pricing, PromptClass,
+    PromptEntry, RetryPolicy, Slo, StopAfter, Warmup, redact_url,
+};
+pub(crate) use plan::{mix64, unit};
+
+use crate::yaml::{ConfigError, read_yaml};
+
+/// Read, validate and plan a workload file. `env` looks up environment
+/// variables (a parameter so tests need not touch the process environment).
+pub fn load_plan(
+    path: &Path,
+    overrides: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Plan, ConfigError> {
+    let file: WorkloadFile = read_yaml(path)?;
+    Plan::build(file, path, overrides, env)
+}

@@ -1,0 +1,303 @@
+//! `tokengate run`: plan → (simulator) → client → driver → recorder →
+//! bundle. This is the library's entry point for a whole benchmark run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context as _, bail};
+use tokio::sync::mpsc;
+
+use super::progress;
+use crate::bundle::{
+    Bundle, ClientInfo, Context, LoadInfo, METRICS_VERSION, SCHEMA_VERSION, write_bundle,
+};
+use crate::client::{Client, ClientConfig, ErrorKind};
+use crate::driver::{self, Progress, StopSignal};
+use crate::metrics::{Recorded, Recorder};
+use crate::workload::{Endpoint, LoadPlan, Overrides, Plan, StopAfter, load_plan};
+
+/// How to show progress while running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// A bar on a terminal, a periodic status line otherwise.
+    Auto,
+    /// Nothing (tests, `--quiet`).
+    Off,
+}
+
+pub struct RunOptions {
+    pub workload: PathBuf,
+    pub overrides: Overrides,
+    pub out: PathBuf,
+    pub progress: ProgressMode,
+    /// Set by signal handlers (or a test) to stop the run early.
+    pub stop: Arc<StopSignal>,
+    /// Environment lookup (API key, key fields, CI facts).
+    pub env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+}
+
+pub struct RunOutcome {
+    pub bundle: Bundle,
+    pub path: PathBuf,
+    pub plan: Arc<Plan>,
+}
+
+/// The simulator started for a `sim://` endpoint; shut down after the run.
+struct LocalSim(crate::sim::SimServer);
+
+/// Run a workload and write its bundle. Errors are tool/configuration
+/// errors (exit 2); request failures are data inside the bundle.
+pub async fn run_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
+    let env = opts.env.clone();
+    let plan = load_plan(&opts.workload, &opts.overrides, &|k| env(k))?;
+    let plan = Arc::new(plan);
+
+    let mut local_sim = None;
+    let base_url = match &plan.endpoint {
+        Endpoint::Http(url) => url.clone(),
+        Endpoint::Sim(name) => {
+            let profile = crate::sim::SimProfile::builtin(name)
+                .with_context(|| format!("{}: field `endpoint`", opts.workload.display()))?;
+            let server = crate::sim::SimServer::start(profile, "127.0.0.1:0".parse()?)
+                .await
+                .context("cannot start the built-in simulator")?;
+            let url = server.base_url();
+            local_sim = Some(LocalSim(server));
+            url
+        }
+    };
+    let api_key = match &plan.api_key_env {
+        None => None,
+        Some(var) => match env(var) {
+            Some(v) if !v.is_empty() => Some(v),
+            _ => bail!(
+                "{}: field `api_key_env` names the environment variable `{var}`, which is not set",
+                opts.workload.display()
+            ),
+        },
+    };
+    let config = ClientConfig {
+        base_url,
+        api: plan.api,
+        model: plan.model.clone(),
+        api_key,
+        streaming: plan.streaming,
+        timeout: plan.timeout,
+        pool_size: plan.load.pool_size(),
+    };
+    let client = Arc::new(
+        Client::new(config, Some(plan.tokenizer.clone())).context("cannot create the HTTP client")?,
+    );
+
+    let expected = plan.total_requests().unwrap_or(4096) as usize;
+    let mut recorder = Recorder::new(plan.slo, plan.pricing.clone(), plan.max_tokens, expected);
+    let (tx, mut rx) = mpsc::channel(1024);
+    let recorder_task = tokio::spawn(async move {
+        while let Some(rec) = rx.recv().await {
+            recorder.record(&rec);
+        }
+        recorder
+    });
+
+    let progress_state = Arc::new(Progress::default());
+    let started_wall = SystemTime::now();
+    let cpu_before = crate::runinfo::process_cpu();
+    let epoch = Instant::now();
+    let display = match opts.progress {
+        ProgressMode::Auto => Some(progress::spawn(&plan, progress_state.clone(), opts.stop.clone())),
+        ProgressMode::Off => None,
+    };
+    let summary = driver::run(
+        plan.clone(),
+        client,
+        epoch,
+        tx,
+        opts.stop.clone(),
+        progress_state.clone(),
+    )
+    .await;
+    let recorder = recorder_task.await.context("the recorder task failed")?;
+    if let Some(d) = display {
+        d.finish().await;
+    }
+    let cpu_after = crate::runinfo::process_cpu();
+    let ended_wall = SystemTime::now();
+    if let Some(LocalSim(server)) = local_sim {
+        server.shutdown().await;
+    }
+
+    let recorded = recorder.finish();
+    let cpu_user = cpu_after.0.saturating_sub(cpu_before.0);
+    let cpu_sys = cpu_after.1.saturating_sub(cpu_before.1);
+    let bundle = assemble(
+        &plan,
+        recorded,
+        started_wall,
+        ended_wall,
+        summary.elapsed,
+        (cpu_user, cpu_sys),
+        summary.interrupted.clone(),
+        summary.abandoned,
+        &*env,
+    );
+    write_bundle(&bundle, &opts.out)?;
+    Ok(RunOutcome {
+        bundle,
+        path: opts.out,
+        plan,
+    })
+}
+
+#[expect(clippy::too_many_arguments, reason = "one call site, all facts of a run")]
+fn assemble(
+    plan: &Plan,
+    recorded: Recorded,
+    started: SystemTime,
+    ended: SystemTime,
+    elapsed: Duration,
+    cpu: (Duration, Duration),
+    interrupted: Option<String>,
+    abandoned: u64,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Bundle {
+    let m = &recorded.metrics;
+    let mut warnings = Vec::new();
+
+    // Client saturation: our own CPU close to a full core, or an open-loop
+    // schedule that fell behind, makes the numbers suspect.
+    let cpu_total = (cpu.0 + cpu.1).as_secs_f64();
+    let wall = elapsed.as_secs_f64().max(1e-9);
+    let utilization = cpu_total / wall;
+    let total_requests = (m.requests.attempted + m.requests.warmup).max(1);
+    let mut client_warnings = Vec::new();
+    if utilization > 0.8 {
+        client_warnings.push(format!(
+            "the client used {:.0} % of a CPU core: it may have been the bottleneck",
+            utilization * 100.0
+        ));
+    }
+    let lag_p99_ms = recorded.lag_p99.as_secs_f64() * 1e3;
+    let lag_max_ms = recorded.lag_max.as_secs_f64() * 1e3;
+    if matches!(plan.load, LoadPlan::Open { .. }) && lag_p99_ms > 10.0 {
+        client_warnings.push(format!(
+            "the open-loop schedule fell behind: p99 start lag {lag_p99_ms:.1} ms, max {lag_max_ms:.1} ms; the achieved rate is below the target"
+        ));
+    }
+    warnings.extend(client_warnings.iter().cloned());
+
+    let token_source = match recorded.token_sources.len() {
+        0 => "none".to_string(),
+        1 => recorded.token_sources.keys().next().cloned().unwrap_or_default(),
+        _ => "mixed".to_string(),
+    };
+    if token_source == "tokenizer" || token_source == "mixed" {
+        warnings.push(format!(
+            "the server reported no usage for some responses: output tokens were counted with the {} tokenizer",
+            plan.tokenizer.name()
+        ));
+    }
+    if token_source == "events" {
+        warnings.push("output tokens were counted as content events (no usage, no tokenizer)".into());
+    }
+    if let (Some(max), Some(mean)) = (plan.max_tokens, m.tokens.output_mean)
+        && plan.classes.iter().all(|c| c.sampling.ignore_eos)
+        && mean < max as f64 * 0.98
+    {
+        warnings.push(format!(
+            "output length drift: asked for {max} tokens with ignore_eos, got {mean:.1} on average; a shorter answer is not a faster server"
+        ));
+    }
+    let connect_failures = m.errors.get(ErrorKind::Connect.as_str()).copied().unwrap_or(0);
+    if m.requests.attempted > 0 && connect_failures == m.requests.attempted {
+        warnings.push("every request failed to connect: is the endpoint up?".into());
+    }
+    if abandoned > 0 {
+        warnings.push(format!(
+            "{abandoned} request(s) in flight were abandoned when the run stopped"
+        ));
+    }
+
+    let load = match &plan.load {
+        LoadPlan::Closed { concurrency, .. } => LoadInfo {
+            mode: "closed".into(),
+            concurrency: Some(*concurrency),
+            rate: None,
+            arrival: None,
+            requests: None,
+            duration_s: None,
+            warmup_requests: m.requests.warmup,
+        },
+        LoadPlan::Open { rate, arrival, .. } => LoadInfo {
+            mode: "open".into(),
+            concurrency: None,
+            rate: Some(*rate),
+            arrival: Some(format!("{arrival:?}").to_lowercase()),
+            requests: None,
+            duration_s: None,
+            warmup_requests: m.requests.warmup,
+        },
+    };
+    let load = match plan.stop {
+        StopAfter::Requests(n) => LoadInfo {
+            requests: Some(n),
+            ..load
+        },
+        StopAfter::Duration(d) => LoadInfo {
+            duration_s: Some(d.as_secs_f64()),
+            ..load
+        },
+    };
+
+    let complete = interrupted.is_none();
+    let context = Context {
+        workload_name: plan.name.clone(),
+        workload_digest: plan.digest.clone(),
+        endpoint_kind: plan.endpoint.kind().into(),
+        endpoint: plan.endpoint.display(),
+        api: plan.api.as_str().into(),
+        model: plan.model.clone(),
+        streaming: plan.streaming,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        git: std::env::current_dir()
+            .ok()
+            .and_then(|d| crate::runinfo::git_info(&d)),
+        ci_run_url: crate::runinfo::ci_run_url(env),
+        runner_host: crate::runinfo::host_name(),
+        started_at: crate::timefmt::rfc3339(started),
+        ended_at: crate::timefmt::rfc3339(ended),
+        window_s: (recorded.window.as_secs_f64() * 1e3).round() / 1e3,
+        complete,
+        incomplete_reason: interrupted,
+        token_source,
+        token_sources: recorded.token_sources.clone(),
+        load,
+        seed: plan.seed,
+        engine_flags: plan.engine_flags.clone(),
+        meta: plan.meta.clone(),
+        client: ClientInfo {
+            cpu_user_s: round3(cpu.0.as_secs_f64()),
+            cpu_system_s: round3(cpu.1.as_secs_f64()),
+            cpu_utilization: round3(utilization),
+            cpu_per_request_us: round3(cpu_total * 1e6 / total_requests as f64),
+            schedule_lag_p99_ms: round3(lag_p99_ms),
+            schedule_lag_max_ms: round3(lag_max_ms),
+            saturated: !client_warnings.is_empty(),
+            warnings: client_warnings,
+        },
+        warnings,
+    };
+    Bundle {
+        schema_version: SCHEMA_VERSION,
+        metrics_version: METRICS_VERSION,
+        key: plan.key.clone(),
+        context,
+        metrics: recorded.metrics,
+        histograms: recorded.histograms,
+        samples: recorded.samples,
+    }
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1e3).round() / 1e3
+}

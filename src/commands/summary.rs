@@ -1,0 +1,96 @@
+//! The short human summary printed on stdout at the end of a run.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::bundle::{Bundle, LatencyStats};
+
+pub fn render_summary(b: &Bundle, path: &Path) -> String {
+    let m = &b.metrics;
+    let c = &b.context;
+    let mut s = String::new();
+    let load = match (c.load.concurrency, c.load.rate) {
+        (Some(n), _) => format!("closed loop, concurrency {n}"),
+        (_, Some(r)) => format!("open loop, {r} req/s"),
+        _ => String::new(),
+    };
+    let _ = writeln!(s, "tokengate run: {} → {} ({load})", c.workload_name, c.endpoint);
+    if !c.complete {
+        let _ = writeln!(
+            s,
+            "INCOMPLETE: {}",
+            c.incomplete_reason.as_deref().unwrap_or("interrupted")
+        );
+    }
+    let r = &m.requests;
+    let _ = writeln!(
+        s,
+        "requests: {} ok, {} failed, {} cancelled, {} retried ({} warm-up excluded) in {:.2} s",
+        r.succeeded, r.failed, r.cancelled, r.retried, r.warmup, c.window_s
+    );
+    let _ = writeln!(
+        s,
+        "{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
+        "ms", "p50", "p90", "p95", "p99", "mean", "n"
+    );
+    let row = |s: &mut String, name: &str, l: &LatencyStats| {
+        let f = |v: Option<f64>| v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            s,
+            "{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
+            name,
+            f(l.p50),
+            f(l.p90),
+            f(l.p95),
+            f(l.p99),
+            f(l.mean),
+            l.count
+        );
+    };
+    row(&mut s, "TTFT", &m.ttft_ms);
+    row(&mut s, "ITL", &m.itl_ms);
+    row(&mut s, "TPOT", &m.tpot_ms);
+    row(&mut s, "E2E", &m.e2e_ms);
+    let _ = writeln!(
+        s,
+        "throughput: {:.1} output tok/s, {:.1} input tok/s, {:.2} req/s (tokens from {})",
+        m.output_tokens_per_s, m.input_tokens_per_s, m.requests_per_s, c.token_source
+    );
+    let errors: Vec<String> = m
+        .errors
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    let _ = writeln!(
+        s,
+        "errors: {:.2} % ({}), stream errors {:.2} %",
+        m.error_rate * 100.0,
+        if errors.is_empty() { "none".into() } else { errors.join(", ") },
+        m.stream_error_rate * 100.0
+    );
+    let mut extra = Vec::new();
+    if let Some(g) = m.goodput {
+        extra.push(format!("goodput {:.1} %", g * 100.0));
+    }
+    if let Some(cst) = m.cost_per_1k {
+        extra.push(format!("cost per 1k responses {cst:.4}"));
+    }
+    if let Some(q) = m.quality_pass_rate {
+        extra.push(format!("quality pass rate {:.1} %", q * 100.0));
+    }
+    if !extra.is_empty() {
+        let _ = writeln!(s, "{}", extra.join(", "));
+    }
+    let _ = writeln!(
+        s,
+        "client: {:.0} µs CPU per request, {:.0} % of a core",
+        c.client.cpu_per_request_us,
+        c.client.cpu_utilization * 100.0
+    );
+    for w in &c.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
+    let _ = writeln!(s, "bundle: {}", path.display());
+    s
+}

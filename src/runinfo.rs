@@ -1,0 +1,76 @@
+//! Facts about where and how the client ran: git state (git2), CI run URL,
+//! host name, and the process's own CPU use.
+
+use std::time::Duration;
+
+use crate::bundle::GitInfo;
+
+/// Git state of the repository containing `dir`, if any. Never fails: a
+/// missing or unreadable repository just means no git facts.
+pub fn git_info(dir: &std::path::Path) -> Option<GitInfo> {
+    let repo = git2::Repository::discover(dir).ok()?;
+    let head = repo.head().ok()?;
+    let commit = head.peel_to_commit().ok()?.id().to_string();
+    let branch = head
+        .is_branch()
+        .then(|| head.shorthand().map(str::to_string))
+        .flatten();
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(false).include_ignored(false);
+    let dirty = repo
+        .statuses(Some(&mut opts))
+        .map(|s| !s.is_empty())
+        .unwrap_or(false);
+    Some(GitInfo {
+        commit,
+        branch,
+        dirty,
+    })
+}
+
+/// The CI run URL from the environment: GitHub Actions or GitLab CI.
+pub fn ci_run_url(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    if let (Some(server), Some(repo), Some(run)) = (
+        env("GITHUB_SERVER_URL"),
+        env("GITHUB_REPOSITORY"),
+        env("GITHUB_RUN_ID"),
+    ) {
+        return Some(format!("{server}/{repo}/actions/runs/{run}"));
+    }
+    env("CI_JOB_URL").or_else(|| env("CI_PIPELINE_URL"))
+}
+
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// User and system CPU time of this process so far.
+pub fn process_cpu() -> (Duration, Duration) {
+    // SAFETY: getrusage writes into the zeroed struct we pass and reads
+    // nothing else; RUSAGE_SELF is always valid.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    if rc != 0 {
+        return (Duration::ZERO, Duration::ZERO);
+    }
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    (tv(ru.ru_utime), tv(ru.ru_stime))
+}
+
+/// Peak resident set size of this process, bytes.
+pub fn peak_rss_bytes() -> u64 {
+    // SAFETY: as in `process_cpu`.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    if rc != 0 {
+        return 0;
+    }
+    ru.ru_maxrss.max(0) as u64 * 1024
+}

@@ -178,12 +178,11 @@ impl RequestRecord {
         let total_bytes: u64 = self.event_bytes.iter().map(|&b| b as u64).sum();
         for i in 1..n {
             let gap = self.event_offsets_us[i].saturating_sub(self.event_offsets_us[i - 1]) as f64;
-            let k = if total_bytes == 0 {
-                (total_tokens / events).max(1)
-            } else {
-                let share = total_tokens * self.event_bytes[i] as u64 / total_bytes;
-                share.max(1)
-            };
+            // Without byte counts, spread the tokens evenly over the events.
+            let k = (total_tokens * self.event_bytes[i] as u64)
+                .checked_div(total_bytes)
+                .unwrap_or(total_tokens / events)
+                .max(1);
             let k = k.min(u32::MAX as u64) as u32;
             f(gap / k as f64, k);
         }

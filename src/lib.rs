@@ -40,3 +40,4 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 pub mod runinfo;
 pub mod timefmt;
 pub mod commands;
+pub mod telemetry;

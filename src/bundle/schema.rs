@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a field changes meaning or is removed. Readers refuse bundles
@@ -14,7 +15,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const METRICS_VERSION: u32 = 1;
 
 /// One benchmark run: key, context, metrics, histograms and samples.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Bundle {
     /// Schema of this file; see [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -35,7 +36,7 @@ pub struct Bundle {
 }
 
 /// The bundle key (DESIGN.md §4). Empty strings mean "not given".
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct BundleKey {
     /// Model name and version under test, e.g. `llama-3.1-8b-instruct@2024-07`.
     pub model_version: String,
@@ -48,7 +49,7 @@ pub struct BundleKey {
 }
 
 /// Git state of the directory the run started in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GitInfo {
     /// Commit hash of HEAD.
     pub commit: String,
@@ -59,7 +60,7 @@ pub struct GitInfo {
 }
 
 /// Load shape summary (part of the workload digest too).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LoadInfo {
     /// `closed` (fixed concurrency) or `open` (arrival rate).
     pub mode: String,
@@ -78,7 +79,7 @@ pub struct LoadInfo {
 }
 
 /// The client's own resource use: a saturated client makes numbers suspect.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ClientInfo {
     /// User CPU seconds of the tokengate process over the run.
     pub cpu_user_s: f64,
@@ -100,7 +101,7 @@ pub struct ClientInfo {
 }
 
 /// How and where the run happened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Context {
     /// `name` from the workload file.
     pub workload_name: String,
@@ -158,7 +159,7 @@ pub struct Context {
 /// use linear interpolation between order statistics (Hyndman & Fan 1996,
 /// definition 7 — R's and NumPy's default); ITL quantiles come from the HDR
 /// histogram (3 significant digits). `None` when there were no values.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LatencyStats {
     pub count: u64,
     pub mean: Option<f64>,
@@ -171,7 +172,7 @@ pub struct LatencyStats {
 }
 
 /// Request counts of the measurement window.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RequestCounts {
     /// Requests sent (succeeded + failed + cancelled).
     pub attempted: u64,
@@ -186,7 +187,7 @@ pub struct RequestCounts {
 }
 
 /// Token totals of the measurement window.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TokenTotals {
     /// Output tokens of successful requests.
     pub output_total: u64,
@@ -202,7 +203,7 @@ pub struct TokenTotals {
 }
 
 /// Summary metrics of the measurement window.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Metrics {
     /// Time to first content event.
     pub ttft_ms: LatencyStats,
@@ -244,7 +245,7 @@ pub struct Metrics {
 }
 
 /// Serialized HDR histograms (V2 + deflate, base64) of microsecond values.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Histograms {
     pub ttft_us: String,
     pub ttfb_us: String,
@@ -254,7 +255,7 @@ pub struct Histograms {
 }
 
 /// Outcome of one sample, as stored in [`Samples::outcome`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SampleOutcome {
     Ok,
@@ -300,7 +301,7 @@ impl From<crate::client::Outcome> for SampleOutcome {
 /// Per-request values of the measurement window, one column per field, one
 /// entry per request in completion order. Integer microseconds keep both the
 /// file and the recorder's memory small (≈45 bytes a request).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Samples {
     /// Send time, µs since the start of the measurement window.
     pub start_us: Vec<u64>,
@@ -327,4 +328,12 @@ impl Samples {
     pub fn is_empty(&self) -> bool {
         self.outcome.is_empty()
     }
+}
+
+/// The JSON Schema of [`Bundle`] (draft 2020-12), generated from these types
+/// so it cannot drift from them; `src/bundle/bundle.schema.json` is the
+/// committed copy that other tools read.
+pub fn bundle_json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(Bundle);
+    serde_json::to_value(&schema).unwrap_or(serde_json::Value::Null)
 }

@@ -1,1 +1,5 @@
-//! Integration tests.
+//! Integration tests: one binary with modules keeps link time down on 2 cores.
+
+mod common;
+mod run;
+mod workload;

@@ -1,0 +1,49 @@
+//! Shared helpers: temporary workloads, an in-process simulator, running a
+//! workload through the library's entry point.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokengate::commands::{ProgressMode, RunOptions, RunOutcome, run_workload};
+use tokengate::driver::StopSignal;
+use tokengate::sim::{SimProfile, SimServer};
+
+/// Write `yaml` as a workload file in `dir`.
+pub fn write_workload(dir: &Path, name: &str, yaml: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, yaml).expect("write workload");
+    p
+}
+
+/// Start a simulator with `profile` on 127.0.0.1:0.
+pub async fn start_sim(profile: SimProfile) -> SimServer {
+    SimServer::start(profile, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("start simulator")
+}
+
+/// Run a workload through the library, with an empty environment plus `env`.
+pub async fn run(workload: &Path, out: &Path, env: &[(&str, &str)]) -> anyhow::Result<RunOutcome> {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    run_workload(RunOptions {
+        workload: workload.to_owned(),
+        overrides: Default::default(),
+        out: out.to_owned(),
+        progress: ProgressMode::Off,
+        stop: StopSignal::new(),
+        env: Arc::new(move |k: &str| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        }),
+    })
+    .await
+}
+
+/// A workload against `url` with the given load lines.
+pub fn workload_yaml(url: &str, max_tokens: u32, load: &str, extra: &str) -> String {
+    format!(
+        "name: test\nendpoint: {url}\napi: chat\nmodel: sim-model\nprompts:\n  inline:\n    - \"Say something about latency.\"\n    - \"Another prompt with a few more words in it.\"\noutput:\n  max_tokens: {max_tokens}\n  ignore_eos: true\n{load}\n{extra}\n"
+    )
+}

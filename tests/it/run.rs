@@ -1,0 +1,221 @@
+//! Whole-pipeline runs against the simulator on 127.0.0.1: measurement
+//! accuracy, open-loop schedule, fault accounting, bundle schema.
+
+use super::common::{run, start_sim, workload_yaml, write_workload};
+use tokengate::bundle::{SampleOutcome, read_bundle};
+use tokengate::sim::{FaultKind, SimProfile};
+
+fn profile(ttft_ms: f64, tpot_ms: f64) -> SimProfile {
+    let mut p = SimProfile::default();
+    p.ttft_ms = ttft_ms;
+    p.tpot_ms = tpot_ms;
+    p
+}
+
+/// DESIGN.md §3 against `tokengate sim --ttft-ms 50 --tpot-ms 10` at
+/// concurrency 32 with 64 output tokens: TTFT p50 within 2 ms of 50 ms, TPOT
+/// p50 within 0.5 ms of 10 ms, 64 tokens per request. The simulator sends a
+/// role-only first chunk by default; it must not count as the first token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn measures_configured_ttft_and_tpot_at_concurrency_32() {
+    for role_first_chunk in [true, false] {
+        let mut p = profile(50.0, 10.0);
+        p.role_first_chunk = role_first_chunk;
+        let sim = start_sim(p).await;
+        let dir = tempfile::tempdir().unwrap();
+        let w = write_workload(
+            dir.path(),
+            "w.yaml",
+            &workload_yaml(
+                &sim.base_url(),
+                64,
+                "load: {mode: closed, concurrency: 32}\nrequests: 128\nwarmup: {requests: 32}",
+                "",
+            ),
+        );
+        let out = dir.path().join("b.json");
+        let outcome = run(&w, &out, &[]).await.unwrap();
+        sim.shutdown().await;
+        let m = &outcome.bundle.metrics;
+        assert_eq!(m.requests.succeeded, 128, "{:?}", m.errors);
+        let ttft = m.ttft_ms.p50.unwrap();
+        let tpot = m.tpot_ms.p50.unwrap();
+        assert!((ttft - 50.0).abs() <= 2.0, "role chunk {role_first_chunk}: TTFT p50 {ttft}");
+        assert!((tpot - 10.0).abs() <= 0.5, "role chunk {role_first_chunk}: TPOT p50 {tpot}");
+        assert!(outcome.bundle.samples.output_tokens.iter().all(|&t| t == 64));
+        assert_eq!(outcome.bundle.context.token_source, "usage");
+        // The file on disk is the bundle that was returned.
+        assert_eq!(read_bundle(&out).unwrap(), outcome.bundle);
+    }
+}
+
+/// Every request ends in exactly one outcome, and the client's count per
+/// kind equals what the simulator injected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_are_counted_exactly_by_kind() {
+    let mut p = profile(2.0, 0.5);
+    p.seed = 11;
+    p.faults.error_rate = 0.05;
+    p.faults.error_status = 500;
+    p.faults.stream_cut_rate = 0.02;
+    p.faults.cut_after_tokens = 3;
+    p.faults.malformed_rate = 0.01;
+    let sim = start_sim(p).await;
+    let dir = tempfile::tempdir().unwrap();
+    let w = write_workload(
+        dir.path(),
+        "w.yaml",
+        &workload_yaml(
+            &sim.base_url(),
+            16,
+            "load: {mode: closed, concurrency: 16}\nrequests: 1000",
+            "timeout: 10s",
+        ),
+    );
+    let outcome = run(&w, &dir.path().join("b.json"), &[]).await.unwrap();
+    let counters = sim.counters();
+    sim.shutdown().await;
+    let b = &outcome.bundle;
+    let m = &b.metrics;
+    assert_eq!(m.requests.attempted, 1000);
+    assert_eq!(b.samples.len(), 1000);
+    assert_eq!(
+        m.requests.succeeded + m.requests.failed + m.requests.cancelled,
+        m.requests.attempted
+    );
+    let count = |o: SampleOutcome| b.samples.outcome.iter().filter(|&&x| x == o).count() as u64;
+    assert_eq!(m.errors["http_5xx"], counters.injected(FaultKind::ErrorStatus), "{counters:?}");
+    assert_eq!(m.errors["stream_interrupted"], counters.injected(FaultKind::StreamCut), "{counters:?}");
+    assert_eq!(m.errors["malformed_event"], counters.injected(FaultKind::Malformed), "{counters:?}");
+    assert_eq!(count(SampleOutcome::Http5xx), m.errors["http_5xx"]);
+    assert!(m.errors["http_5xx"] > 20, "5 % of 1000 were injected: {:?}", m.errors);
+    assert_eq!(
+        m.requests.failed,
+        m.errors.values().sum::<u64>(),
+        "every failure has exactly one kind"
+    );
+    // Stream errors are the failures after the first byte: cuts and malformed events.
+    let stream = m.errors["stream_interrupted"] + m.errors["malformed_event"];
+    assert!((m.stream_error_rate - stream as f64 / 1000.0).abs() < 1e-9);
+}
+
+/// An open-loop constant rate holds its schedule: over 30 s the achieved
+/// rate is within 2 % of the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_holds_the_target_rate_for_30_seconds() {
+    let sim = start_sim(profile(1.0, 0.2)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let w = write_workload(
+        dir.path(),
+        "w.yaml",
+        &workload_yaml(
+            &sim.base_url(),
+            8,
+            "load: {mode: open, rate: 40, arrival: constant}\nduration: 30s",
+            "",
+        ),
+    );
+    let outcome = run(&w, &dir.path().join("b.json"), &[]).await.unwrap();
+    sim.shutdown().await;
+    let b = &outcome.bundle;
+    let achieved = b.metrics.requests.attempted as f64 / b.context.window_s;
+    assert!(
+        (achieved - 40.0).abs() / 40.0 < 0.02,
+        "achieved {achieved:.2} req/s over {} s",
+        b.context.window_s
+    );
+    assert!(b.context.window_s > 29.0 && b.context.window_s < 31.0);
+}
+
+/// A run against a refused port still writes a bundle; every request is a
+/// `connect` failure and the bundle says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connections_are_counted_not_fatal() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let w = write_workload(
+        dir.path(),
+        "w.yaml",
+        &workload_yaml(
+            &format!("http://127.0.0.1:{port}/v1"),
+            8,
+            "load: {mode: closed, concurrency: 2}\nrequests: 10",
+            "timeout: 5s",
+        ),
+    );
+    let outcome = run(&w, &dir.path().join("b.json"), &[]).await.unwrap();
+    assert_eq!(outcome.bundle.metrics.errors["connect"], 10);
+    assert_eq!(outcome.bundle.metrics.error_rate, 1.0);
+    assert!(outcome.bundle.context.warnings.iter().any(|w| w.contains("connect")));
+}
+
+/// The committed JSON Schema is the one generated from the bundle types, and
+/// a real bundle validates against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_bundle_validates_against_the_committed_schema() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let schema_path = root.join("src/bundle/bundle.schema.json");
+    let generated = tokengate::bundle::bundle_json_schema();
+    if std::env::var_os("TOKENGATE_UPDATE_SCHEMA").is_some() {
+        let text = serde_json::to_string_pretty(&generated).unwrap() + "\n";
+        std::fs::write(&schema_path, text).unwrap();
+    }
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap()).unwrap();
+    assert_eq!(
+        committed, generated,
+        "src/bundle/bundle.schema.json is stale: rerun with TOKENGATE_UPDATE_SCHEMA=1"
+    );
+
+    let sim = start_sim(profile(5.0, 1.0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let w = write_workload(
+        dir.path(),
+        "w.yaml",
+        &workload_yaml(
+            &sim.base_url(),
+            8,
+            "load: {mode: closed, concurrency: 4}\nrequests: 20",
+            "slo: {ttft: 1s}\npricing: {per_hour: 2.0}",
+        ),
+    );
+    let out = dir.path().join("b.json");
+    run(&w, &out, &[]).await.unwrap();
+    sim.shutdown().await;
+    let instance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&committed).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&instance).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    // The stable paths of DESIGN.md §4 are present.
+    for path in [
+        "/schema_version",
+        "/key/model_version",
+        "/key/serving_image",
+        "/key/hardware_profile",
+        "/key/tokenizer",
+        "/context/workload_digest",
+        "/context/tool_version",
+        "/context/complete",
+        "/metrics/ttft_ms/p95",
+        "/metrics/itl_ms/p99",
+        "/metrics/tpot_ms/p50",
+        "/metrics/e2e_ms/mean",
+        "/metrics/ttfb_ms/count",
+        "/metrics/output_tokens_per_s",
+        "/metrics/input_tokens_per_s",
+        "/metrics/requests_per_s",
+        "/metrics/requests/attempted",
+        "/metrics/errors/http_5xx",
+        "/metrics/error_rate",
+        "/metrics/stream_error_rate",
+        "/metrics/cost_per_1k",
+        "/metrics/goodput",
+    ] {
+        assert!(instance.pointer(path).is_some(), "missing {path}");
+    }
+    assert!(instance.pointer("/metrics/cost_per_1k").unwrap().is_number());
+}

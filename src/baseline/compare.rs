@@ -421,29 +421,40 @@ impl Resolution {
                 self.source
             ));
         }
-        let per_set: Vec<String> = relevant
-            .iter()
-            .map(|r| {
-                let mut parts: Vec<String> = r
-                    .reasons
-                    .iter()
-                    .map(|d| {
-                        format!(
-                            "{} differs (baseline {}, candidate {})",
-                            d.field, d.baseline, d.candidate
-                        )
-                    })
-                    .collect();
-                if let Some(n) = &r.note {
-                    parts.push(n.clone());
-                }
-                if relevant.len() > 1 {
-                    format!("{}: {}", r.location, parts.join("; "))
-                } else {
-                    parts.join("; ")
-                }
-            })
-            .collect();
+        // Group sets refused for the same reasons, so ten sets on other
+        // hardware read as one sentence, not ten.
+        let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+        for r in &relevant {
+            let mut parts: Vec<String> = r
+                .reasons
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} differs (baseline {}, candidate {})",
+                        d.field, d.baseline, d.candidate
+                    )
+                })
+                .collect();
+            if let Some(n) = &r.note {
+                parts.push(n.clone());
+            }
+            let text = parts.join("; ");
+            match groups.iter_mut().find(|(t, _)| *t == text) {
+                Some((_, locs)) => locs.push(&r.location),
+                None => groups.push((text, vec![&r.location])),
+            }
+        }
+        let per_set: Vec<String> = if groups.len() == 1 {
+            groups.into_iter().map(|(t, _)| t).collect()
+        } else {
+            groups
+                .into_iter()
+                .map(|(t, locs)| match locs.len() {
+                    1 => format!("{}: {t}", locs[0]),
+                    n => format!("{} and {} more: {t}", locs[0], n - 1),
+                })
+                .collect()
+        };
         Some(format!("no comparable baseline: {}", per_set.join(" | ")))
     }
 }

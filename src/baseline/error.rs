@@ -45,7 +45,7 @@ pub enum BaselineError {
     },
     /// A stored run that cannot be parsed is an error, never skipped: a
     /// silently dropped baseline would change what the gate compares with.
-    #[error("baseline file {location} is corrupted or not a tokengate bundle; fix or delete it")]
+    #[error("cannot use baseline file {location}")]
     Corrupt {
         location: String,
         #[source]

@@ -537,7 +537,12 @@ fn a_corrupted_baseline_file_is_an_error_naming_the_file() {
         "{msg}"
     );
     let err = resolve(&bundle(), &BaselineSource::Dir(base), t0()).expect_err("corrupt");
-    assert!(err.to_string().contains("corrupted"), "{err}");
+    assert!(err.to_string().contains("000000000000.json"), "{err}");
+    // The cause says what is wrong with it.
+    let cause = std::error::Error::source(&err)
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(cause.contains("not a valid tokengate bundle"), "{cause}");
 }
 
 #[test]
@@ -768,7 +773,7 @@ fn a_corrupted_committed_baseline_names_the_file_at_the_ref() {
         .to_string_lossy()
         .into_owned();
     assert!(
-        msg.starts_with("baseline file HEAD:baselines/quickstart/"),
+        msg.starts_with("cannot use baseline file HEAD:baselines/quickstart/"),
         "{msg}"
     );
     assert!(msg.contains(&name), "{msg}");

@@ -865,3 +865,23 @@ fn skip_reason_groups_sets_refused_for_the_same_reason() {
     );
     assert!(skip.contains("img_v3/: key.hardware_profile differs (baseline 1xH100, candidate 1xA100); context.streaming differs (baseline false, candidate true)"), "{skip}");
 }
+
+#[test]
+fn a_relative_directory_is_mapped_to_its_path_in_the_repository() {
+    // Tests run in the package root, itself a git checkout: `src/baseline`
+    // exists at HEAD and holds no `*.json`, so it reads as an empty store
+    // labelled with its repository path.
+    let src = BaselineSource::GitRef {
+        dir: PathBuf::from("./src/../src/baseline"),
+        reference: "HEAD".into(),
+    };
+    let res = resolve(&bundle(), &src, t0()).expect("resolve at HEAD");
+    assert_eq!(res.source, "HEAD:src/baseline/");
+    assert!(res.git_commit.is_some());
+    assert!(res.chosen.is_none());
+    let skip = res.skip_reason().expect("skip");
+    assert_eq!(
+        skip,
+        "no baseline stored for workload `quickstart` in HEAD:src/baseline/"
+    );
+}

@@ -1,5 +1,6 @@
 //! Integration tests: one binary with modules keeps link time down on 2 cores.
 
+mod baseline;
 mod common;
 mod run;
 mod workload;

@@ -1,0 +1,477 @@
+//! The comparability contract (DESIGN.md §5) between a candidate bundle and
+//! stored runs, and resolution: which stored set the gate compares with.
+
+use std::collections::BTreeSet;
+use std::time::SystemTime;
+
+use super::error::BaselineError;
+use super::store::{DEFAULT_KEEP, load};
+use crate::timefmt::{format_rfc3339, parse_rfc3339, unix_ms};
+use super::types::{
+    BaselineSet, BaselineSource, Comparability, FieldDiff, Refusal, Resolution, StoredRun,
+};
+use crate::bundle::Bundle;
+
+/// A baseline older than this many days gets a warning.
+pub const DATE_WARN_DAYS: i64 = 30;
+
+/// The compatibility-relevant part of a tool version: the major version, or
+/// `0.MINOR` while the major is 0 (Cargo's semver rule: in 0.y.z a minor
+/// bump is the breaking one). Pre-release/build suffixes and a leading `v`
+/// are ignored; text that is not a version is kept whole.
+pub fn tool_major(version: &str) -> String {
+    let v = version.trim();
+    let v = v.strip_prefix('v').unwrap_or(v);
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let mut parts = core.split('.');
+    let major = parts.next().unwrap_or("");
+    if major.is_empty() || !major.bytes().all(|b| b.is_ascii_digit()) {
+        return if version.trim().is_empty() {
+            "unknown".into()
+        } else {
+            version.trim().to_owned()
+        };
+    }
+    if major.trim_start_matches('0').is_empty() {
+        match parts.next() {
+            Some(minor) if !minor.is_empty() => format!("0.{minor}"),
+            _ => "0".into(),
+        }
+    } else {
+        major.trim_start_matches('0').to_owned()
+    }
+}
+
+fn show(s: &str) -> String {
+    if s.is_empty() {
+        "(empty)".into()
+    } else {
+        s.to_owned()
+    }
+}
+
+fn show_opt(s: Option<&str>) -> String {
+    s.map(show).unwrap_or_else(|| "(none)".into())
+}
+
+fn diff(out: &mut Vec<FieldDiff>, field: &str, baseline: String, candidate: String) {
+    if baseline != candidate {
+        out.push(FieldDiff {
+            field: field.into(),
+            baseline,
+            candidate,
+        });
+    }
+}
+
+/// Classify every field the contract names. Dates are left to [`resolve`],
+/// which knows "now".
+pub fn comparability(baseline: &Bundle, candidate: &Bundle) -> Comparability {
+    let (b, c) = (baseline, candidate);
+    let mut m = Vec::new();
+    diff(
+        &mut m,
+        "key.hardware_profile",
+        show(&b.key.hardware_profile),
+        show(&c.key.hardware_profile),
+    );
+    diff(
+        &mut m,
+        "context.workload_digest",
+        show(&b.context.workload_digest),
+        show(&c.context.workload_digest),
+    );
+    diff(
+        &mut m,
+        "key.tokenizer",
+        show(&b.key.tokenizer),
+        show(&c.key.tokenizer),
+    );
+    diff(
+        &mut m,
+        "context.api",
+        show(&b.context.api),
+        show(&c.context.api),
+    );
+    diff(
+        &mut m,
+        "metrics_version",
+        b.metrics_version.to_string(),
+        c.metrics_version.to_string(),
+    );
+    let (bm, cm) = (
+        tool_major(&b.context.tool_version),
+        tool_major(&c.context.tool_version),
+    );
+    if bm != cm {
+        m.push(FieldDiff {
+            field: "context.tool_version".into(),
+            baseline: format!("{} (major {bm})", show(&b.context.tool_version)),
+            candidate: format!("{} (major {cm})", show(&c.context.tool_version)),
+        });
+    }
+    diff(
+        &mut m,
+        "context.streaming",
+        b.context.streaming.to_string(),
+        c.context.streaming.to_string(),
+    );
+
+    let mut changes = Vec::new();
+    diff(
+        &mut changes,
+        "key.serving_image",
+        show(&b.key.serving_image),
+        show(&c.key.serving_image),
+    );
+    diff(
+        &mut changes,
+        "key.model_version",
+        show(&b.key.model_version),
+        show(&c.key.model_version),
+    );
+    diff(
+        &mut changes,
+        "context.engine_flags",
+        show_opt(b.context.engine_flags.as_deref()),
+        show_opt(c.context.engine_flags.as_deref()),
+    );
+
+    let mut warnings = Vec::new();
+    diff(
+        &mut warnings,
+        "context.runner_host",
+        show(&b.context.runner_host),
+        show(&c.context.runner_host),
+    );
+    diff(
+        &mut warnings,
+        "context.endpoint_kind",
+        show(&b.context.endpoint_kind),
+        show(&c.context.endpoint_kind),
+    );
+    let keys: BTreeSet<&String> = b.context.meta.keys().chain(c.context.meta.keys()).collect();
+    for k in keys {
+        let get = |x: &Bundle| {
+            x.context
+                .meta
+                .get(k)
+                .map(|v| show(v))
+                .unwrap_or_else(|| "(absent)".into())
+        };
+        diff(&mut warnings, &format!("context.meta.{k}"), get(b), get(c));
+    }
+
+    let unusable = if !b.context.complete {
+        Some(format!(
+            "incomplete run (context.complete is false: {})",
+            b.context
+                .incomplete_reason
+                .as_deref()
+                .unwrap_or("no reason recorded")
+        ))
+    } else if b.metrics.requests.succeeded == 0 {
+        Some(format!(
+            "no successful requests (attempted {}, failed {})",
+            b.metrics.requests.attempted, b.metrics.requests.failed
+        ))
+    } else {
+        None
+    };
+    Comparability {
+        mismatches: m,
+        changes,
+        warnings,
+        unusable,
+    }
+}
+
+/// Resolve with the default number of pooled runs ([`DEFAULT_KEEP`]).
+pub fn resolve(
+    candidate: &Bundle,
+    source: &BaselineSource,
+    now: SystemTime,
+) -> Result<Resolution, BaselineError> {
+    resolve_with_keep(candidate, source, now, DEFAULT_KEEP)
+}
+
+struct Candidate {
+    set: BaselineSet,
+    comps: Vec<Comparability>,
+    newest_ms: i64,
+}
+
+fn run_time(r: &StoredRun) -> i64 {
+    r.promoted_at_ms
+        .or_else(|| parse_rfc3339(&r.bundle.context.started_at))
+        .unwrap_or(i64::MIN)
+}
+
+fn push_unique(out: &mut Vec<FieldDiff>, d: FieldDiff) {
+    if !out
+        .iter()
+        .any(|e| e.field == d.field && e.baseline == d.baseline)
+    {
+        out.push(d);
+    }
+}
+
+/// Find the stored set `candidate` is compared with: among comparable sets,
+/// the one with the candidate's full key if present, else the most recently
+/// promoted one; its comparable runs, newest first, at most `keep`. Every
+/// other set is listed in `refused` with the reason.
+pub fn resolve_with_keep(
+    candidate: &Bundle,
+    source: &BaselineSource,
+    now: SystemTime,
+    keep: usize,
+) -> Result<Resolution, BaselineError> {
+    let loaded = load(source)?;
+    let mut refused = Vec::new();
+    let mut comparable: Vec<Candidate> = Vec::new();
+
+    for set in loaded.sets {
+        let comps: Vec<Comparability> = set
+            .runs
+            .iter()
+            .map(|r| comparability(&r.bundle, candidate))
+            .collect();
+        if comps.iter().any(Comparability::is_comparable) {
+            let mut runs = Vec::new();
+            let mut kept = Vec::new();
+            let mut run_refusals = Vec::new();
+            for (run, comp) in set.runs.iter().zip(comps) {
+                if comp.is_comparable() {
+                    runs.push(run.clone());
+                    kept.push(comp);
+                } else {
+                    run_refusals.push(Refusal {
+                        location: run.location.clone(),
+                        workload: run.bundle.context.workload_name.clone(),
+                        reasons: comp.mismatches,
+                        note: Some(match comp.unusable {
+                            Some(u) => format!("run left out of its set: {u}"),
+                            None => "run left out of its set".into(),
+                        }),
+                    });
+                }
+            }
+            let newest_ms = runs.first().map(run_time).unwrap_or(i64::MIN);
+            let key = runs
+                .first()
+                .map(|r| r.bundle.key.clone())
+                .unwrap_or_else(|| set.key.clone());
+            refused.extend(run_refusals);
+            comparable.push(Candidate {
+                set: BaselineSet {
+                    location: set.location,
+                    key,
+                    runs,
+                },
+                comps: kept,
+                newest_ms,
+            });
+        } else {
+            let mut reasons = Vec::new();
+            let mut notes = BTreeSet::new();
+            for c in comps {
+                for d in c.mismatches {
+                    if !reasons.contains(&d) {
+                        reasons.push(d);
+                    }
+                }
+                if let Some(u) = c.unusable {
+                    notes.insert(u);
+                }
+            }
+            refused.push(Refusal {
+                location: set.location,
+                workload: set
+                    .runs
+                    .first()
+                    .map(|r| r.bundle.context.workload_name.clone())
+                    .unwrap_or_default(),
+                reasons,
+                note: (!notes.is_empty()).then(|| notes.into_iter().collect::<Vec<_>>().join("; ")),
+            });
+        }
+    }
+
+    // Prefer the candidate's own key; then the most recent promotion; the
+    // location breaks ties so the choice never depends on load order.
+    let best = comparable
+        .iter()
+        .enumerate()
+        .max_by(|(_, a), (_, b)| {
+            (a.set.key == candidate.key, a.newest_ms)
+                .cmp(&(b.set.key == candidate.key, b.newest_ms))
+                .then_with(|| b.set.location.cmp(&a.set.location))
+        })
+        .map(|(i, _)| i);
+
+    let mut chosen = None;
+    let mut change_under_test = Vec::new();
+    let mut warnings = Vec::new();
+    if let Some(i) = best {
+        let Candidate {
+            mut set,
+            comps,
+            newest_ms,
+        } = comparable.swap_remove(i);
+        set.runs.truncate(keep.max(1));
+        for c in comps.into_iter().take(set.runs.len()) {
+            for d in c.changes {
+                push_unique(&mut change_under_test, d);
+            }
+            for d in c.warnings {
+                push_unique(&mut warnings, d);
+            }
+        }
+        if let Some(w) = date_warning(&set.runs, now) {
+            warnings.push(w);
+        }
+        let own_key = set.key == candidate.key;
+        for other in comparable {
+            let why = if own_key && other.set.key != candidate.key {
+                "different key; the set with the candidate's own key is preferred".to_owned()
+            } else {
+                format!(
+                    "older: newest run promoted {}, the chosen set's {}",
+                    show_ms(other.newest_ms),
+                    show_ms(newest_ms)
+                )
+            };
+            refused.push(Refusal {
+                location: other.set.location,
+                workload: other
+                    .set
+                    .runs
+                    .first()
+                    .map(|r| r.bundle.context.workload_name.clone())
+                    .unwrap_or_default(),
+                reasons: Vec::new(),
+                note: Some(format!("comparable but not chosen: {why}")),
+            });
+        }
+        chosen = Some(set);
+    }
+    Ok(Resolution {
+        source: loaded.label,
+        git_commit: loaded.commit,
+        candidate_workload: candidate.context.workload_name.clone(),
+        chosen,
+        change_under_test,
+        warnings,
+        refused,
+    })
+}
+
+fn show_ms(ms: i64) -> String {
+    if ms == i64::MIN {
+        "at an unknown time".into()
+    } else {
+        format_rfc3339(ms)
+    }
+}
+
+/// Warn when the oldest pooled run started more than [`DATE_WARN_DAYS`]
+/// before `now` (endpoints and drivers drift; an old bar may be stale).
+fn date_warning(runs: &[StoredRun], now: SystemTime) -> Option<FieldDiff> {
+    let now_ms = unix_ms(now);
+    let oldest = runs
+        .iter()
+        .min_by_key(|r| parse_rfc3339(&r.bundle.context.started_at).unwrap_or(i64::MIN))?;
+    let started = &oldest.bundle.context.started_at;
+    match parse_rfc3339(started) {
+        Some(t) => {
+            let days = (now_ms - t).div_euclid(86_400_000);
+            (days > DATE_WARN_DAYS).then(|| FieldDiff {
+                field: "date".into(),
+                baseline: format!("{started} ({days} days old, over {DATE_WARN_DAYS})"),
+                candidate: format_rfc3339(now_ms),
+            })
+        }
+        None => Some(FieldDiff {
+            field: "context.started_at".into(),
+            baseline: format!("{} (not an RFC 3339 time; age unknown)", show(started)),
+            candidate: format_rfc3339(now_ms),
+        }),
+    }
+}
+
+impl Resolution {
+    /// Why there is no baseline to compare with (`None` when one was chosen).
+    pub fn skip_reason(&self) -> Option<String> {
+        if self.chosen.is_some() {
+            return None;
+        }
+        let w = &self.candidate_workload;
+        let relevant: Vec<&Refusal> = self.refused.iter().filter(|r| &r.workload == w).collect();
+        if relevant.is_empty() {
+            let others = if self.refused.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({} stored sets are for other workloads)",
+                    self.refused.len()
+                )
+            };
+            return Some(format!(
+                "no baseline stored for workload `{w}` in {}{others}",
+                self.source
+            ));
+        }
+        // Group sets refused for the same reasons, so ten sets on other
+        // hardware read as one sentence, not ten.
+        let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+        for r in &relevant {
+            let mut parts: Vec<String> = r
+                .reasons
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} differs (baseline {}, candidate {})",
+                        d.field, d.baseline, d.candidate
+                    )
+                })
+                .collect();
+            if let Some(n) = &r.note {
+                parts.push(n.clone());
+            }
+            let text = parts.join("; ");
+            match groups.iter_mut().find(|(t, _)| *t == text) {
+                Some((_, locs)) => locs.push(&r.location),
+                None => groups.push((text, vec![&r.location])),
+            }
+        }
+        let per_set: Vec<String> = if groups.len() == 1 {
+            groups.into_iter().map(|(t, _)| t).collect()
+        } else {
+            groups
+                .into_iter()
+                .map(|(t, locs)| match locs.len() {
+                    1 => format!("{}: {t}", locs[0]),
+                    n => format!("{} and {} more: {t}", locs[0], n - 1),
+                })
+                .collect()
+        };
+        Some(format!("no comparable baseline: {}", per_set.join(" | ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_major_follows_cargo_semver() {
+        assert_eq!(tool_major("1.4.2"), "1");
+        assert_eq!(tool_major("v2.0.0-rc.1"), "2");
+        assert_eq!(tool_major("0.1.9"), "0.1");
+        assert_eq!(tool_major("0.2.0+build"), "0.2");
+        assert_eq!(tool_major(""), "unknown");
+        assert_eq!(tool_major("dev"), "dev");
+        assert_ne!(tool_major("0.1.0"), tool_major("0.2.0"));
+        assert_eq!(tool_major("1.0.0"), tool_major("1.9.3"));
+    }
+}

@@ -372,3 +372,190 @@ impl Scheduler {
         self.lock().running
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn admitted_now(fut: impl std::future::Future<Output = SlotGuard>) -> Option<SlotGuard> {
+        // Poll once: Some if admission did not have to wait.
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut fut = std::pin::pin!(fut);
+        match fut.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(g) => Some(g),
+            std::task::Poll::Pending => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn queued_requests_are_admitted_first_come_first_served() {
+        let sched = Arc::new(Scheduler::new(2, None));
+        let a = sched.admit(10).await;
+        let b = sched.admit(10).await;
+        assert_eq!(sched.snapshot().running, 2);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 0..3 {
+            let (s, o) = (Arc::clone(&sched), Arc::clone(&order));
+            tasks.push(tokio::spawn(async move {
+                let g = s.admit(10).await;
+                o.lock().expect("test lock").push(i);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                drop(g);
+            }));
+            // Make the arrival order unambiguous.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(sched.snapshot().waiting, 3);
+        drop(a);
+        drop(b);
+        for t in tasks {
+            t.await.expect("task");
+        }
+        assert_eq!(*order.lock().expect("test lock"), vec![0, 1, 2]);
+        assert_eq!(
+            sched.snapshot(),
+            SchedSnapshot {
+                running: 0,
+                waiting: 0,
+                kv_used: 0
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn kv_budget_blocks_admission_until_tokens_are_freed() {
+        // 8 slots but only 1000 KV tokens: two 400-token requests fit, a
+        // third waits although slots are free.
+        let sched = Arc::new(Scheduler::new(8, Some(1000)));
+        let a = admitted_now(sched.admit(400)).expect("first fits");
+        let _b = admitted_now(sched.admit(400)).expect("second fits");
+        assert!(admitted_now(sched.admit(400)).is_none(), "third must queue");
+        // The cancelled third left the queue.
+        assert_eq!(sched.snapshot().waiting, 0);
+        let s2 = Arc::clone(&sched);
+        let waiting = tokio::spawn(async move { s2.admit(400).await });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(sched.snapshot().waiting, 1);
+        assert_eq!(sched.snapshot().kv_used, 800);
+        drop(a);
+        let c = waiting.await.expect("admitted after release");
+        assert_eq!(sched.snapshot().kv_used, 800);
+        assert_eq!(sched.snapshot().running, 2);
+        // FIFO: a small request behind a big waiting one waits too.
+        let s3 = Arc::clone(&sched);
+        let big = tokio::spawn(async move { s3.admit(600).await });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(admitted_now(sched.admit(100)).is_none(), "no overtaking");
+        drop(c);
+        let big = big.await.expect("big admitted");
+        assert_eq!(sched.snapshot().kv_used, 1000);
+        drop(big);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_that_leaves_after_admission_returns_its_slot() {
+        let sched = Arc::new(Scheduler::new(1, None));
+        let a = sched.admit(1).await;
+        let s2 = Arc::clone(&sched);
+        let waiter = tokio::spawn(async move {
+            let _g = s2.admit(1).await;
+            std::future::pending::<()>().await;
+        });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        drop(a);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(sched.snapshot().running, 1);
+        waiter.abort();
+        let _ = waiter.await;
+        assert_eq!(sched.snapshot().running, 0);
+        assert!(admitted_now(sched.admit(1)).is_some());
+    }
+
+    #[test]
+    fn step_time_grows_with_batch_size() {
+        let p = SimProfile {
+            tpot_ms: 10.0,
+            batch_growth: 0.05,
+            ..SimProfile::default()
+        };
+        assert_eq!(p.step(1), Duration::from_millis(10));
+        assert_eq!(p.step(0), Duration::from_millis(10));
+        assert_eq!(p.step(11), Duration::from_millis(15));
+        let flat = SimProfile {
+            tpot_ms: 10.0,
+            ..SimProfile::default()
+        };
+        assert_eq!(flat.step(64), Duration::from_millis(10));
+        let prefill = SimProfile {
+            ttft_ms: 40.0,
+            prefill_us_per_token: 100.0,
+            ..SimProfile::default()
+        };
+        assert_eq!(prefill.prefill(100), Duration::from_millis(50));
+    }
+
+    #[test]
+    fn fault_choice_follows_cumulative_rates_in_documented_order() {
+        let mut p = SimProfile::default();
+        p.faults.error_rate = 0.1;
+        p.faults.rate_429 = 0.2;
+        p.faults.slow_headers_rate = 0.1;
+        assert_eq!(choose_fault(&p, 0.05), Some(FaultKind::ErrorStatus));
+        assert_eq!(choose_fault(&p, 0.15), Some(FaultKind::RateLimited));
+        assert_eq!(choose_fault(&p, 0.35), Some(FaultKind::SlowHeaders));
+        assert_eq!(choose_fault(&p, 0.45), None);
+        // Frequencies over seeded draws match the rates.
+        let mut counts = [0u32; FaultKind::ALL.len()];
+        for i in 0..20_000 {
+            let u: f64 = request_rng(7, i, Stream::Fault).random();
+            if let Some(k) = choose_fault(&p, u) {
+                counts[k.index()] += 1;
+            }
+        }
+        let share = |k: FaultKind| f64::from(counts[k.index()]) / 20_000.0;
+        assert!((share(FaultKind::ErrorStatus) - 0.1).abs() < 0.01);
+        assert!((share(FaultKind::RateLimited) - 0.2).abs() < 0.015);
+        assert!((share(FaultKind::SlowHeaders) - 0.1).abs() < 0.01);
+        assert_eq!(counts[FaultKind::StreamCut.index()], 0);
+    }
+
+    #[test]
+    fn seeded_choices_repeat_for_the_same_seed_and_index() {
+        let draw = |seed, idx| {
+            let mut r = request_rng(seed, idx, Stream::Generation);
+            (0..8).map(|_| next_word(&mut r)).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(1, 5), draw(1, 5));
+        assert_ne!(draw(1, 5), draw(1, 6));
+        assert_ne!(draw(1, 5), draw(2, 5));
+    }
+
+    #[test]
+    fn eos_shortens_output_only_without_ignore_eos() {
+        let p = SimProfile {
+            eos_probability: 1.0,
+            ..SimProfile::default()
+        };
+        let mut r = request_rng(0, 0, Stream::Generation);
+        let (len, finish) = output_length(&p, &mut r, 100, false);
+        assert!((1..=100).contains(&len));
+        assert_eq!(finish, Finish::Stop);
+        let mut r = request_rng(0, 0, Stream::Generation);
+        assert_eq!(output_length(&p, &mut r, 100, true), (100, Finish::Length));
+        let mut r = request_rng(0, 0, Stream::Generation);
+        let never = SimProfile::default();
+        assert_eq!(
+            output_length(&never, &mut r, 100, false),
+            (100, Finish::Length)
+        );
+    }
+
+    #[test]
+    fn prompt_tokens_are_whitespace_words() {
+        assert_eq!(count_words("  hello   big\nworld\t"), 3);
+        assert_eq!(count_words(""), 0);
+    }
+}

@@ -345,3 +345,90 @@ impl SimProfile {
 pub(crate) fn ms(v: f64) -> Duration {
     Duration::from_secs_f64(v.max(0.0) * 1e-3)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_validate_and_unknown_names_list_the_known_ones() {
+        for name in BUILTIN_PROFILES {
+            let p = SimProfile::builtin(name).expect(name);
+            p.validate().expect(name);
+        }
+        assert_eq!(
+            SimProfile::builtin("slow-decode").expect("known").tpot_ms,
+            10.0
+        );
+        let err = SimProfile::builtin("turbo")
+            .expect_err("unknown")
+            .to_string();
+        assert!(err.contains("turbo") && err.contains("saturating"), "{err}");
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let cases: Vec<(SimProfile, &str)> = vec![
+            (
+                SimProfile {
+                    slots: 0,
+                    ..SimProfile::default()
+                },
+                "`slots`",
+            ),
+            (
+                SimProfile {
+                    tpot_ms: -1.0,
+                    ..SimProfile::default()
+                },
+                "`tpot_ms`",
+            ),
+            (
+                SimProfile {
+                    ttft_ms: f64::NAN,
+                    ..SimProfile::default()
+                },
+                "`ttft_ms`",
+            ),
+            (
+                SimProfile {
+                    faults: FaultProfile {
+                        error_rate: 1.5,
+                        ..FaultProfile::default()
+                    },
+                    ..SimProfile::default()
+                },
+                "`faults.error_rate`",
+            ),
+            (
+                SimProfile {
+                    faults: FaultProfile {
+                        error_rate: 0.6,
+                        stall_rate: 0.6,
+                        ..FaultProfile::default()
+                    },
+                    ..SimProfile::default()
+                },
+                "`faults`",
+            ),
+            (
+                SimProfile {
+                    kv_tokens: Some(100),
+                    ..SimProfile::default()
+                },
+                "`kv_tokens`",
+            ),
+            (
+                SimProfile {
+                    models: vec![],
+                    ..SimProfile::default()
+                },
+                "`models`",
+            ),
+        ];
+        for (p, field) in cases {
+            let err = p.validate().expect_err(field).to_string();
+            assert!(err.contains(field), "{err} should name {field}");
+        }
+    }
+}

@@ -1,1 +1,17 @@
-//! (under construction)
+//! The simulated OpenAI-compatible server (DESIGN.md §8): continuous
+//! batching with slots, a FIFO queue and a KV-token budget; prefill and
+//! decode times from a profile; seeded faults; Prometheus `/metrics`.
+//! Used by `sim://NAME`, `tokengate sim` and the tests.
+
+mod error;
+mod model;
+mod profile;
+mod server;
+mod telemetry;
+mod wire;
+
+pub use error::SimError;
+pub use model::{FaultKind, Scheduler, SlotGuard, count_words};
+pub use profile::{BUILTIN_PROFILES, FaultProfile, SimProfile};
+pub use server::{SimServer, SimState, app};
+pub use telemetry::SimCounters;

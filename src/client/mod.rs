@@ -7,3 +7,6 @@ pub use record::{ErrorKind, Outcome, Phase, RequestRecord, TokenSource};
 mod spec;
 
 pub use spec::{ApiKind, ClientConfig, Message, Prompt, QualityCheck, RequestSpec, Sampling};
+mod sse;
+
+pub use sse::{DEFAULT_MAX_EVENT_BYTES, SseDecoder, SseError};

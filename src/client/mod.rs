@@ -1,9 +1,17 @@
 //! The HTTP client: OpenAI wire types, SSE decoding, and one request →
-//! [`RequestRecord`].
+//! [`RequestRecord`]. `record` and `spec` are the contract with the driver
+//! and the recorder; `http` sends and times a request, `sse` decodes the
+//! event stream, `wire` holds the JSON shapes, `collect` turns events into
+//! measurements.
 
+mod collect;
+mod http;
 mod record;
-
-pub use record::{ErrorKind, Outcome, Phase, RequestRecord, TokenSource};
 mod spec;
+mod sse;
+mod wire;
 
+pub use http::{Client, ClientError};
+pub use record::{ErrorKind, Outcome, Phase, RequestRecord, TokenSource};
 pub use spec::{ApiKind, ClientConfig, Message, Prompt, QualityCheck, RequestSpec, Sampling};
+pub use sse::{DEFAULT_MAX_EVENT_BYTES, SseDecoder, SseError};

@@ -23,8 +23,9 @@ impl ApiKind {
     }
 }
 
-/// Fixed for a run.
-#[derive(Debug, Clone)]
+/// Fixed for a run. `Debug` is written by hand so the API key never
+/// reaches a log or an error message.
+#[derive(Clone)]
 pub struct ClientConfig {
     /// Base URL including the `/v1` prefix, e.g. `http://127.0.0.1:8000/v1`.
     pub base_url: String,
@@ -39,6 +40,20 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Idle connections kept per host: the concurrency of the run.
     pub pool_size: usize,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("base_url", &self.base_url)
+            .field("api", &self.api)
+            .field("model", &self.model)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("streaming", &self.streaming)
+            .field("timeout", &self.timeout)
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
 }
 
 /// One chat message.

@@ -1,0 +1,415 @@
+//! Turning the events (or the body) of one successful HTTP response into
+//! measurements: first-token time, per-event offsets and sizes, generated
+//! text, finish reason, usage, and how the response ended.
+
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use super::record::{ErrorKind, Outcome, TokenSource};
+use super::wire::{Choice, Chunk};
+use crate::tokenizer::Tokenizer;
+
+/// Why the collector asked to stop reading the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// `data: [DONE]`.
+    Done,
+    /// The planned number of content events has arrived.
+    Cancel,
+    /// Data that is not a JSON chunk of the expected shape (or not UTF-8).
+    Malformed,
+    /// The server sent an `{"error": ...}` chunk after a 200.
+    ServerError,
+}
+
+/// Everything measured from one response body.
+#[derive(Debug)]
+pub(crate) struct Collector {
+    t0: Instant,
+    pub(crate) ttft: Option<Duration>,
+    pub(crate) offsets_us: Vec<u32>,
+    pub(crate) bytes: Vec<u32>,
+    /// Content-bearing events (streaming) or 1 for a non-streaming body
+    /// with content.
+    pub(crate) content_events: u32,
+    /// Data events other than `[DONE]` (content or not).
+    data_events: u32,
+    /// The answer text (`content` / `text`), kept only when a quality check
+    /// or a tokenizer count may need it.
+    pub(crate) text: String,
+    /// Reasoning text and tool-call arguments, kept only for a tokenizer
+    /// count (a quality check looks at the answer alone).
+    extra: String,
+    keep_text: bool,
+    keep_extra: bool,
+    pub(crate) finish_reason: Option<String>,
+    pub(crate) prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    cancel_after: Option<u32>,
+}
+
+fn non_empty<T: AsRef<str>>(t: &Option<T>) -> Option<&str> {
+    t.as_ref().map(AsRef::as_ref).filter(|s| !s.is_empty())
+}
+
+impl<'a> AsRef<str> for super::wire::Text<'a> {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Collector {
+    /// `expected_tokens` sizes the per-event vectors so they never grow
+    /// while the stream is read.
+    pub(crate) fn new(
+        expected_tokens: usize,
+        keep_text: bool,
+        keep_extra: bool,
+        cancel_after: Option<u32>,
+    ) -> Self {
+        let cap = expected_tokens.min(1 << 16);
+        Collector {
+            t0: Instant::now(),
+            ttft: None,
+            offsets_us: Vec::with_capacity(cap),
+            bytes: Vec::with_capacity(cap),
+            content_events: 0,
+            data_events: 0,
+            text: if keep_text {
+                String::with_capacity(cap * 4)
+            } else {
+                String::new()
+            },
+            extra: String::new(),
+            keep_text,
+            keep_extra,
+            finish_reason: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            cancel_after,
+        }
+    }
+
+    /// Set the moment the request was handed to the connection; all
+    /// offsets are measured from it.
+    pub(crate) fn start(&mut self, t0: Instant) {
+        self.t0 = t0;
+    }
+
+    pub(crate) fn started_at(&self) -> Instant {
+        self.t0
+    }
+
+    /// Handle one SSE event's data that arrived at `now`.
+    pub(crate) fn on_event(&mut self, data: &[u8], now: Instant) -> ControlFlow<Stop> {
+        let data = data.trim_ascii();
+        // `data:` with nothing after it carries nothing; some proxies send
+        // it as a keep-alive.
+        if data.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        if data == b"[DONE]" {
+            return ControlFlow::Break(Stop::Done);
+        }
+        self.data_events += 1;
+        let chunk: Chunk<'_> = match serde_json::from_slice(data) {
+            Ok(c) => c,
+            Err(_) => return ControlFlow::Break(Stop::Malformed),
+        };
+        if !chunk.has_expected_shape() {
+            return ControlFlow::Break(Stop::Malformed);
+        }
+        if chunk.error.is_some() {
+            return ControlFlow::Break(Stop::ServerError);
+        }
+        self.absorb_usage(&chunk);
+        let Some(choice) = chunk.choices.and_then(|c| c.0) else {
+            return ControlFlow::Continue(());
+        };
+        let Some(bytes) = self.absorb_choice(choice) else {
+            return ControlFlow::Continue(());
+        };
+        let offset = now.saturating_duration_since(self.t0);
+        if self.ttft.is_none() {
+            self.ttft = Some(offset);
+        }
+        self.offsets_us
+            .push(u32::try_from(offset.as_micros()).unwrap_or(u32::MAX));
+        self.bytes.push(u32::try_from(bytes).unwrap_or(u32::MAX));
+        self.content_events += 1;
+        match self.cancel_after {
+            Some(n) if self.content_events >= n => ControlFlow::Break(Stop::Cancel),
+            _ => ControlFlow::Continue(()),
+        }
+    }
+
+    /// Handle a whole non-streaming body. Returns how the request ended.
+    pub(crate) fn on_body(&mut self, body: &[u8]) -> Outcome {
+        let failed = |kind| Outcome::Failed {
+            kind,
+            after_first_byte: true,
+        };
+        if body.trim_ascii().is_empty() {
+            return failed(ErrorKind::EmptyResponse);
+        }
+        let chunk = match serde_json::from_slice::<Chunk<'_>>(body) {
+            Ok(c) if c.has_expected_shape() => c,
+            _ => return failed(ErrorKind::MalformedEvent),
+        };
+        if chunk.error.is_some() {
+            return failed(ErrorKind::StreamInterrupted);
+        }
+        self.data_events = 1;
+        self.absorb_usage(&chunk);
+        if let Some(choice) = chunk.choices.and_then(|c| c.0) {
+            if self.absorb_choice(choice).is_some() {
+                self.content_events = 1;
+            }
+        }
+        if self.content_events > 0 {
+            Outcome::Success
+        } else {
+            failed(ErrorKind::EmptyResponse)
+        }
+    }
+
+    /// How a stream ended, once it has ended cleanly: with `[DONE]`
+    /// (`saw_done`) or with the end of the body.
+    ///
+    /// The rule: a response is complete when `[DONE]` or a `finish_reason`
+    /// arrived. Complete with at least one content event → success;
+    /// complete without any content, or a body with no data event at all →
+    /// `empty_response`; incomplete after some data → `stream_interrupted`.
+    pub(crate) fn end_of_stream(&self, saw_done: bool) -> Outcome {
+        let complete = saw_done || self.finish_reason.is_some();
+        let kind = if self.content_events > 0 {
+            if complete {
+                return Outcome::Success;
+            }
+            ErrorKind::StreamInterrupted
+        } else if complete || self.data_events == 0 {
+            ErrorKind::EmptyResponse
+        } else {
+            ErrorKind::StreamInterrupted
+        };
+        Outcome::Failed {
+            kind,
+            after_first_byte: true,
+        }
+    }
+
+    /// Output tokens and where the count came from (DESIGN.md §3): server
+    /// usage, else the tokenizer over the generated text, else the number
+    /// of content events.
+    pub(crate) fn output_tokens(&self, tokenizer: Option<&Tokenizer>) -> (u32, TokenSource) {
+        if let Some(n) = self.completion_tokens {
+            return (saturate(n), TokenSource::Usage);
+        }
+        if let Some(t) = tokenizer {
+            let n = t.count(&self.text) + t.count(&self.extra);
+            return (saturate(n as u64), TokenSource::Tokenizer);
+        }
+        (self.content_events, TokenSource::Events)
+    }
+
+    fn absorb_usage(&mut self, chunk: &Chunk<'_>) {
+        // Servers with continuous usage stats send it in every chunk: the
+        // last one wins.
+        if let Some(u) = &chunk.usage {
+            if u.prompt_tokens.is_some() {
+                self.prompt_tokens = u.prompt_tokens;
+            }
+            if u.completion_tokens.is_some() {
+                self.completion_tokens = u.completion_tokens;
+            }
+        }
+    }
+
+    /// Take what is needed from one choice; `Some(bytes of generated text)`
+    /// when it carried content (answer text, reasoning text or a tool-call
+    /// delta), `None` for a role-only or empty chunk.
+    fn absorb_choice(&mut self, choice: Choice<'_>) -> Option<u64> {
+        let mut bytes = 0u64;
+        let mut content = false;
+        if let Some(d) = choice.delta.or(choice.message) {
+            if let Some(t) = non_empty(&d.content) {
+                content = true;
+                bytes += t.len() as u64;
+                if self.keep_text {
+                    self.text.push_str(t);
+                }
+            }
+            // Some servers send the same text under both names: take one.
+            if let Some(t) = non_empty(&d.reasoning_content).or(non_empty(&d.reasoning)) {
+                content = true;
+                bytes += t.len() as u64;
+                if self.keep_extra {
+                    self.extra.push_str(t);
+                }
+            }
+            if let Some(tc) = d.tool_calls.as_ref().filter(|tc| tc.count > 0) {
+                content = true;
+                bytes += tc.bytes;
+                if let (true, Some(args)) = (self.keep_extra, non_empty(&tc.first_arguments)) {
+                    self.extra.push_str(args);
+                }
+            }
+        }
+        if let Some(t) = non_empty(&choice.text) {
+            content = true;
+            bytes += t.len() as u64;
+            if self.keep_text {
+                self.text.push_str(t);
+            }
+        }
+        if let Some(fr) = choice.finish_reason {
+            if self.finish_reason.is_none() {
+                self.finish_reason = Some(fr.0.into_owned());
+            }
+        }
+        content.then_some(bytes)
+    }
+}
+
+fn saturate(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(c: &mut Collector, events: &[&str]) -> Option<Stop> {
+        let now = Instant::now();
+        for e in events {
+            if let ControlFlow::Break(s) = c.on_event(e.as_bytes(), now) {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn role_only_and_empty_chunks_are_not_tokens() {
+        let mut c = Collector::new(8, true, true, None);
+        let stop = feed(
+            &mut c,
+            &[
+                r#"{"choices":[{"delta":{"role":"assistant"}}]}"#,
+                r#"{"choices":[{"delta":{"content":""}}]}"#,
+                r#"{"choices":[{"delta":{"content":null,"tool_calls":[]}}]}"#,
+            ],
+        );
+        assert_eq!(stop, None);
+        assert_eq!(c.content_events, 0);
+        assert!(c.ttft.is_none());
+        // Data arrived but nothing finished it.
+        assert_eq!(
+            c.end_of_stream(false),
+            Outcome::Failed {
+                kind: ErrorKind::StreamInterrupted,
+                after_first_byte: true
+            }
+        );
+        assert_eq!(
+            c.end_of_stream(true),
+            Outcome::Failed {
+                kind: ErrorKind::EmptyResponse,
+                after_first_byte: true
+            }
+        );
+    }
+
+    #[test]
+    fn reasoning_tool_calls_and_completions_text_are_content() {
+        let mut c = Collector::new(8, true, true, None);
+        feed(
+            &mut c,
+            &[
+                r#"{"choices":[{"delta":{"reasoning_content":"hmm","reasoning":"hmm"}}]}"#,
+                r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}]}"#,
+                r#"{"choices":[{"text":"abc","finish_reason":"length"}]}"#,
+            ],
+        );
+        assert_eq!(c.content_events, 3);
+        assert_eq!(c.bytes, [3, 2, 3]);
+        assert_eq!(c.text, "abc");
+        assert_eq!(c.extra, "hmm{}");
+        assert_eq!(c.finish_reason.as_deref(), Some("length"));
+        assert_eq!(c.end_of_stream(false), Outcome::Success);
+        assert_eq!(c.output_tokens(None), (3, TokenSource::Events));
+    }
+
+    #[test]
+    fn usage_in_a_choiceless_chunk_wins() {
+        let mut c = Collector::new(8, false, false, None);
+        let stop = feed(
+            &mut c,
+            &[
+                r#"{"choices":[{"delta":{"content":"a b c"},"finish_reason":"stop"}]}"#,
+                r#"{"choices":[],"usage":{"prompt_tokens":11,"completion_tokens":3}}"#,
+                " [DONE] ",
+            ],
+        );
+        assert_eq!(stop, Some(Stop::Done));
+        assert_eq!(c.output_tokens(None), (3, TokenSource::Usage));
+        assert_eq!(c.prompt_tokens, Some(11));
+        // Text is not kept when nothing needs it.
+        assert!(c.text.is_empty());
+    }
+
+    #[test]
+    fn malformed_and_error_chunks_stop() {
+        let mut c = Collector::new(8, false, false, None);
+        assert_eq!(feed(&mut c, &["{not json"]), Some(Stop::Malformed));
+        assert_eq!(feed(&mut c, &["[1,2]"]), Some(Stop::Malformed));
+        assert_eq!(feed(&mut c, &[r#"{"id":"x"}"#]), Some(Stop::Malformed));
+        assert_eq!(
+            feed(&mut c, &["{\"choices\":[{\"text\":\"\\ud800\"}]}"]),
+            Some(Stop::Malformed)
+        );
+        assert_eq!(
+            feed(&mut c, &[r#"{"error":{"message":"boom","code":500}}"#]),
+            Some(Stop::ServerError)
+        );
+    }
+
+    #[test]
+    fn cancels_after_n_content_events() {
+        let mut c = Collector::new(8, false, false, Some(2));
+        let ev = r#"{"choices":[{"delta":{"content":"x"}}]}"#;
+        assert_eq!(feed(&mut c, &[ev, ev, ev]), Some(Stop::Cancel));
+        assert_eq!(c.content_events, 2);
+    }
+
+    #[test]
+    fn body_outcomes() {
+        let mut c = Collector::new(8, true, false, None);
+        let body = br#"{"choices":[{"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":2,"completion_tokens":1}}"#;
+        assert_eq!(c.on_body(body), Outcome::Success);
+        assert_eq!(c.text, "hi");
+        assert_eq!(c.output_tokens(None), (1, TokenSource::Usage));
+        let mut c = Collector::new(8, true, false, None);
+        assert_eq!(
+            c.on_body(b"  "),
+            Outcome::Failed {
+                kind: ErrorKind::EmptyResponse,
+                after_first_byte: true
+            }
+        );
+        assert_eq!(
+            c.on_body(b"<html>"),
+            Outcome::Failed {
+                kind: ErrorKind::MalformedEvent,
+                after_first_byte: true
+            }
+        );
+        assert_eq!(
+            c.on_body(br#"{"choices":[{"message":{"content":""}}]}"#),
+            Outcome::Failed {
+                kind: ErrorKind::EmptyResponse,
+                after_first_byte: true
+            }
+        );
+    }
+}

@@ -669,3 +669,49 @@ fn bad_base_urls_are_refused_with_the_value() {
     let err = Client::new(config("ftp://127.0.0.1/v1", true), None).unwrap_err();
     assert!(err.to_string().contains("ftp"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_serves_concurrent_tasks() {
+    fn is_send<T: Send>(_: &T) {}
+    fn is_send_sync<T: Send + Sync>() {}
+    is_send_sync::<Client>();
+
+    let server = serve(ok(vec![
+        role(),
+        token("a"),
+        Step::Sleep(5),
+        last_token("b", "stop"),
+        usage(3, 2),
+        done(),
+    ]))
+    .await;
+    let client = Arc::new(Client::new(config(&server.base, true), None).expect("client"));
+    let spec = Arc::new(spec());
+    let epoch = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (client, spec) = (client.clone(), spec.clone());
+        let fut = async move { client.send(&spec, epoch).await };
+        is_send(&fut);
+        tasks.push(tokio::spawn(fut));
+    }
+    for t in tasks {
+        let r = t.await.expect("task");
+        assert_eq!(r.outcome, Outcome::Success);
+        assert_eq!(r.output_tokens, 2);
+        assert!(r.ttft.expect("ttft") <= r.e2e);
+    }
+    assert_eq!(server.seen.lock().expect("lock").len(), 20);
+}
+
+#[tokio::test]
+async fn an_error_status_with_a_stalled_body_is_still_the_status() {
+    let mut s = status(502, "");
+    s.steps = vec![Step::Send("{\"error\":".into()), Step::Sleep(10_000)];
+    let server = serve(s).await;
+    let mut cfg = config(&server.base, true);
+    cfg.timeout = Duration::from_secs(3);
+    let r = send_once(&server, cfg, &spec()).await;
+    assert_eq!(failed_kind(&r), Some((ErrorKind::Http5xx, false)));
+    assert!(r.e2e < Duration::from_millis(1_500), "e2e {:?}", r.e2e);
+}

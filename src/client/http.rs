@@ -183,7 +183,11 @@ impl Client {
         let t0 = Instant::now();
         collector.start(t0);
         let sent_at = t0.saturating_duration_since(epoch);
-        let deadline = t0 + self.config.timeout;
+        // A timeout too large to add (e.g. `Duration::MAX` for "none") is
+        // a deadline a year away rather than an overflow panic.
+        let deadline = t0
+            .checked_add(self.config.timeout)
+            .unwrap_or(t0 + Duration::from_secs(365 * 86_400));
 
         let (outcome, finished) = match request {
             // Building only fails for an invalid URL or header, both checked

@@ -358,7 +358,10 @@ async fn without_usage_the_tokenizer_counts_the_text() {
 #[tokio::test]
 async fn finish_reason_without_done_is_success() {
     let server = serve(ok(vec![role(), token("a"), last_token("b", "stop")])).await;
-    let r = send_once(&server, config(&server.base, true), &spec()).await;
+    // An effectively unlimited timeout must not overflow the deadline.
+    let mut cfg = config(&server.base, true);
+    cfg.timeout = Duration::MAX;
+    let r = send_once(&server, cfg, &spec()).await;
     assert_eq!(r.outcome, Outcome::Success);
     assert_eq!(r.finish_reason.as_deref(), Some("stop"));
     assert_eq!(r.event_offsets_us.len(), 2);

@@ -1,7 +1,6 @@
 //! Point estimates of quantiles: Hyndman & Fan type 7 and the Harrell-Davis
 //! estimator, plus the Harrell-Davis weight table the bootstrap reuses.
 
-
 /// Hyndman & Fan (1996) definition 7 (R/NumPy default). `sorted` ascending. None if empty.
 ///
 /// Hyndman & Fan (1996), "Sample quantiles in statistical packages", *The

@@ -50,7 +50,12 @@ pub fn to_prompt(
 ) -> Result<(Prompt, Option<Arc<QualityCheck>>, Option<f64>), ConfigError> {
     let (text, messages, expect, weight) = match item {
         PromptItem::Text(t) => (Some(t.clone()), None, None, None),
-        PromptItem::Full(f) => (f.text.clone(), f.messages.clone(), f.expect.clone(), f.weight),
+        PromptItem::Full(f) => (
+            f.text.clone(),
+            f.messages.clone(),
+            f.expect.clone(),
+            f.weight,
+        ),
     };
     let quality = match &expect {
         Some(e) => quality_of(e, path, field)?,
@@ -70,9 +75,12 @@ pub fn to_prompt(
                 })
                 .collect(),
         ),
-        (None, Some(m), ApiKind::Completions) if !m.is_empty() => {
-            Prompt::Text(m.into_iter().map(|m| m.content).collect::<Vec<_>>().join("\n"))
-        }
+        (None, Some(m), ApiKind::Completions) if !m.is_empty() => Prompt::Text(
+            m.into_iter()
+                .map(|m| m.content)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
         _ => {
             return Err(ConfigError::invalid(
                 path,

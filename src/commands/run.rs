@@ -26,6 +26,9 @@ pub enum ProgressMode {
     Off,
 }
 
+/// Looks up an environment variable (a parameter so tests control it).
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 pub struct RunOptions {
     pub workload: PathBuf,
     pub overrides: Overrides,
@@ -34,7 +37,7 @@ pub struct RunOptions {
     /// Set by signal handlers (or a test) to stop the run early.
     pub stop: Arc<StopSignal>,
     /// Environment lookup (API key, key fields, CI facts).
-    pub env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub env: EnvLookup,
 }
 
 pub struct RunOutcome {

@@ -393,7 +393,7 @@ impl Plan {
             // Distinct prompts per class so that prefix caches on the server
             // do not turn the benchmark into a cache benchmark; bounded so the
             // plan stays small for long duration runs.
-            let pool = (planned_total as f64 * class.weight.min(1.0).max(0.05)).ceil() as usize;
+            let pool = (planned_total as f64 * class.weight.clamp(0.05, 1.0)).ceil() as usize;
             let pool = pool.clamp(8, 512);
             let mut entries = Vec::with_capacity(pool);
             for j in 0..pool {

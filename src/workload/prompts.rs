@@ -40,6 +40,9 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<(PromptItem, String)>, ConfigError>
     Ok(out)
 }
 
+/// A prompt for the wire, its quality check and its mix weight.
+pub type ConvertedPrompt = (Prompt, Option<Arc<QualityCheck>>, Option<f64>);
+
 /// Convert one item for the API kind. Chat prompts from plain text become a
 /// single user message; a completions prompt from messages joins their text.
 pub fn to_prompt(
@@ -47,7 +50,7 @@ pub fn to_prompt(
     api: ApiKind,
     path: &Path,
     field: &str,
-) -> Result<(Prompt, Option<Arc<QualityCheck>>, Option<f64>), ConfigError> {
+) -> Result<ConvertedPrompt, ConfigError> {
     let (text, messages, expect, weight) = match item {
         PromptItem::Text(t) => (Some(t.clone()), None, None, None),
         PromptItem::Full(f) => (

@@ -6,10 +6,11 @@ use tokengate::bundle::{SampleOutcome, read_bundle};
 use tokengate::sim::{FaultKind, SimProfile};
 
 fn profile(ttft_ms: f64, tpot_ms: f64) -> SimProfile {
-    let mut p = SimProfile::default();
-    p.ttft_ms = ttft_ms;
-    p.tpot_ms = tpot_ms;
-    p
+    SimProfile {
+        ttft_ms,
+        tpot_ms,
+        ..SimProfile::default()
+    }
 }
 
 /// DESIGN.md §3 against `tokengate sim --ttft-ms 50 --tpot-ms 10` at

@@ -1,1 +1,13 @@
-//! (under construction)
+//! The gate engine: gate files (policy and rules, validated at parse time),
+//! waivers, and the evaluation of a candidate bundle against its baseline
+//! runs into a `GateReport` with a verdict per rule and overall.
+
+mod file;
+mod waiver;
+
+pub use file::{
+    GateFile, GateFileError, InconclusivePolicy, LatencyKind, Limit, Metric, Millis, Policy,
+    Rate, RelativeChange, Rule, Severity, Stat, Threshold, UnitFamily, load_gate_file,
+    parse_gate_file,
+};
+pub use waiver::{Date, Waiver, WaiverError, WaiverKey, load_waivers, parse_waivers};

@@ -107,7 +107,7 @@ pub fn bootstrap_ratio_of_sums(
     if !point.is_finite() {
         return None;
     }
-    let work = cand.num.len() + base.num.len();
+    let work = cand.len() + base.len();
     let ratios = resample_all(
         cfg,
         work,
@@ -351,12 +351,24 @@ impl<'a> WindowSampler<'a> {
 
 /// Adds `draws` uniformly placed draws to `counts`.
 fn scatter(rng: &mut Xoshiro256, counts: &mut [u32], draws: u64) {
-    let len = counts.len() as u64;
+    let Ok(len) = u32::try_from(counts.len()) else {
+        // Beyond 4 billion observations: one 64-bit draw per index.
+        let len = counts.len() as u64;
+        for _ in 0..draws {
+            counts[rng.below(len) as usize] += 1;
+        }
+        return;
+    };
     if len == 0 {
         return;
     }
-    for _ in 0..draws {
-        counts[rng.below(len) as usize] += 1;
+    for _ in 0..draws / 2 {
+        let (a, b) = rng.below_pair(len);
+        counts[a as usize] += 1;
+        counts[b as usize] += 1;
+    }
+    if draws % 2 == 1 {
+        counts[rng.below_pair(len).0 as usize] += 1;
     }
 }
 
@@ -368,11 +380,10 @@ fn binomial(rng: &mut Xoshiro256, n: u64, p: f64) -> u64 {
         .sample(rng)
 }
 
-/// Numerators and denominators in separate columns (cache-friendly
-/// gathers in the resampling loop).
+/// (numerator, denominator) pairs stored together, so a resampling gather
+/// touches one cache line per request.
 struct PairColumns {
-    num: Vec<f64>,
-    den: Vec<f64>,
+    pairs: Vec<[f64; 2]>,
 }
 
 impl PairColumns {
@@ -380,25 +391,53 @@ impl PairColumns {
         if pairs.is_empty() || !pairs.iter().all(|(a, b)| a.is_finite() && b.is_finite()) {
             return None;
         }
-        let (num, den): (Vec<f64>, Vec<f64>) = pairs.iter().copied().unzip();
-        let cols = Self { num, den };
-        if cols.den.iter().sum::<f64>() == 0.0 {
+        let cols = Self {
+            pairs: pairs.iter().map(|&(a, b)| [a, b]).collect(),
+        };
+        if cols.pairs.iter().map(|p| p[1]).sum::<f64>() == 0.0 {
             return None;
         }
         Some(cols)
     }
 
+    fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
     fn statistic(&self) -> f64 {
-        self.num.iter().sum::<f64>() / self.den.iter().sum::<f64>()
+        let (num, den) = self
+            .pairs
+            .iter()
+            .fold((0.0, 0.0), |(n, d), p| (n + p[0], d + p[1]));
+        num / den
     }
 
     fn resampled_statistic(&self, rng: &mut Xoshiro256) -> f64 {
-        let n = self.num.len() as u64;
         let (mut num, mut den) = (0.0, 0.0);
-        for _ in 0..n {
-            let i = rng.below(n) as usize;
-            num += self.num[i];
-            den += self.den[i];
+        let mut add = |i: u32| {
+            let p = self.pairs[i as usize];
+            num += p[0];
+            den += p[1];
+        };
+        match u32::try_from(self.pairs.len()) {
+            Ok(n) => {
+                for _ in 0..n / 2 {
+                    let (a, b) = rng.below_pair(n);
+                    add(a);
+                    add(b);
+                }
+                if n % 2 == 1 {
+                    add(rng.below_pair(n).0);
+                }
+            }
+            Err(_) => {
+                let n = self.pairs.len() as u64;
+                for _ in 0..n {
+                    let i = rng.below(n) as usize;
+                    num += self.pairs[i][0];
+                    den += self.pairs[i][1];
+                }
+            }
         }
         num / den
     }

@@ -257,6 +257,22 @@ impl Evaluator<'_> {
                 pending: None,
             };
         }
+        let needs_stream = matches!(
+            rule.metric,
+            Metric::Latency(LatencyKind::Ttft | LatencyKind::Itl | LatencyKind::Tpot, _)
+                | Metric::DecodeRate(_)
+        );
+        if needs_stream && !cand.context.streaming {
+            r.verdict = Verdict::Skipped;
+            r.explanation = format!(
+                "skipped: the run was not streamed, and {} is only defined for streamed responses",
+                rule.metric
+            );
+            return Assessed {
+                result: r,
+                pending: None,
+            };
+        }
         if rule.limit.is_relative() && self.cmp.baseline_runs.is_empty() {
             r.verdict = Verdict::Skipped;
             r.explanation = format!(

@@ -2,6 +2,22 @@
 //! parse time into typed values. Every limit is a newtype checked against the
 //! metric it applies to (a duration only for latency metrics, `tok/s` only for
 //! token throughput, …), so evaluation never meets a meaningless rule.
+//!
+//! A rule is `metric` plus exactly one limit, an optional `name` (default:
+//! `METRIC LIMIT VALUE`, e.g. `ttft.p95 max_increase 15%`; waivers refer to
+//! it) and `severity: fail|warn`:
+//!
+//! | metric | `max_increase` / `max_decrease` | `max` / `min` |
+//! |---|---|---|
+//! | `ttft`, `ttfb`, `itl`, `tpot`, `e2e` `.pNN`/`.mean` | `max_increase: 15%` (0–1000 %) | `max: 150ms` / `1.5s` / `800us` |
+//! | `decode_tokens_per_s.pNN`/`.mean`, `output_tokens_per_s`, `input_tokens_per_s` | `max_decrease: 10%` (0–100 %) | `min: 35 tok/s` |
+//! | `requests_per_s` | `max_decrease: 10%` | `min: 2 req/s` |
+//! | `error_rate`, `stream_error_rate` | `max_increase: 0.5pp` (percentage points) | `max: 0.5%` |
+//! | `goodput`, `quality_pass_rate` | — | `min: 95%` |
+//! | `cost_per_1k` | — | `max: 2.50` (pricing block currency) |
+//!
+//! The direction is fixed by the metric: a limit that would reward a
+//! regression (`max_increase` on a throughput, `min` on a latency) is an error.
 
 use std::fmt;
 use std::path::Path;

@@ -534,6 +534,45 @@ fn cost_is_skipped_without_pricing_and_severity_warn_does_not_fail() {
 }
 
 #[test]
+fn goodput_floor_uses_exact_bounds_and_skips_without_slos() {
+    let g = gate("name: g\nrules:\n  - metric: goodput\n    min: 95%\n");
+    let mut b = make_bundle(&Spec::default());
+    let r = evaluate(&g, &comparison(&b, &[]), &[], today());
+    let x = rule(&r, "goodput min 95%");
+    assert_eq!(x.verdict, Verdict::Skipped);
+    assert!(x.explanation.contains("no SLO block"), "{}", x.explanation);
+    b.metrics.goodput = Some(0.99);
+    let r = evaluate(&g, &comparison(&b, &[]), &[], today());
+    assert_eq!(rule(&r, "goodput min 95%").verdict, Verdict::Pass);
+    b.metrics.goodput = Some(0.80);
+    let r = evaluate(&g, &comparison(&b, &[]), &[], today());
+    assert_eq!(rule(&r, "goodput min 95%").verdict, Verdict::Fail);
+    // 282 of 300 (94 %) against 95 %: below, but the upper bound is not.
+    b.metrics.goodput = Some(0.94);
+    let r = evaluate(&g, &comparison(&b, &[]), &[], today());
+    let x = rule(&r, "goodput min 95%");
+    assert_eq!(x.verdict, Verdict::Inconclusive, "{}", x.explanation);
+}
+
+#[test]
+fn streaming_only_metrics_are_skipped_for_non_streamed_runs() {
+    let g = gate(
+        "name: s\nrules:\n  - metric: ttft.p95\n    max: 1s\n  - metric: e2e.p95\n    max: 10s\n",
+    );
+    let mut b = make_bundle(&Spec::default());
+    b.context.streaming = false;
+    let r = evaluate(&g, &comparison(&b, &[]), &[], today());
+    let x = rule(&r, "ttft.p95 max 1s");
+    assert_eq!(x.verdict, Verdict::Skipped);
+    assert_eq!(
+        x.explanation,
+        "skipped: the run was not streamed, and ttft.p95 is only defined for streamed responses"
+    );
+    assert_eq!(rule(&r, "e2e.p95 max 10s").verdict, Verdict::Pass);
+    assert_eq!(r.verdict, Verdict::Pass);
+}
+
+#[test]
 fn waivers_apply_until_they_expire() {
     let base = make_bundle(&Spec::default());
     let cand = make_bundle(&Spec {

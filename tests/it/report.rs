@@ -469,7 +469,7 @@ fn evaluated_reports_render_in_every_format() {
         ..Spec::default()
     });
     let g = gate(
-        "name: e2e\nrules:\n  - metric: ttft.p95\n    max_increase: 15%\n  - metric: stream_error_rate\n    max: 0.5%\n",
+        "name: e2e\nrules:\n  - metric: ttft.p95\n    max_increase: 15%\n  - metric: stream_error_rate\n    max: 0.5%\n  - metric: output_tokens_per_s\n    max_decrease: 10%\n  - metric: itl.p95\n    max: 150ms\n  - metric: error_rate\n    max_increase: 2pp\n  - metric: e2e.p99\n    max_increase: 15%\n",
     );
     let report = evaluate(&g, &comparison(&cand, &[&base]), &[], today());
     let md = render(&MarkdownRenderer::new(), &report);
@@ -477,9 +477,12 @@ fn evaluated_reports_render_in_every_format() {
         md.contains("| ❌ fail | ttft.p95 max\\_increase 15% |"),
         "{md}"
     );
+    assert_eq!(md.matches("\n| ✅ pass |").count(), 5, "{md}");
+    assert!(md.contains("(ITL gaps resampled with an effective sample size of one per request)"));
     let xml = render(&JunitRenderer, &report);
     let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit");
     assert_eq!(parsed.test_suites[0].failures, 1);
+    assert_eq!(parsed.test_suites[0].test_cases.len(), 6);
     let json: serde_json::Value =
         serde_json::from_str(&render(&JsonRenderer, &report)).expect("valid JSON");
     assert_eq!(json["verdict"], "fail");

@@ -25,10 +25,31 @@ pub struct JunitRenderer;
 
 impl Renderer for JunitRenderer {
     fn render(&self, report: &GateReport) -> Result<Vec<u8>, ReportError> {
+        self.render_all(std::slice::from_ref(report))
+    }
+}
+
+impl JunitRenderer {
+    /// Several comparisons (e.g. one per workload) in one file: one
+    /// testsuite each, in the given order. The report's timestamp is the
+    /// first comparison's start.
+    pub fn render_all(&self, reports: &[GateReport]) -> Result<Vec<u8>, ReportError> {
+        let mut rep = Report::new("tokengate");
+        if let Some(ts) = reports
+            .first()
+            .and_then(|r| timestamp(&r.candidate.started_at))
+        {
+            rep.set_timestamp(ts);
+        }
+        let total: f64 = reports
+            .iter()
+            .map(|r| r.candidate.window_s)
+            .filter(|w| w.is_finite() && *w >= 0.0)
+            .sum();
+        rep.set_time(Duration::from_secs_f64(total));
+        rep.add_test_suites(reports.iter().map(suite));
         let mut out = Vec::new();
-        build(report)
-            .serialize(&mut out)
-            .map_err(ReportError::Junit)?;
+        rep.serialize(&mut out).map_err(ReportError::Junit)?;
         Ok(out)
     }
 }
@@ -59,7 +80,7 @@ fn detail(r: &RuleResult) -> String {
     )
 }
 
-fn build(report: &GateReport) -> Report {
+fn suite(report: &GateReport) -> TestSuite {
     let c = &report.candidate;
     let suite_name = format!("tokengate {} · {}", report.gate, c.workload);
     let mut suite = TestSuite::new(suite_name.as_str());
@@ -145,13 +166,5 @@ fn build(report: &GateReport) -> Report {
     if !report.warnings.is_empty() {
         suite.set_system_err(report.warnings.join("\n"));
     }
-    let mut rep = Report::new("tokengate");
-    if let Some(ts) = ts {
-        rep.set_timestamp(ts);
-    }
-    if c.window_s.is_finite() && c.window_s >= 0.0 {
-        rep.set_time(Duration::from_secs_f64(c.window_s));
-    }
-    rep.add_test_suite(suite);
-    rep
+    suite
 }

@@ -2,7 +2,9 @@
 //! test, then per-rule detail and warnings, under a hidden marker line so a
 //! comment bot can find and update its own comment. The built-in template is
 //! `templates/report.md.j2`; a user template gets the same context (`view`:
-//! pre-formatted, escaped strings; `report`: the raw [`GateReport`]).
+//! pre-formatted, escaped strings; `report`: the raw [`GateReport`], whose
+//! strings are *not* escaped — pass them through the `md` filter, or `code`
+//! for a code span).
 //!
 //! Size: GitHub comments and check-run texts hold 65,536 characters. The
 //! renderer degrades in steps until the text fits — drop per-rule detail,

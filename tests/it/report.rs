@@ -348,6 +348,39 @@ fn junit_validates_against_the_junit_schema() {
 }
 
 #[test]
+fn junit_holds_one_testsuite_per_comparison() {
+    let mut second = fixed_report();
+    second.candidate.workload = "long-prompts".into();
+    second.rules.truncate(2);
+    let xml = String::from_utf8(
+        JunitRenderer
+            .render_all(&[fixed_report(), second])
+            .expect("renders"),
+    )
+    .expect("utf-8");
+    let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit");
+    assert_eq!(parsed.test_suites.len(), 2);
+    assert_eq!(parsed.tests, 8);
+    assert_eq!(
+        parsed.test_suites[1].name.as_str(),
+        "tokengate release · long-prompts"
+    );
+}
+
+#[test]
+fn junit_stays_valid_xml_with_control_characters_from_a_bundle() {
+    let mut r = fixed_report();
+    r.candidate.key.serving_image = "img\u{0}\u{1b}[31mred\u{1b}[0m\u{7}".into();
+    r.rules[0].explanation = "gap \u{0b} <&> \"quoted\"".into();
+    let xml = render(&JunitRenderer, &r);
+    assert!(!xml.contains('\u{0}') && !xml.contains('\u{1b}') && !xml.contains('\u{7}'));
+    let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit");
+    assert_eq!(parsed.test_suites[0].test_cases.len(), 6);
+    let md = render(&MarkdownRenderer::new(), &r);
+    assert!(!md.contains('\u{0}') && !md.contains('\u{1b}'));
+}
+
+#[test]
 fn json_verdict_snapshot_and_fields() {
     let json = render(&JsonRenderer, &fixed_report());
     assert!(json.ends_with("}\n"));

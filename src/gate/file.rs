@@ -884,6 +884,23 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_limit_text_parses_or_errors_without_panicking(v in "\\PC{0,12}", m in 0usize..4) {
+            let (metric, kind) = [("ttft.p95", "max_increase"), ("error_rate", "max"), ("output_tokens_per_s", "min"), ("cost_per_1k", "max")][m];
+            let yaml = format!("name: x\nrules:\n  - metric: {metric}\n    {kind}: {}\n", serde_json::to_string(&v).expect("json string"));
+            let _ = parse_gate_file(&yaml, "p.yaml");
+        }
+
+        #[test]
+        fn percentages_in_range_parse_exactly(x in 1u32..=100_000) {
+            let text = format!("{}%", f64::from(x) / 100.0);
+            let yaml = format!("name: x\nrules:\n  - metric: ttft.p95\n    max_increase: {text}\n");
+            let g = parse_gate_file(&yaml, "p.yaml").expect("in range");
+            proptest::prop_assert_eq!(g.rules[0].limit, Limit::MaxIncrease(RelativeChange(f64::from(x) / 100.0 / 100.0)));
+        }
+    }
+
     #[test]
     fn shipped_gate_files_parse() {
         for f in ["default.yaml", "slo.yaml"] {

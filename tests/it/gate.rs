@@ -627,3 +627,40 @@ fn same_inputs_give_the_same_report() {
     let b = evaluate(&g, &comparison(&cand, &[&base]), &[], today());
     assert_eq!(a, b);
 }
+
+#[test]
+fn the_shipped_release_gate_does_not_flap_on_unchanged_servers() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("gates/default.yaml");
+    let g = load_gate_file(&path).expect("shipped gate parses");
+    let base = make_bundle(&Spec {
+        seed: 100,
+        cost_per_1k: Some(1.0),
+        ..Spec::default()
+    });
+    for seed in 200..220 {
+        let cand = make_bundle(&Spec {
+            seed,
+            cost_per_1k: Some(1.0),
+            ..Spec::default()
+        });
+        let r = evaluate(&g, &comparison(&cand, &[&base]), &[], today());
+        assert_ne!(r.verdict, Verdict::Fail, "seed {seed}: {:#?}", r.rules);
+    }
+}
+
+#[test]
+fn the_shipped_release_gate_catches_20_percent_slower_decode() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("gates/default.yaml");
+    let g = load_gate_file(&path).expect("shipped gate parses");
+    let base = make_bundle(&Spec::default());
+    let cand = make_bundle(&Spec {
+        seed: 9,
+        tpot_ms: 25.0,
+        ..Spec::default()
+    });
+    let r = evaluate(&g, &comparison(&cand, &[&base]), &[], today());
+    let x = rule(&r, "output_tokens_per_s max_decrease 10%");
+    assert_eq!(x.verdict, Verdict::Fail, "{}", x.explanation);
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert_eq!(r.exit_code, exit_code::FAIL);
+}

@@ -2,6 +2,19 @@
 //! named key, with an approver, a reason and an expiry date. Also the small
 //! calendar [`Date`] they expire on (the gate never reads the clock itself:
 //! the caller passes "today" in, so reports are reproducible).
+//!
+//! ```yaml
+//! # waivers.yaml: a list; `key` needs at least one field, every given field
+//! # must equal the candidate's; `expires` is the last day it applies.
+//! - rule: ttft.p95 max_increase 15%      # the rule's name in the gate file
+//!   key: {serving_image: "vllm/vllm-openai:v0.6.4"}
+//!   approver: alice
+//!   reason: chunked prefill costs TTFT; accepted for the throughput gain
+//!   expires: 2026-12-31
+//! ```
+//!
+//! A matching unexpired waiver turns a `fail` into `waived`; an expired one
+//! is ignored and named in the report's warnings.
 
 use std::fmt;
 use std::path::Path;

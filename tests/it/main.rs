@@ -4,5 +4,7 @@ mod baseline;
 mod cli;
 mod client;
 mod common;
+mod gate;
+mod report;
 mod run;
 mod workload;

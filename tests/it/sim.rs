@@ -774,3 +774,59 @@ fn profile_yaml_errors_name_the_field_and_line() {
     assert_eq!(p.faults.stall_rate, 0.1);
     assert_eq!(p.slots, 64, "defaults fill the rest");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decode_step_slows_with_batch_growth() {
+    // 4 running sequences, growth 0.5: step = 4 ms × (1 + 0.5 × 3) = 10 ms.
+    let sim = start(SimProfile {
+        ttft_ms: 20.0,
+        tpot_ms: 4.0,
+        batch_growth: 0.5,
+        ..SimProfile::default()
+    })
+    .await;
+    let c = client();
+    let url = format!("{}/chat/completions", sim.base_url());
+    warm_up(&c, &url, 4).await;
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (c, url) = (c.clone(), url.clone());
+            tokio::spawn(async move { post_stream(&c, url, chat(12, false)).await })
+        })
+        .collect();
+    let mut tpots = Vec::new();
+    for t in tasks {
+        let r = t.await.expect("task");
+        let times = r.content_times();
+        // Leave out the last gaps: sequences finishing shrink the batch.
+        tpots.push((times[8] - times[0]).as_secs_f64() * 1e3 / 8.0);
+    }
+    let tpot = median(tpots.clone());
+    eprintln!("tpot with 4 running: {tpots:.2?}");
+    assert!((tpot - 10.0).abs() < 1.0, "tpot {tpot}");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_cuts_running_streams_promptly() {
+    let sim = start(SimProfile {
+        ttft_ms: 5.0,
+        tpot_ms: 50.0,
+        ..SimProfile::default()
+    })
+    .await;
+    let c = client();
+    let url = format!("{}/chat/completions", sim.base_url());
+    // 100 tokens × 50 ms: 5 s if nobody stops it.
+    let stream = tokio::spawn(async move { post_stream(&c, url, chat(100, false)).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t = Instant::now();
+    sim.shutdown().await;
+    let r = tokio::time::timeout(Duration::from_secs(2), stream)
+        .await
+        .expect("stream ends after shutdown")
+        .expect("task");
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    assert!(!r.done());
+    assert!(r.body_error, "client sees a broken stream");
+}

@@ -7,4 +7,5 @@ mod common;
 mod gate;
 mod report;
 mod run;
+mod sim;
 mod workload;

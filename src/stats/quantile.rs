@@ -34,21 +34,21 @@ pub fn quantile_type7(sorted: &[f64], p: f64) -> Option<f64> {
 /// `p` must be strictly inside (0, 1) (the Beta weights are undefined at
 /// the ends); otherwise None.
 pub fn harrell_davis(sorted: &[f64], p: f64) -> Option<f64> {
-    let table = HdCdf::new(sorted.len(), p)?;
+    let table = HdCdf::new(sorted.len(), p, EXACT_TAIL)?;
     Some(table.estimate_sorted(sorted))
 }
 
-/// Tails of the Beta CDF below this are treated as exactly 0 (or 1): the
-/// weights dropped sum to less than 2e-18, far below f64 resolution of the
-/// estimate.
-const TAIL_EPS: f64 = 1e-18;
+/// Tails of the Beta CDF below this are treated as exactly 0 (or 1) in point
+/// estimates: the weights dropped sum to less than 2e-18, far below f64
+/// resolution of the estimate.
+pub(crate) const EXACT_TAIL: f64 = 1e-18;
 
 /// The Beta((n+1)p, (n+1)(1−p)) CDF at k/n for k = 0..=n, the cumulative
 /// Harrell-Davis weights, computed once per (n, p) and reused for every
 /// bootstrap resample.
 ///
-/// Only the ranks where the CDF is strictly between `TAIL_EPS` and
-/// 1 − `TAIL_EPS` are stored: at n = 50,000 and p = 0.95 that is about 1,000
+/// Only the ranks where the CDF is between `tail` and 1 − `tail` (plus one
+/// rank each side) are stored: at n = 50,000 and p = 0.95 that is about 1,000
 /// of the 50,001 values, so building the table costs a few milliseconds.
 #[derive(Debug, Clone)]
 pub(crate) struct HdCdf {
@@ -60,7 +60,9 @@ pub(crate) struct HdCdf {
 }
 
 impl HdCdf {
-    pub(crate) fn new(n: usize, p: f64) -> Option<Self> {
+    /// The table with negligible tails of size `tail` clamped to 0 and 1
+    /// (the dropped weights sum to less than 2·`tail`).
+    pub(crate) fn new(n: usize, p: f64, tail: f64) -> Option<Self> {
         if n == 0 || !(p > 0.0 && p < 1.0) {
             return None;
         }
@@ -76,7 +78,7 @@ impl HdCdf {
         loop {
             let t = beta_tails(a, b, x(k));
             below.push(t.lower);
-            if t.lower < TAIL_EPS || k == 0 {
+            if t.lower < tail || k == 0 {
                 break;
             }
             k -= 1;
@@ -89,7 +91,7 @@ impl HdCdf {
             k += 1;
             let t = beta_tails(a, b, x(k));
             values.push(t.lower);
-            if t.upper < TAIL_EPS {
+            if t.upper < tail {
                 break;
             }
         }
@@ -225,7 +227,7 @@ mod tests {
 
     #[test]
     fn weight_table_is_short_for_large_n() {
-        let t = HdCdf::new(50_000, 0.95).expect("valid");
+        let t = HdCdf::new(50_000, 0.95, EXACT_TAIL).expect("valid");
         assert!(t.end() - t.first() < 2_000, "{}..{}", t.first(), t.end());
         assert_eq!(t.cdf(0), 0.0);
         assert_eq!(t.cdf(50_000), 1.0);

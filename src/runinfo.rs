@@ -13,7 +13,7 @@ pub fn git_info(dir: &std::path::Path) -> Option<GitInfo> {
     let commit = head.peel_to_commit().ok()?.id().to_string();
     let branch = head
         .is_branch()
-        .then(|| head.shorthand().map(str::to_string))
+        .then(|| head.shorthand().ok().map(str::to_string))
         .flatten();
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(false).include_ignored(false);

@@ -55,8 +55,12 @@ pub fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Con
             .lines()
             .next()
             .unwrap_or("invalid YAML")
-            .trim()
-            .to_string();
+            .trim();
+        // The location is already in front; drop the parser's own suffix.
+        let message = match message.rfind(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message.to_string(),
+        };
         ConfigError::Parse {
             path: path.to_owned(),
             line,

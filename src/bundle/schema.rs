@@ -262,8 +262,11 @@ pub enum SampleOutcome {
     Cancelled,
     Connect,
     Timeout,
+    #[serde(rename = "http_4xx")]
     Http4xx,
+    #[serde(rename = "http_429")]
     Http429,
+    #[serde(rename = "http_5xx")]
     Http5xx,
     ContextOverflow,
     StreamInterrupted,

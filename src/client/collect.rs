@@ -67,7 +67,9 @@ impl Collector {
         keep_extra: bool,
         cancel_after: Option<u32>,
     ) -> Self {
-        let cap = expected_tokens.min(1 << 16);
+        // Bounded so a huge `max_tokens` cannot reserve megabytes per request;
+        // beyond it the vectors grow (amortized) like any Vec.
+        let cap = expected_tokens.min(4096);
         Collector {
             t0: Instant::now(),
             ttft: None,
@@ -380,6 +382,90 @@ mod tests {
         let ev = r#"{"choices":[{"delta":{"content":"x"}}]}"#;
         assert_eq!(feed(&mut c, &[ev, ev, ev]), Some(Stop::Cancel));
         assert_eq!(c.content_events, 2);
+    }
+
+    /// Counts allocations made by the current thread, so the test below can
+    /// prove the per-event path allocates nothing.
+    struct CountingAlloc;
+
+    thread_local! {
+        static ALLOCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    // SAFETY: forwards every call to the system allocator unchanged; the
+    // counter is a const-initialized thread-local that never allocates.
+    unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+        unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+            ALLOCS.with(|a| a.set(a.get() + 1));
+            // SAFETY: same contract as the caller's.
+            unsafe { std::alloc::System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+            // SAFETY: same contract as the caller's.
+            unsafe { std::alloc::System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+            ALLOCS.with(|a| a.set(a.get() + 1));
+            // SAFETY: same contract as the caller's.
+            unsafe { std::alloc::System.realloc(ptr, layout, new) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: CountingAlloc = CountingAlloc;
+
+    fn allocs() -> usize {
+        ALLOCS.with(|a| a.get())
+    }
+
+    #[test]
+    fn streaming_64_tokens_allocates_nothing_per_event() {
+        use crate::client::SseDecoder;
+        // A vLLM-shaped stream: role chunk, 64 one-token chunks of 4 bytes
+        // (the English average; the text buffer is sized for that and
+        // grows amortized beyond it) arriving 3 per read, finish, usage,
+        // [DONE].
+        let mut stream = Vec::new();
+        stream.extend_from_slice(b"data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+        let mut reads = vec![stream.clone()];
+        for i in 0..64 {
+            let ev = format!(
+                "data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\" w{i:02}\"}},\"logprobs\":null,\"finish_reason\":null}}]}}\n\n"
+            );
+            if i % 3 == 0 {
+                reads.push(Vec::new());
+            }
+            reads
+                .last_mut()
+                .expect("pushed")
+                .extend_from_slice(ev.as_bytes());
+        }
+        let tail = b"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":64}}\n\ndata: [DONE]\n\n";
+
+        let mut decoder = SseDecoder::new();
+        let mut c = Collector::new(64, true, true, None);
+        let now = Instant::now();
+        // The first read grows the decoder's buffers to the event size.
+        let _ = decoder
+            .feed(&reads[0], |d| c.on_event(d, now))
+            .expect("small");
+        let before = allocs();
+        let started = Instant::now();
+        for r in &reads[1..] {
+            let flow = decoder.feed(r, |d| c.on_event(d, now)).expect("small");
+            assert!(flow.is_continue());
+        }
+        let elapsed = started.elapsed();
+        let during = allocs() - before;
+        assert_eq!(during, 0, "allocations while decoding 64 token events");
+        assert_eq!(c.content_events, 64);
+        // The finish reason is stored once per request.
+        let flow = decoder.feed(tail, |d| c.on_event(d, now)).expect("small");
+        assert_eq!(flow, ControlFlow::Break(Stop::Done));
+        assert_eq!(c.output_tokens(None), (64, TokenSource::Usage));
+        assert_eq!(c.text.len(), 64 * 4);
+        // Informational: decode + parse time of the 64 events (debug build).
+        eprintln!("64 events decoded and parsed in {elapsed:?}");
     }
 
     #[test]

@@ -18,6 +18,8 @@ use crate::tokenizer::Tokenizer;
 
 /// Bytes of a non-200 body read to classify it (enough for any error JSON).
 const MAX_ERROR_BODY: usize = 64 * 1024;
+/// How long to wait for an error body before classifying by status alone.
+const ERROR_BODY_WAIT: Duration = Duration::from_secs(1);
 /// Bytes of a non-streaming body accepted before it counts as malformed.
 const MAX_BODY: usize = 64 << 20;
 /// How long to wait for the end of the body after `[DONE]`, so the
@@ -181,7 +183,11 @@ impl Client {
         let t0 = Instant::now();
         collector.start(t0);
         let sent_at = t0.saturating_duration_since(epoch);
-        let deadline = t0 + self.config.timeout;
+        // A timeout too large to add (e.g. `Duration::MAX` for "none") is
+        // a deadline a year away rather than an overflow panic.
+        let deadline = t0
+            .checked_add(self.config.timeout)
+            .unwrap_or(t0 + Duration::from_secs(365 * 86_400));
 
         let (outcome, finished) = match request {
             // Building only fails for an invalid URL or header, both checked
@@ -264,7 +270,13 @@ impl Client {
             {
                 progress.retry_after = parse_retry_after(response.headers());
             }
-            let body = read_error_body(&mut response).await;
+            // The status decides the kind; the body only refines a 4xx. A
+            // server that stalls in its error body must not turn an HTTP
+            // error into a timeout, so the read is bounded separately.
+            let mut body = Vec::new();
+            let _ =
+                tokio::time::timeout(ERROR_BODY_WAIT, read_error_body(&mut response, &mut body))
+                    .await;
             progress.end = Some(Instant::now());
             return (failed(classify_status(status, &body), false), None);
         }
@@ -349,8 +361,7 @@ async fn read_body(
 
 /// Up to [`MAX_ERROR_BODY`] bytes of an error response; read errors just
 /// end the body (the status already says what happened).
-async fn read_error_body(response: &mut reqwest::Response) -> Vec<u8> {
-    let mut body = Vec::new();
+async fn read_error_body(response: &mut reqwest::Response, body: &mut Vec<u8>) {
     while let Ok(Some(c)) = response.chunk().await {
         let room = MAX_ERROR_BODY - body.len();
         body.extend_from_slice(&c[..c.len().min(room)]);
@@ -358,7 +369,6 @@ async fn read_error_body(response: &mut reqwest::Response) -> Vec<u8> {
             break;
         }
     }
-    body
 }
 
 fn failed(kind: ErrorKind, after_first_byte: bool) -> Outcome {

@@ -15,10 +15,13 @@ pub enum ErrorKind {
     /// The per-request timeout elapsed (before or during the stream).
     Timeout,
     /// HTTP 4xx other than 429 and context overflow.
+    #[serde(rename = "http_4xx")]
     Http4xx,
     /// HTTP 429 Too Many Requests.
+    #[serde(rename = "http_429")]
     Http429,
     /// HTTP 5xx.
+    #[serde(rename = "http_5xx")]
     Http5xx,
     /// HTTP 400 because the prompt plus `max_tokens` exceeds the context.
     ContextOverflow,

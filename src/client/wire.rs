@@ -125,7 +125,10 @@ impl<'a> RequestBody<'a> {
 
 /// A string borrowed from the input when it has no JSON escapes, owned
 /// otherwise. (serde's `#[serde(borrow)]` only borrows a bare `Cow<str>`,
-/// not one inside an `Option`, hence this type.)
+/// not one inside an `Option`, hence this type.) Plain text — most tokens —
+/// allocates nothing; a text with an escape (`\n`, `\"`, `\uXXXX`) costs
+/// serde_json's scratch buffer plus this copy. Avoiding that would need
+/// serde_json's `raw_value` feature and an unescaper of our own.
 #[derive(Debug)]
 pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
 

@@ -12,7 +12,7 @@ use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 
 use super::latency::{latency_stats_exact, latency_stats_hdr, round3};
 use crate::bundle::{
-    Histograms, LatencyStats, Metrics, RequestCounts, SampleOutcome, Samples, TokenTotals,
+    Histograms, Metrics, RequestCounts, SampleOutcome, Samples, TokenTotals,
 };
 use crate::client::{ErrorKind, Outcome, Phase, RequestRecord, TokenSource};
 use crate::workload::{Pricing, Slo};

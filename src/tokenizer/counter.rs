@@ -283,6 +283,9 @@ pub(crate) mod tests {
         let missing = dir.path().join("nope.json");
         let err = Tokenizer::load(&TokenizerSpec::HfFile(missing)).unwrap_err();
         assert!(err.to_string().contains("nope.json"), "{err}");
+        if cfg!(not(feature = "hf-tokenizer")) {
+            assert!(err.to_string().contains("hf-tokenizer"), "{err}");
+        }
         let bad = dir.path().join("bad.json");
         std::fs::write(&bad, "{\"model\": 3}").expect("write");
         let err = Tokenizer::load(&TokenizerSpec::HfFile(bad)).unwrap_err();

@@ -482,28 +482,38 @@ impl Plan {
         };
 
         // Stop condition.
-        let stop = match (
-            overrides.requests.or(file.requests),
-            overrides.duration.or(file.duration.map(|d| d.0)),
-        ) {
-            (Some(0), _) => return Err(invalid("requests", "expected at least 1".into())),
-            (Some(n), _) if overrides.requests.is_some() || file.duration.is_none() => {
-                StopAfter::Requests(n)
-            }
-            (Some(_), Some(_)) if overrides.duration.is_none() => {
-                return Err(invalid(
-                    "requests",
-                    "give either `requests` or `duration`, not both".into(),
-                ));
-            }
-            (_, Some(d)) if d.is_zero() => {
-                return Err(invalid("duration", "expected a positive duration".into()));
-            }
-            (_, Some(d)) => StopAfter::Duration(d),
-            (None, None) => {
-                return Err(invalid("requests", "expected `requests: N` or `duration: 30s`".into()));
+        // Command-line overrides win; in the file, exactly one of the two.
+        let stop = if let Some(n) = overrides.requests {
+            StopAfter::Requests(n)
+        } else if let Some(d) = overrides.duration {
+            StopAfter::Duration(d)
+        } else {
+            match (file.requests, file.duration) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        "requests",
+                        "give either `requests` or `duration`, not both".into(),
+                    ));
+                }
+                (Some(n), None) => StopAfter::Requests(n),
+                (None, Some(d)) => StopAfter::Duration(d.0),
+                (None, None) => {
+                    return Err(invalid(
+                        "requests",
+                        "expected `requests: N` or `duration: 30s`".into(),
+                    ));
+                }
             }
         };
+        match stop {
+            StopAfter::Requests(0) => {
+                return Err(invalid("requests", "expected at least 1".into()));
+            }
+            StopAfter::Duration(d) if d.is_zero() => {
+                return Err(invalid("duration", "expected a positive duration".into()));
+            }
+            _ => {}
+        }
         let warmup = match &file.warmup {
             None => Warmup::None,
             Some(w) => match (w.requests, w.duration) {

@@ -68,7 +68,7 @@ fn synthetic_classes_have_their_token_targets_and_mix() {
         }
     }
     // 50/35/10/5 % of 2000 within sampling noise (±4 standard deviations).
-    for (c, share) in counts.iter().zip([0.50, 0.35, 0.10, 0.05]) {
+    for (c, share) in counts.iter().zip([0.50f64, 0.35, 0.10, 0.05]) {
         let expected = 2000.0 * share;
         let sd = (2000.0 * share * (1.0 - share)).sqrt();
         assert!((*c as f64 - expected).abs() < 4.0 * sd, "{counts:?}");

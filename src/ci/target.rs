@@ -322,7 +322,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let m: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -339,10 +339,11 @@ mod tests {
             r#"{"action":"synchronize","pull_request":{"number":42}}"#,
         )
         .expect("write");
+        let ev_path = ev.to_str().expect("utf-8 path");
         let env = env_of(&[
             ("GITHUB_API_URL", "https://ghe.example.com/api/v3/"),
             ("GITHUB_REPOSITORY", "acme/serving"),
-            ("GITHUB_EVENT_PATH", ev.to_str().expect("utf-8 path")),
+            ("GITHUB_EVENT_PATH", ev_path),
             ("GITHUB_REF", "refs/heads/main"),
         ]);
         let t = CommentTarget::github_from_env(&env).expect("target");
@@ -362,7 +363,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let ev = dir.path().join("event.json");
         std::fs::write(&ev, r#"{"issue":{"number":7,"pull_request":{"url":"x"}}}"#).expect("write");
-        let env = env_of(&[("GITHUB_EVENT_PATH", ev.to_str().expect("utf-8"))]);
+        let ev_path = ev.to_str().expect("utf-8 path");
+        let env = env_of(&[("GITHUB_EVENT_PATH", ev_path)]);
         assert_eq!(github_pr_from_env(&env).expect("pr"), 7);
 
         let env = env_of(&[("GITHUB_REF", "refs/pull/123/merge")]);

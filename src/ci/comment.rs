@@ -78,7 +78,8 @@ pub async fn upsert_comment(
     }
 }
 
-/// GitHub issue comment (the PR conversation), as the REST API returns it.
+/// The fields we read of a GitHub issue comment or a GitLab note; the APIs
+/// send more, which serde ignores (server wire types, not our config).
 #[derive(Deserialize)]
 struct IdBody {
     id: u64,
@@ -104,7 +105,9 @@ async fn github_upsert(
     for page in 1.. {
         let reply = client.send(Method::GET, &url, None).await?;
         if let Some(w) = skip_warning(&client, &reply, "read the comments of", &what) {
-            return Ok(CommentOutcome::Skipped { warning: w });
+            return Ok(CommentOutcome::Skipped {
+                warning: github_hint(w),
+            });
         }
         if !is_success(&reply) {
             return Err(client.status_error(Method::GET, &url, &reply));
@@ -150,7 +153,9 @@ async fn github_upsert(
         "comment on"
     };
     if let Some(w) = skip_warning(&client, &reply, verb, &what) {
-        return Ok(CommentOutcome::Skipped { warning: w });
+        return Ok(CommentOutcome::Skipped {
+            warning: github_hint(w),
+        });
     }
     if !is_success(&reply) {
         return Err(client.status_error(method, &url, &reply));
@@ -293,8 +298,7 @@ pub(crate) fn skip_warning(
     let platform = client.platform();
     let why = match (reply.status, platform) {
         (401, _) => "the token was rejected (missing, expired or revoked)".to_owned(),
-        (403, Platform::GitHub) => "the token lacks permission (pull requests from forks get a read-only GITHUB_TOKEN; give the job `permissions: pull-requests: write`, or rate limiting)".to_owned(),
-        (403, Platform::GitLab) => "the token lacks permission".to_owned(),
+        (403, _) => "the token lacks permission (or a rate limit was hit)".to_owned(),
         (404, _) => "not found, or the token cannot see it".to_owned(),
         _ => return None,
     };
@@ -303,6 +307,13 @@ pub(crate) fn skip_warning(
         status = reply.status,
         excerpt = client.excerpt(&reply.body),
     ))
+}
+
+fn github_hint(mut warning: String) -> String {
+    warning.push_str(
+        " Pull requests from forks get a read-only GITHUB_TOKEN; elsewhere give the job `permissions: pull-requests: write`.",
+    );
+    warning
 }
 
 fn gitlab_hint(mut warning: String, auth: GitLabAuth) -> String {

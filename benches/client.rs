@@ -34,7 +34,10 @@ fn main() {
             client_cpu();
             // A separate process, so the RSS figure is the recorder's alone.
             let exe = std::env::current_exe().expect("bench executable");
-            let status = Command::new(exe).arg("rss").status().expect("run rss child");
+            let status = Command::new(exe)
+                .arg("rss")
+                .status()
+                .expect("run rss child");
             assert!(status.success());
         }
     }
@@ -43,7 +46,17 @@ fn main() {
 fn client_cpu() {
     let sim = env!("CARGO_BIN_EXE_tokengate");
     let mut child = Command::new(sim)
-        .args(["sim", "--port", "0", "--ttft-ms", "0", "--tpot-ms", "0", "--slots", "4096"])
+        .args([
+            "sim",
+            "--port",
+            "0",
+            "--ttft-ms",
+            "0",
+            "--tpot-ms",
+            "0",
+            "--slots",
+            "4096",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

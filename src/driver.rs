@@ -309,7 +309,9 @@ async fn open_loop(ctx: Arc<Ctx>, rate: f64, arrival: Arrival, max_in_flight: u3
         }
         let scheduled = Duration::from_secs_f64(offset_s);
         let at = ctx.epoch + scheduled;
-        if !ctx.may_start(index, at.max(Instant::now())) || ctx.measured_quota_reached(measured_started) {
+        if !ctx.may_start(index, at.max(Instant::now()))
+            || ctx.measured_quota_reached(measured_started)
+        {
             break;
         }
         tokio::select! {

@@ -37,7 +37,7 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
-pub mod runinfo;
-pub mod timefmt;
 pub mod commands;
+pub mod runinfo;
 pub mod telemetry;
+pub mod timefmt;

@@ -12,7 +12,10 @@ use tokengate::exit_code;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -135,7 +138,10 @@ async fn cmd_sim(args: CliSimArgs) -> anyhow::Result<i32> {
         .await
         .with_context(|| format!("cannot serve the simulator on {addr}"))?;
     println!("{}", server.base_url());
-    eprintln!("tokengate sim: serving on {} (Ctrl-C to stop)", server.base_url());
+    eprintln!(
+        "tokengate sim: serving on {} (Ctrl-C to stop)",
+        server.base_url()
+    );
     let _ = tokio::signal::ctrl_c().await;
     server.shutdown().await;
     Ok(exit_code::PASS)

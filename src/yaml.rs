@@ -51,11 +51,7 @@ pub fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Con
         // The rendered error carries a source snippet; keep only its first
         // line, the message itself, so the user sees one clear line.
         let rendered = e.without_snippet().to_string();
-        let message = rendered
-            .lines()
-            .next()
-            .unwrap_or("invalid YAML")
-            .trim();
+        let message = rendered.lines().next().unwrap_or("invalid YAML").trim();
         // The location is already in front; drop the parser's own suffix.
         let message = match message.rfind(" at line ") {
             Some(i) => message[..i].to_string(),

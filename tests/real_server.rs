@@ -42,7 +42,10 @@ impl Server {
             String::from_utf8_lossy(&out.stderr)
         );
         let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "start.sh printed {url:?}");
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "start.sh printed {url:?}"
+        );
         Server {
             sut_dir: sut_dir.to_owned(),
             port,
@@ -74,7 +77,10 @@ fn blocking_get(url: &str) -> String {
         .expect("runtime");
     rt.block_on(async {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder().no_proxy().build().expect("client");
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
         client
             .get(url)
             .send()
@@ -143,7 +149,11 @@ fn vllm_64_requests_at_concurrency_8_match_server_usage_and_ttft() {
     let after = server.metrics();
 
     let b = &outcome.bundle;
-    assert_eq!(b.metrics.requests.succeeded, 64, "errors: {:?}", b.metrics.errors);
+    assert_eq!(
+        b.metrics.requests.succeeded, 64,
+        "errors: {:?}",
+        b.metrics.errors
+    );
     assert_eq!(b.context.token_source, "usage");
     assert!(
         b.samples.output_tokens.iter().all(|&t| t == 128),

@@ -6,11 +6,11 @@ use std::time::SystemTime;
 
 use super::error::BaselineError;
 use super::store::{DEFAULT_KEEP, load};
-use crate::timefmt::{format_rfc3339, parse_rfc3339, unix_ms};
 use super::types::{
     BaselineSet, BaselineSource, Comparability, FieldDiff, Refusal, Resolution, StoredRun,
 };
 use crate::bundle::Bundle;
+use crate::timefmt::{format_rfc3339, parse_rfc3339, unix_ms};
 
 /// A baseline older than this many days gets a warning.
 pub const DATE_WARN_DAYS: i64 = 30;

@@ -3,10 +3,8 @@
 
 use std::path::PathBuf;
 
-
-
-use crate::timefmt::{format_stamp, parse_stamp};
 use crate::bundle::Bundle;
+use crate::timefmt::{format_stamp, parse_stamp};
 
 /// Longest slug kept verbatim; longer values are cut and suffixed with a hash.
 pub const SLUG_MAX: usize = 80;

@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
-use crate::timefmt::format_rfc3339;
 use super::types::{BaselineSet, FieldDiff, Resolution, StoredRun};
 use crate::bundle::{BundleKey, LatencyStats};
+use crate::timefmt::format_rfc3339;
 
 fn key_line(k: &BundleKey) -> String {
     let v = |s: &str| {

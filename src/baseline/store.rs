@@ -10,10 +10,10 @@ use super::git;
 use super::layout::{
     hex_sha256, is_run_file, promoted_ms_of, run_file_name, set_dir_for, short_digest_of,
 };
-use crate::timefmt::{parse_rfc3339, unix_ms};
 use super::types::{BaselineSet, BaselineSource, StoredRun};
 use crate::bundle::{Bundle, BundleError};
 use crate::fsutil::write_atomic;
+use crate::timefmt::{parse_rfc3339, unix_ms};
 
 /// Runs kept per set unless told otherwise.
 pub const DEFAULT_KEEP: usize = 5;

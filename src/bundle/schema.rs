@@ -36,7 +36,9 @@ pub struct Bundle {
 }
 
 /// The bundle key (DESIGN.md §4). Empty strings mean "not given".
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct BundleKey {
     /// Model name and version under test, e.g. `llama-3.1-8b-instruct@2024-07`.
     pub model_version: String,

@@ -39,9 +39,9 @@ pub fn spawn(plan: &Plan, state: Arc<Progress>, stop: Arc<StopSignal>) -> Displa
         let bar = tty.then(|| {
             let bar = match total {
                 Some(n) => indicatif::ProgressBar::new(n),
-                None => indicatif::ProgressBar::new(
-                    horizon.map(|h| h.as_secs()).unwrap_or(0).max(1),
-                ),
+                None => {
+                    indicatif::ProgressBar::new(horizon.map(|h| h.as_secs()).unwrap_or(0).max(1))
+                }
             };
             let template = if total.is_some() {
                 "{elapsed_precise} [{bar:40}] {pos}/{len} requests {msg}"

@@ -26,6 +26,9 @@ pub enum ProgressMode {
     Off,
 }
 
+/// Looks up an environment variable (a parameter so tests control it).
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 pub struct RunOptions {
     pub workload: PathBuf,
     pub overrides: Overrides,
@@ -34,7 +37,7 @@ pub struct RunOptions {
     /// Set by signal handlers (or a test) to stop the run early.
     pub stop: Arc<StopSignal>,
     /// Environment lookup (API key, key fields, CI facts).
-    pub env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub env: EnvLookup,
 }
 
 pub struct RunOutcome {
@@ -87,7 +90,8 @@ pub async fn run_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
         pool_size: plan.load.pool_size(),
     };
     let client = Arc::new(
-        Client::new(config, Some(plan.tokenizer.clone())).context("cannot create the HTTP client")?,
+        Client::new(config, Some(plan.tokenizer.clone()))
+            .context("cannot create the HTTP client")?,
     );
 
     let expected = plan.total_requests().unwrap_or(4096) as usize;
@@ -105,7 +109,11 @@ pub async fn run_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
     let cpu_before = crate::runinfo::process_cpu();
     let epoch = Instant::now();
     let display = match opts.progress {
-        ProgressMode::Auto => Some(progress::spawn(&plan, progress_state.clone(), opts.stop.clone())),
+        ProgressMode::Auto => Some(progress::spawn(
+            &plan,
+            progress_state.clone(),
+            opts.stop.clone(),
+        )),
         ProgressMode::Off => None,
     };
     let summary = driver::run(
@@ -124,7 +132,8 @@ pub async fn run_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
     let cpu_after = crate::runinfo::process_cpu();
     let ended_wall = SystemTime::now();
     if let Some(LocalSim(server)) = local_sim {
-        server.shutdown().await;
+        // Bounded: an interrupted run must still write its bundle promptly.
+        let _ = tokio::time::timeout(Duration::from_millis(500), server.shutdown()).await;
     }
 
     let recorded = recorder.finish();
@@ -149,7 +158,10 @@ pub async fn run_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
     })
 }
 
-#[expect(clippy::too_many_arguments, reason = "one call site, all facts of a run")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site, all facts of a run"
+)]
 fn assemble(
     plan: &Plan,
     recorded: Recorded,
@@ -188,7 +200,12 @@ fn assemble(
 
     let token_source = match recorded.token_sources.len() {
         0 => "none".to_string(),
-        1 => recorded.token_sources.keys().next().cloned().unwrap_or_default(),
+        1 => recorded
+            .token_sources
+            .keys()
+            .next()
+            .cloned()
+            .unwrap_or_default(),
         _ => "mixed".to_string(),
     };
     if token_source == "tokenizer" || token_source == "mixed" {
@@ -198,7 +215,8 @@ fn assemble(
         ));
     }
     if token_source == "events" {
-        warnings.push("output tokens were counted as content events (no usage, no tokenizer)".into());
+        warnings
+            .push("output tokens were counted as content events (no usage, no tokenizer)".into());
     }
     if let (Some(max), Some(mean)) = (plan.max_tokens, m.tokens.output_mean)
         && plan.classes.iter().all(|c| c.sampling.ignore_eos)
@@ -208,7 +226,11 @@ fn assemble(
             "output length drift: asked for {max} tokens with ignore_eos, got {mean:.1} on average; a shorter answer is not a faster server"
         ));
     }
-    let connect_failures = m.errors.get(ErrorKind::Connect.as_str()).copied().unwrap_or(0);
+    let connect_failures = m
+        .errors
+        .get(ErrorKind::Connect.as_str())
+        .copied()
+        .unwrap_or(0);
     if m.requests.attempted > 0 && connect_failures == m.requests.attempted {
         warnings.push("every request failed to connect: is the endpoint up?".into());
     }

@@ -14,7 +14,11 @@ pub fn render_summary(b: &Bundle, path: &Path) -> String {
         (_, Some(r)) => format!("open loop, {r} req/s"),
         _ => String::new(),
     };
-    let _ = writeln!(s, "tokengate run: {} → {} ({load})", c.workload_name, c.endpoint);
+    let _ = writeln!(
+        s,
+        "tokengate run: {} → {} ({load})",
+        c.workload_name, c.endpoint
+    );
     if !c.complete {
         let _ = writeln!(
             s,
@@ -66,7 +70,11 @@ pub fn render_summary(b: &Bundle, path: &Path) -> String {
         s,
         "errors: {:.2} % ({}), stream errors {:.2} %",
         m.error_rate * 100.0,
-        if errors.is_empty() { "none".into() } else { errors.join(", ") },
+        if errors.is_empty() {
+            "none".into()
+        } else {
+            errors.join(", ")
+        },
         m.stream_error_rate * 100.0
     );
     let mut extra = Vec::new();

@@ -11,9 +11,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 
 use super::latency::{latency_stats_exact, latency_stats_hdr, round3};
-use crate::bundle::{
-    Histograms, Metrics, RequestCounts, SampleOutcome, Samples, TokenTotals,
-};
+use crate::bundle::{Histograms, Metrics, RequestCounts, SampleOutcome, Samples, TokenTotals};
 use crate::client::{ErrorKind, Outcome, Phase, RequestRecord, TokenSource};
 use crate::workload::{Pricing, Slo};
 
@@ -78,7 +76,12 @@ fn us32(d: Duration) -> u32 {
 }
 
 impl Recorder {
-    pub fn new(slo: Slo, pricing: Option<Pricing>, max_tokens: Option<u32>, expected: usize) -> Self {
+    pub fn new(
+        slo: Slo,
+        pricing: Option<Pricing>,
+        max_tokens: Option<u32>,
+        expected: usize,
+    ) -> Self {
         let cap = expected.min(1 << 20);
         let samples = Samples {
             start_us: Vec::with_capacity(cap),
@@ -238,7 +241,11 @@ impl Recorder {
 
         // Rebase send times to the window start.
         let base = us(window_start);
-        self.samples.start_us = self.sent_abs_us.iter().map(|&t| t.saturating_sub(base)).collect();
+        self.samples.start_us = self
+            .sent_abs_us
+            .iter()
+            .map(|&t| t.saturating_sub(base))
+            .collect();
 
         let ok_first: Vec<usize> = (0..self.samples.len())
             .filter(|&i| self.samples.outcome[i].is_ok() && self.samples.attempts[i] <= 1)
@@ -251,14 +258,23 @@ impl Recorder {
             .iter()
             .filter_map(|&i| self.samples.tpot_us[i].map(f64::from))
             .collect();
-        let mut e2e: Vec<f64> = ok_first.iter().map(|&i| self.samples.e2e_us[i] as f64).collect();
+        let mut e2e: Vec<f64> = ok_first
+            .iter()
+            .map(|&i| self.samples.e2e_us[i] as f64)
+            .collect();
         // Decode rate in tok/s is summarized with the same exact quantiles;
         // latency_stats_exact divides by 1e3, so scale up first.
         let mut decode: Vec<f64> = self.decode_rates.iter().map(|r| r * 1e3).collect();
 
         let c = &self.counts;
         let denom = c.attempted.saturating_sub(c.cancelled);
-        let rate = |k: u64| if denom > 0 { k as f64 / denom as f64 } else { 0.0 };
+        let rate = |k: u64| {
+            if denom > 0 {
+                k as f64 / denom as f64
+            } else {
+                0.0
+            }
+        };
         let mut errors = BTreeMap::new();
         for k in ErrorKind::ALL {
             errors.insert(
@@ -363,7 +379,9 @@ fn encode(h: &Histogram<u64>) -> String {
 
 /// Decode a histogram written by [`encode`].
 pub fn decode_histogram(text: &str) -> Option<Histogram<u64>> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
     hdrhistogram::serialization::Deserializer::new()
         .deserialize(&mut bytes.as_slice())
         .ok()

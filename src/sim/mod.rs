@@ -3,6 +3,7 @@
 //! decode times from a profile; seeded faults; Prometheus `/metrics`.
 //! Used by `sim://NAME`, `tokengate sim` and the tests.
 
+mod clock;
 mod error;
 mod model;
 mod profile;

@@ -85,19 +85,26 @@ pub struct FaultProfile {
     /// Answer 500 with an HTML body (a proxy's error page).
     pub non_json_error_rate: f64,
     /// Close the connection after `cut_after_tokens` tokens, without
-    /// finish_reason or `[DONE]`.
+    /// finish_reason or `[DONE]` (the body is aborted, so the client sees a
+    /// broken connection). Non-streaming: headers and half a JSON body, then
+    /// the connection breaks.
     pub stream_cut_rate: f64,
     /// Tokens sent before a stream cut (capped at output length − 1).
     pub cut_after_tokens: u32,
-    /// Pause `stall_ms` in the middle of the output.
+    /// Pause `stall_ms` before the middle token (`out_len / 2`); the
+    /// response is otherwise complete.
     pub stall_rate: f64,
     /// Length of a stall, milliseconds.
     pub stall_ms: f64,
-    /// One SSE event (or the whole non-streaming body) is not valid JSON.
+    /// One extra SSE event, mid-output, is not valid JSON; the stream then
+    /// continues to `[DONE]`. Non-streaming: the body is cut mid-JSON.
     pub malformed_rate: f64,
-    /// One SSE event carries invalid UTF-8 bytes.
+    /// One extra SSE event, mid-output, carries invalid UTF-8 bytes; the
+    /// stream then continues to `[DONE]`. Non-streaming: one byte of the
+    /// generated text in the body is invalid UTF-8.
     pub invalid_utf8_rate: f64,
-    /// A 10 MB line without a newline, then the body ends.
+    /// Mid-output, a 10 MB `data: xxx…` line without a newline, then the body
+    /// ends (no `[DONE]`). Non-streaming: a 10 MB non-JSON body.
     pub huge_line_rate: f64,
     /// Delay the response headers by `slow_headers_ms`.
     pub slow_headers_rate: f64,

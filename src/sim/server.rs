@@ -19,7 +19,9 @@ use rand::RngExt;
 use rand::rngs::Xoshiro256PlusPlus;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::Instant;
+
+use super::clock::sleep_until;
 
 use super::error::SimError;
 use super::model::{
@@ -591,12 +593,23 @@ impl Job {
             let _ = tx.send(Err(StreamCut)).await;
             return StatusCode::OK.into_response(); // unused by the caller
         }
-        let partial = Bytes::from_static(b"{\"id\":\"sim\",\"object\":\"");
-        let chunks: Vec<Result<Bytes, StreamCut>> = vec![Ok(partial), Err(StreamCut)];
+        // Headers and half a body first; the error comes a moment later so
+        // hyper has flushed them (an error in the same poll would drop the
+        // connection before the headers, which looks like a connect error).
+        let body = futures_util::stream::unfold(0u8, |step| async move {
+            match step {
+                0 => Some((Ok(Bytes::from_static(b"{\"id\":\"sim\",\"object\":\"")), 1)),
+                1 => {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    Some((Err(StreamCut), 2))
+                }
+                _ => None,
+            }
+        });
         (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
-            Body::from_stream(futures_util::stream::iter(chunks)),
+            Body::from_stream(body),
         )
             .into_response()
     }

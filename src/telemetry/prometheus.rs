@@ -143,7 +143,8 @@ pub fn parse_exposition(text: &str) -> Result<Exposition, ParseError> {
         };
         let (name_end, labels, rest) = match line.find(['{', ' ', '\t']) {
             Some(p) if line.as_bytes()[p] == b'{' => {
-                let (labels, after) = parse_labels(&line[p + 1..]).ok_or_else(|| err("bad label set"))?;
+                let (labels, after) =
+                    parse_labels(&line[p + 1..]).ok_or_else(|| err("bad label set"))?;
                 (p, labels, after)
             }
             Some(p) => (p, BTreeMap::new(), &line[p..]),
@@ -244,7 +245,11 @@ vllm:num_requests_running{model_name="m, \"quoted\""} 3
     fn parses_labels_values_and_histograms() {
         let e = parse_exposition(TEXT).unwrap();
         assert_eq!(e.sum("vllm:num_requests_running"), Some(3.0));
-        let running = e.samples.iter().find(|s| s.name == "vllm:num_requests_running").unwrap();
+        let running = e
+            .samples
+            .iter()
+            .find(|s| s.name == "vllm:num_requests_running")
+            .unwrap();
         assert_eq!(running.labels["model_name"], "m, \"quoted\"");
         let h = e.histogram("vllm:time_to_first_token_seconds").unwrap();
         assert_eq!(h.count, 10.0);

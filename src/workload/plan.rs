@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::file::{
-    Arrival, ExpectField, LoadMode, PromptItem, TokenizerField, WorkloadFile,
-};
+use super::file::{Arrival, ExpectField, LoadMode, PromptItem, TokenizerField, WorkloadFile};
 use crate::bundle::BundleKey;
 use crate::client::{ApiKind, ErrorKind, Message, Prompt, QualityCheck, RequestSpec, Sampling};
 use crate::tokenizer::{Tokenizer, TokenizerSpec};
@@ -341,7 +339,10 @@ impl Plan {
                 any_weight |= weight.is_some();
                 let w = weight.unwrap_or(1.0);
                 if !(w.is_finite() && w > 0.0) {
-                    return Err(invalid(&format!("{field}.weight"), "expected a positive number".into()));
+                    return Err(invalid(
+                        &format!("{field}.weight"),
+                        "expected a positive number".into(),
+                    ));
                 }
                 total_w += w;
                 let tokens = tokenizer.count(prompt_text(&prompt).as_str()) as u32;
@@ -367,13 +368,22 @@ impl Plan {
         for (ci, class) in file.prompts.classes.iter().enumerate() {
             let field = format!("prompts.classes[{ci}]");
             if class.input_tokens == 0 {
-                return Err(invalid(&format!("{field}.input_tokens"), "expected at least 1".into()));
+                return Err(invalid(
+                    &format!("{field}.input_tokens"),
+                    "expected at least 1".into(),
+                ));
             }
             if !(class.weight.is_finite() && class.weight > 0.0) {
-                return Err(invalid(&format!("{field}.weight"), "expected a positive number".into()));
+                return Err(invalid(
+                    &format!("{field}.weight"),
+                    "expected a positive number".into(),
+                ));
             }
             if class.max_tokens == Some(0) {
-                return Err(invalid(&format!("{field}.max_tokens"), "expected at least 1".into()));
+                return Err(invalid(
+                    &format!("{field}.max_tokens"),
+                    "expected at least 1".into(),
+                ));
             }
             let class_idx = classes.len() as u16;
             let mut sampling = base_sampling.clone();
@@ -383,7 +393,7 @@ impl Plan {
             // Distinct prompts per class so that prefix caches on the server
             // do not turn the benchmark into a cache benchmark; bounded so the
             // plan stays small for long duration runs.
-            let pool = (planned_total as f64 * class.weight.min(1.0).max(0.05)).ceil() as usize;
+            let pool = (planned_total as f64 * class.weight.clamp(0.05, 1.0)).ceil() as usize;
             let pool = pool.clamp(8, 512);
             let mut entries = Vec::with_capacity(pool);
             for j in 0..pool {
@@ -426,9 +436,16 @@ impl Plan {
         // Load shape.
         let load = match file.load.mode {
             LoadMode::Closed => {
-                let concurrency = overrides.concurrency.or(file.load.concurrency).ok_or_else(|| {
-                    invalid("load.concurrency", "closed loop needs `concurrency` (≥ 1)".into())
-                })?;
+                let concurrency =
+                    overrides
+                        .concurrency
+                        .or(file.load.concurrency)
+                        .ok_or_else(|| {
+                            invalid(
+                                "load.concurrency",
+                                "closed loop needs `concurrency` (≥ 1)".into(),
+                            )
+                        })?;
                 if concurrency == 0 || concurrency > 100_000 {
                     return Err(invalid(
                         "load.concurrency",
@@ -445,7 +462,10 @@ impl Plan {
             }
             LoadMode::Open => {
                 let rate = overrides.rate.or(file.load.rate).ok_or_else(|| {
-                    invalid("load.rate", "open loop needs `rate` (requests per second)".into())
+                    invalid(
+                        "load.rate",
+                        "open loop needs `rate` (requests per second)".into(),
+                    )
                 })?;
                 if !(rate.is_finite() && rate > 0.0 && rate <= 1.0e6) {
                     return Err(invalid(
@@ -470,11 +490,13 @@ impl Plan {
                 concurrency: c,
                 think_time: Duration::ZERO,
             },
-            (None, Some(r), LoadPlan::Closed { .. }) if r > 0.0 && r.is_finite() => LoadPlan::Open {
-                rate: r,
-                arrival: Arrival::Poisson,
-                max_in_flight: 10_000,
-            },
+            (None, Some(r), LoadPlan::Closed { .. }) if r > 0.0 && r.is_finite() => {
+                LoadPlan::Open {
+                    rate: r,
+                    arrival: Arrival::Poisson,
+                    max_in_flight: 10_000,
+                }
+            }
             (Some(0), _, _) => {
                 return Err(invalid("--concurrency", "expected at least 1".into()));
             }
@@ -528,7 +550,10 @@ impl Plan {
                 }
             },
         };
-        let timeout = file.timeout.map(|t| t.0).unwrap_or(Duration::from_secs(120));
+        let timeout = file
+            .timeout
+            .map(|t| t.0)
+            .unwrap_or(Duration::from_secs(120));
         if timeout.is_zero() {
             return Err(invalid("timeout", "expected a positive duration".into()));
         }
@@ -549,7 +574,10 @@ impl Plan {
                     ErrorKind::Connect,
                 ]),
                 backoff: r.backoff.map(|b| b.0).unwrap_or(Duration::from_millis(200)),
-                max_retry_after: r.max_retry_after.map(|b| b.0).unwrap_or(Duration::from_secs(30)),
+                max_retry_after: r
+                    .max_retry_after
+                    .map(|b| b.0)
+                    .unwrap_or(Duration::from_secs(30)),
             }),
         };
         let cancel = match &file.cancel {
@@ -580,7 +608,10 @@ impl Plan {
                     if v.is_finite() && v >= 0.0 {
                         Ok(v)
                     } else {
-                        Err(invalid(field, format!("expected a non-negative price, got {v}")))
+                        Err(invalid(
+                            field,
+                            format!("expected a non-negative price, got {v}"),
+                        ))
                     }
                 };
                 match (p.per_hour, p.input_per_million, p.output_per_million) {
@@ -802,7 +833,11 @@ pub(crate) fn quality_of(
     }
     if let Some(r) = &expect.regex {
         let re = regex::Regex::new(r).map_err(|e| {
-            ConfigError::invalid(path, format!("{field}.expect.regex"), format!("invalid regular expression: {e}"))
+            ConfigError::invalid(
+                path,
+                format!("{field}.expect.regex"),
+                format!("invalid regular expression: {e}"),
+            )
         })?;
         return Ok(Some(Arc::new(QualityCheck::Regex(re))));
     }

@@ -40,6 +40,9 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<(PromptItem, String)>, ConfigError>
     Ok(out)
 }
 
+/// A prompt for the wire, its quality check and its mix weight.
+pub type ConvertedPrompt = (Prompt, Option<Arc<QualityCheck>>, Option<f64>);
+
 /// Convert one item for the API kind. Chat prompts from plain text become a
 /// single user message; a completions prompt from messages joins their text.
 pub fn to_prompt(
@@ -47,10 +50,15 @@ pub fn to_prompt(
     api: ApiKind,
     path: &Path,
     field: &str,
-) -> Result<(Prompt, Option<Arc<QualityCheck>>, Option<f64>), ConfigError> {
+) -> Result<ConvertedPrompt, ConfigError> {
     let (text, messages, expect, weight) = match item {
         PromptItem::Text(t) => (Some(t.clone()), None, None, None),
-        PromptItem::Full(f) => (f.text.clone(), f.messages.clone(), f.expect.clone(), f.weight),
+        PromptItem::Full(f) => (
+            f.text.clone(),
+            f.messages.clone(),
+            f.expect.clone(),
+            f.weight,
+        ),
     };
     let quality = match &expect {
         Some(e) => quality_of(e, path, field)?,
@@ -70,9 +78,12 @@ pub fn to_prompt(
                 })
                 .collect(),
         ),
-        (None, Some(m), ApiKind::Completions) if !m.is_empty() => {
-            Prompt::Text(m.into_iter().map(|m| m.content).collect::<Vec<_>>().join("\n"))
-        }
+        (None, Some(m), ApiKind::Completions) if !m.is_empty() => Prompt::Text(
+            m.into_iter()
+                .map(|m| m.content)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
         _ => {
             return Err(ConfigError::invalid(
                 path,

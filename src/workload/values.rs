@@ -28,10 +28,9 @@ impl DurationValue {
         } else {
             (t, 1.0)
         };
-        let v: f64 = num
-            .trim()
-            .parse()
-            .map_err(|_| format!("expected a duration like `500ms`, `30s` or `2m`, got `{text}`"))?;
+        let v: f64 = num.trim().parse().map_err(|_| {
+            format!("expected a duration like `500ms`, `30s` or `2m`, got `{text}`")
+        })?;
         if !v.is_finite() || v < 0.0 {
             return Err(format!("expected a non-negative duration, got `{text}`"));
         }
@@ -87,7 +86,9 @@ impl Share {
                 .map_err(|_| format!("expected a share like `0.05` or `5%`, got `{text}`"))?
         };
         if !(0.0..=1.0).contains(&v) {
-            return Err(format!("expected a share between 0% and 100%, got `{text}`"));
+            return Err(format!(
+                "expected a share between 0% and 100%, got `{text}`"
+            ));
         }
         Ok(Share(v))
     }
@@ -115,9 +116,18 @@ mod tests {
 
     #[test]
     fn durations_parse_with_units() {
-        assert_eq!(DurationValue::parse("250ms").unwrap().0, Duration::from_millis(250));
-        assert_eq!(DurationValue::parse("1.5s").unwrap().0, Duration::from_millis(1500));
-        assert_eq!(DurationValue::parse("2m").unwrap().0, Duration::from_secs(120));
+        assert_eq!(
+            DurationValue::parse("250ms").unwrap().0,
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            DurationValue::parse("1.5s").unwrap().0,
+            Duration::from_millis(1500)
+        );
+        assert_eq!(
+            DurationValue::parse("2m").unwrap().0,
+            Duration::from_secs(120)
+        );
         assert_eq!(DurationValue::parse("3").unwrap().0, Duration::from_secs(3));
         assert!(DurationValue::parse("-1s").is_err());
         assert!(DurationValue::parse("soon").is_err());

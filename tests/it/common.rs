@@ -34,9 +34,7 @@ pub async fn run(workload: &Path, out: &Path, env: &[(&str, &str)]) -> anyhow::R
         out: out.to_owned(),
         progress: ProgressMode::Off,
         stop: StopSignal::new(),
-        env: Arc::new(move |k: &str| {
-            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-        }),
+        env: Arc::new(move |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())),
     })
     .await
 }

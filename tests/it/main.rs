@@ -2,7 +2,11 @@
 
 mod baseline;
 mod ci;
+mod cli;
 mod client;
 mod common;
+mod gate;
+mod report;
 mod run;
+mod sim;
 mod workload;

@@ -6,10 +6,11 @@ use tokengate::bundle::{SampleOutcome, read_bundle};
 use tokengate::sim::{FaultKind, SimProfile};
 
 fn profile(ttft_ms: f64, tpot_ms: f64) -> SimProfile {
-    let mut p = SimProfile::default();
-    p.ttft_ms = ttft_ms;
-    p.tpot_ms = tpot_ms;
-    p
+    SimProfile {
+        ttft_ms,
+        tpot_ms,
+        ..SimProfile::default()
+    }
 }
 
 /// DESIGN.md §3 against `tokengate sim --ttft-ms 50 --tpot-ms 10` at
@@ -40,9 +41,22 @@ async fn measures_configured_ttft_and_tpot_at_concurrency_32() {
         assert_eq!(m.requests.succeeded, 128, "{:?}", m.errors);
         let ttft = m.ttft_ms.p50.unwrap();
         let tpot = m.tpot_ms.p50.unwrap();
-        assert!((ttft - 50.0).abs() <= 2.0, "role chunk {role_first_chunk}: TTFT p50 {ttft}");
-        assert!((tpot - 10.0).abs() <= 0.5, "role chunk {role_first_chunk}: TPOT p50 {tpot}");
-        assert!(outcome.bundle.samples.output_tokens.iter().all(|&t| t == 64));
+        assert!(
+            (ttft - 50.0).abs() <= 2.0,
+            "role chunk {role_first_chunk}: TTFT p50 {ttft}"
+        );
+        assert!(
+            (tpot - 10.0).abs() <= 0.5,
+            "role chunk {role_first_chunk}: TPOT p50 {tpot}"
+        );
+        assert!(
+            outcome
+                .bundle
+                .samples
+                .output_tokens
+                .iter()
+                .all(|&t| t == 64)
+        );
         assert_eq!(outcome.bundle.context.token_source, "usage");
         // The file on disk is the bundle that was returned.
         assert_eq!(read_bundle(&out).unwrap(), outcome.bundle);
@@ -84,11 +98,27 @@ async fn injected_faults_are_counted_exactly_by_kind() {
         m.requests.attempted
     );
     let count = |o: SampleOutcome| b.samples.outcome.iter().filter(|&&x| x == o).count() as u64;
-    assert_eq!(m.errors["http_5xx"], counters.injected(FaultKind::ErrorStatus), "{counters:?}");
-    assert_eq!(m.errors["stream_interrupted"], counters.injected(FaultKind::StreamCut), "{counters:?}");
-    assert_eq!(m.errors["malformed_event"], counters.injected(FaultKind::Malformed), "{counters:?}");
+    assert_eq!(
+        m.errors["http_5xx"],
+        counters.injected(FaultKind::ErrorStatus),
+        "{counters:?}"
+    );
+    assert_eq!(
+        m.errors["stream_interrupted"],
+        counters.injected(FaultKind::StreamCut),
+        "{counters:?}"
+    );
+    assert_eq!(
+        m.errors["malformed_event"],
+        counters.injected(FaultKind::Malformed),
+        "{counters:?}"
+    );
     assert_eq!(count(SampleOutcome::Http5xx), m.errors["http_5xx"]);
-    assert!(m.errors["http_5xx"] > 20, "5 % of 1000 were injected: {:?}", m.errors);
+    assert!(
+        m.errors["http_5xx"] > 20,
+        "5 % of 1000 were injected: {:?}",
+        m.errors
+    );
     assert_eq!(
         m.requests.failed,
         m.errors.values().sum::<u64>(),
@@ -149,7 +179,14 @@ async fn refused_connections_are_counted_not_fatal() {
     let outcome = run(&w, &dir.path().join("b.json"), &[]).await.unwrap();
     assert_eq!(outcome.bundle.metrics.errors["connect"], 10);
     assert_eq!(outcome.bundle.metrics.error_rate, 1.0);
-    assert!(outcome.bundle.context.warnings.iter().any(|w| w.contains("connect")));
+    assert!(
+        outcome
+            .bundle
+            .context
+            .warnings
+            .iter()
+            .any(|w| w.contains("connect"))
+    );
 }
 
 /// The committed JSON Schema is the one generated from the bundle types, and
@@ -188,7 +225,10 @@ async fn real_bundle_validates_against_the_committed_schema() {
     let instance: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&committed).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&instance).map(|e| e.to_string()).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| e.to_string())
+        .collect();
     assert!(errors.is_empty(), "{errors:?}");
     // The stable paths of DESIGN.md §4 are present.
     for path in [
@@ -217,5 +257,154 @@ async fn real_bundle_validates_against_the_committed_schema() {
     ] {
         assert!(instance.pointer(path).is_some(), "missing {path}");
     }
-    assert!(instance.pointer("/metrics/cost_per_1k").unwrap().is_number());
+    assert!(
+        instance
+            .pointer("/metrics/cost_per_1k")
+            .unwrap()
+            .is_number()
+    );
+}
+
+/// Planned cancellations are counted apart and excluded from the error rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planned_cancellations_are_not_errors() {
+    let sim = start_sim(profile(2.0, 1.0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let w = write_workload(
+        dir.path(),
+        "w.yaml",
+        &workload_yaml(
+            &sim.base_url(),
+            32,
+            "load: {mode: closed, concurrency: 8}\nrequests: 200",
+            "cancel: {probability: 25%, after_tokens: 4}\nseed: 5",
+        ),
+    );
+    let outcome = run(&w, &dir.path().join("b.json"), &[]).await.unwrap();
+    sim.shutdown().await;
+    let m = &outcome.bundle.metrics;
+    assert!(
+        m.requests.cancelled > 20 && m.requests.cancelled < 90,
+        "{:?}",
+        m.requests
+    );
+    assert_eq!(m.requests.failed, 0, "{:?}", m.errors);
+    assert_eq!(m.error_rate, 0.0);
+    assert_eq!(m.requests.succeeded + m.requests.cancelled, 200);
+    // Same seed, same plan: the cancelled indices are reproducible.
+    let again = {
+        let sim = start_sim(profile(2.0, 1.0)).await;
+        let w2 = write_workload(
+            dir.path(),
+            "w2.yaml",
+            &workload_yaml(
+                &sim.base_url(),
+                32,
+                "load: {mode: closed, concurrency: 8}\nrequests: 200",
+                "cancel: {probability: 25%, after_tokens: 4}\nseed: 5",
+            ),
+        );
+        let o = run(&w2, &dir.path().join("b2.json"), &[]).await.unwrap();
+        sim.shutdown().await;
+        o.bundle.metrics.requests.cancelled
+    };
+    assert_eq!(again, m.requests.cancelled);
+}
+
+/// With retries on, a 429 with Retry-After is retried and labelled; the
+/// retried requests' latency is kept apart from first attempts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_honour_retry_after_and_are_labelled() {
+    let mut p = profile(2.0, 0.5);
+    p.seed = 3;
+    p.faults.rate_429 = 0.1;
+    p.faults.retry_after_s = 1;
+    let sim = start_sim(p).await;
+    let dir = tempfile::tempdir().unwrap();
+    let w = write_workload(
+        dir.path(),
+        "w.yaml",
+        &workload_yaml(
+            &sim.base_url(),
+            8,
+            "load: {mode: closed, concurrency: 8}\nrequests: 100",
+            "retry: {max_attempts: 4, on: [http_429]}",
+        ),
+    );
+    let outcome = run(&w, &dir.path().join("b.json"), &[]).await.unwrap();
+    sim.shutdown().await;
+    let m = &outcome.bundle.metrics;
+    assert!(m.requests.retried > 0, "{:?}", m.requests);
+    assert_eq!(m.requests.failed, m.errors["http_429"], "{:?}", m.errors);
+    assert_eq!(
+        m.retried_e2e_ms.count + m.e2e_ms.count,
+        m.requests.succeeded
+    );
+    // A retried request waited for Retry-After (1 s) before its last attempt,
+    // but its recorded E2E is the last attempt's.
+    let retried: Vec<u32> = outcome
+        .bundle
+        .samples
+        .attempts
+        .iter()
+        .copied()
+        .filter(|&a| a > 1)
+        .collect();
+    assert_eq!(retried.len() as u64, m.requests.retried);
+    assert!(outcome.bundle.context.window_s >= 1.0);
+}
+
+/// Non-streaming requests have no TTFT; E2E and usage still count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_streaming_reports_e2e_only() {
+    let sim = start_sim(profile(5.0, 1.0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let w = write_workload(
+        dir.path(),
+        "w.yaml",
+        &workload_yaml(
+            &sim.base_url(),
+            16,
+            "load: {mode: closed, concurrency: 4}\nrequests: 20",
+            "stream: false",
+        ),
+    );
+    let outcome = run(&w, &dir.path().join("b.json"), &[]).await.unwrap();
+    sim.shutdown().await;
+    let m = &outcome.bundle.metrics;
+    assert_eq!(m.requests.succeeded, 20);
+    assert_eq!(m.ttft_ms.count, 0);
+    assert_eq!(m.ttft_ms.p50, None);
+    assert_eq!(m.e2e_ms.count, 20);
+    assert!(m.e2e_ms.p50.unwrap() >= 5.0 + 15.0);
+    assert_eq!(m.tokens.output_total, 20 * 16);
+    assert!(!outcome.bundle.context.streaming);
+}
+
+/// The completions API with a time-based warm-up and a duration stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_api_with_time_warmup_and_duration() {
+    let sim = start_sim(profile(5.0, 1.0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: t\nendpoint: {}\napi: completions\nmodel: sim-model\nprompts:\n  inline: [\"Once upon a time\"]\noutput: {{max_tokens: 8, ignore_eos: true}}\nload: {{mode: closed, concurrency: 4}}\nduration: 2s\nwarmup: {{duration: 500ms}}\n",
+        sim.base_url()
+    );
+    let w = write_workload(dir.path(), "w.yaml", &yaml);
+    let outcome = run(&w, &dir.path().join("b.json"), &[]).await.unwrap();
+    sim.shutdown().await;
+    let b = &outcome.bundle;
+    assert_eq!(b.context.api, "completions");
+    assert!(b.metrics.requests.warmup > 0, "{:?}", b.metrics.requests);
+    assert!(
+        b.metrics.requests.succeeded > 50,
+        "{:?}",
+        b.metrics.requests
+    );
+    assert!(
+        b.context.window_s >= 1.9 && b.context.window_s < 2.5,
+        "{}",
+        b.context.window_s
+    );
+    assert_eq!(b.metrics.tokens.output_mean, Some(8.0));
 }

@@ -15,7 +15,9 @@ fn unknown_field_is_an_error_naming_file_line_and_field() {
         "w.yaml",
         "name: t\nendpoint: sim://default\nmodel: m\nprompts:\n  inline: [\"hi\"]\nload:\n  mode: closed\n  concurrency: 2\n  concurency: 3\nrequests: 5\n",
     );
-    let err = load_plan(&p, &Overrides::default(), &no_env).unwrap_err().to_string();
+    let err = load_plan(&p, &Overrides::default(), &no_env)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("w.yaml:9:"), "{err}");
     assert!(err.contains("concurency"), "{err}");
 }
@@ -28,8 +30,13 @@ fn zero_concurrency_names_the_field() {
         "w.yaml",
         "name: t\nendpoint: sim://default\nmodel: m\nprompts:\n  inline: [\"hi\"]\nload:\n  mode: closed\n  concurrency: 0\nrequests: 5\n",
     );
-    let err = load_plan(&p, &Overrides::default(), &no_env).unwrap_err().to_string();
-    assert!(err.contains("w.yaml") && err.contains("load.concurrency"), "{err}");
+    let err = load_plan(&p, &Overrides::default(), &no_env)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("w.yaml") && err.contains("load.concurrency"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -40,7 +47,9 @@ fn empty_prompt_set_is_rejected() {
         "w.yaml",
         "name: t\nendpoint: sim://default\nmodel: m\nprompts: {}\nload:\n  mode: closed\n  concurrency: 1\nrequests: 5\n",
     );
-    let err = load_plan(&p, &Overrides::default(), &no_env).unwrap_err().to_string();
+    let err = load_plan(&p, &Overrides::default(), &no_env)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("field `prompts`"), "{err}");
 }
 

@@ -1,0 +1,218 @@
+//! The gate's result: [`GateReport`], per-rule [`RuleResult`]s and the
+//! overall verdict. It is also the JSON verdict approval tooling reads, so
+//! field names are stable (add freely, never rename).
+
+use serde::Serialize;
+
+use super::file::{InconclusivePolicy, Policy, Severity};
+use super::waiver::{Date, WaiverKey};
+use crate::bundle::BundleKey;
+use crate::exit_code;
+use crate::stats::Interval;
+
+/// Statistical verdict of one rule, and the overall verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The whole interval is within the limit.
+    Pass,
+    /// Beyond the limit and (for baseline comparisons) significantly worse.
+    Fail,
+    /// The interval straddles the limit, or there are too few requests.
+    Inconclusive,
+    /// Could not be evaluated (no comparable baseline, metric absent).
+    Skipped,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::Skipped => "skipped",
+        }
+    }
+}
+
+/// What a rule's verdict means for the gate after severity and waivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Pass,
+    /// A failure that fails the gate.
+    Fail,
+    /// A failure of a `severity: warn` rule: reported, does not fail the gate.
+    Warn,
+    /// A failure accepted by an unexpired waiver.
+    Waived,
+    Inconclusive,
+    Skipped,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Warn => "warn",
+            Outcome::Waived => "waived",
+            Outcome::Inconclusive => "inconclusive",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+/// Where the baseline came from. The lead's baseline resolution fills it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BaselineDesc {
+    /// Directory or file the baseline was read from (e.g. `baselines/…`).
+    pub location: String,
+    /// Git ref it was read at (e.g. `origin/main`), when read from git.
+    pub git_ref: Option<String>,
+    /// Commit the ref resolved to.
+    pub commit: Option<String>,
+    /// Key of the baseline runs.
+    pub key: Option<BundleKey>,
+    /// sha256 digests of the pooled baseline bundles, oldest first.
+    pub run_digests: Vec<String>,
+}
+
+/// A field allowed to differ between baseline and candidate: the change under test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyChange {
+    /// e.g. `serving_image`, `model_version`, `engine_flags`.
+    pub field: String,
+    pub baseline: String,
+    pub candidate: String,
+}
+
+/// The bundle being judged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CandidateDesc {
+    pub key: BundleKey,
+    /// sha256 of the bundle file.
+    pub digest: String,
+    pub workload: String,
+    pub workload_digest: String,
+    /// False when the run was interrupted.
+    pub complete: bool,
+    pub incomplete_reason: Option<String>,
+    /// RFC 3339 start and end of the run (used as report timestamps).
+    pub started_at: String,
+    pub ended_at: String,
+    /// Wall time of the measurement window, seconds.
+    pub window_s: f64,
+    /// Requests attempted in the measurement window.
+    pub requests_attempted: u64,
+}
+
+/// What the estimate of a rule is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EstimateKind {
+    /// candidate / baseline.
+    Ratio,
+    /// candidate − baseline (rates, as fractions).
+    Difference,
+    /// The candidate's own value (absolute limits).
+    Value,
+}
+
+/// The estimate a verdict rests on, with its interval.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Estimate {
+    pub kind: EstimateKind,
+    pub point: f64,
+    /// Two-sided interval at the policy's confidence; `None` for point comparisons.
+    pub interval: Option<Interval>,
+}
+
+/// A waiver that turned a failure into `waived`, or that was ignored because it expired.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaiverNote {
+    pub rule: String,
+    pub key: WaiverKey,
+    pub approver: String,
+    pub reason: String,
+    pub expires: Date,
+}
+
+/// Waivers that mattered for this report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WaiverSummary {
+    pub applied: Vec<WaiverNote>,
+    /// Expired waivers whose rule and key matched; they were ignored.
+    pub expired: Vec<WaiverNote>,
+}
+
+/// The result of one rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleResult {
+    pub name: String,
+    /// Canonical metric name, e.g. `ttft.p95`.
+    pub metric: String,
+    /// Limit as written, e.g. `max_increase 15%`.
+    pub limit: String,
+    pub severity: Severity,
+    pub verdict: Verdict,
+    /// Verdict after severity and waivers.
+    pub outcome: Outcome,
+    /// Unit of `baseline_value`/`candidate_value`: `ms`, `tok/s`, `req/s`,
+    /// `%` (values are then fractions), or empty (currency).
+    pub unit: String,
+    pub baseline_value: Option<f64>,
+    pub candidate_value: Option<f64>,
+    pub estimate: Option<Estimate>,
+    /// Raw one-sided p-value of "candidate is worse than baseline".
+    pub p_value: Option<f64>,
+    /// Benjamini-Hochberg adjusted p-value across the gate's baseline comparisons.
+    pub p_adjusted: Option<f64>,
+    /// Minimum detectable effect at this sample size: a relative change for
+    /// ratio estimates, a rate (fraction) for rate rules.
+    pub mde: Option<f64>,
+    /// Requests (per side) that would likely settle an inconclusive verdict.
+    pub requests_to_settle: Option<u64>,
+    /// One sentence a human can act on.
+    pub explanation: String,
+    pub waiver: Option<WaiverNote>,
+}
+
+/// The complete result of a gate over one comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateReport {
+    /// tokengate version that produced the report.
+    pub tool_version: String,
+    pub gate: String,
+    pub verdict: Verdict,
+    /// Process exit code this report implies (see [`crate::exit_code`]).
+    pub exit_code: i32,
+    pub policy: Policy,
+    pub candidate: CandidateDesc,
+    pub baseline: BaselineDesc,
+    /// Why there is no comparable baseline, when there is none.
+    pub skip_reason: Option<String>,
+    pub change_under_test: Vec<KeyChange>,
+    pub rules: Vec<RuleResult>,
+    pub warnings: Vec<String>,
+    pub waivers: WaiverSummary,
+}
+
+impl GateReport {
+    /// 0 pass, 1 fail, 3 inconclusive or all-skipped when the policy blocks
+    /// on inconclusive (else 0).
+    pub fn exit_code(&self) -> i32 {
+        exit_code_for(self.verdict, self.policy.inconclusive)
+    }
+}
+
+pub(crate) fn exit_code_for(verdict: Verdict, policy: InconclusivePolicy) -> i32 {
+    match (verdict, policy) {
+        (Verdict::Pass, _) => exit_code::PASS,
+        (Verdict::Fail, _) => exit_code::FAIL,
+        (Verdict::Inconclusive | Verdict::Skipped, InconclusivePolicy::Block) => {
+            exit_code::INCONCLUSIVE
+        }
+        (Verdict::Inconclusive | Verdict::Skipped, InconclusivePolicy::Warn) => exit_code::PASS,
+    }
+}

@@ -1,0 +1,338 @@
+//! Waivers: a committed YAML file that accepts a named rule's failure for a
+//! named key, with an approver, a reason and an expiry date. Also the small
+//! calendar [`Date`] they expire on (the gate never reads the clock itself:
+//! the caller passes "today" in, so reports are reproducible).
+//!
+//! ```yaml
+//! # waivers.yaml: a list; `key` needs at least one field, every given field
+//! # must equal the candidate's; `expires` is the last day it applies.
+//! - rule: ttft.p95 max_increase 15%      # the rule's name in the gate file
+//!   key: {serving_image: "vllm/vllm-openai:v0.6.4"}
+//!   approver: alice
+//!   reason: chunked prefill costs TTFT; accepted for the throughput gain
+//!   expires: 2026-12-31
+//! ```
+//!
+//! A matching unexpired waiver turns a `fail` into `waived`; an expired one
+//! is ignored and named in the report's warnings.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use crate::bundle::BundleKey;
+
+/// A calendar date (proleptic Gregorian), written `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    year: i32,
+    month: u8,
+    day: u8,
+}
+
+impl Date {
+    /// A valid date, or `None`.
+    pub fn new(year: i32, month: u8, day: u8) -> Option<Date> {
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let days = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return None,
+        };
+        (day >= 1 && day <= days).then_some(Date { year, month, day })
+    }
+
+    /// Today in UTC from the system clock. Only the command layer calls this;
+    /// the gate takes the date as an argument.
+    pub fn today_utc() -> Date {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Date::from_days_since_epoch((secs / 86_400) as i64)
+    }
+
+    /// Civil date of a day count since 1970-01-01: Howard Hinnant's
+    /// `civil_from_days` (<https://howardhinnant.github.io/date_algorithms.html>).
+    pub fn from_days_since_epoch(days: i64) -> Date {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+        Date { year, month, day }
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+impl std::str::FromStr for Date {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Date, String> {
+        let bad = || format!("expected a date YYYY-MM-DD, found `{s}`");
+        let b = s.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return Err(bad());
+        }
+        let num = |r: std::ops::Range<usize>| -> Result<u32, String> {
+            let part = &s[r];
+            if !part.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(bad());
+            }
+            part.parse().map_err(|_| bad())
+        };
+        let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        Date::new(y as i32, m as u8, d as u8).ok_or_else(bad)
+    }
+}
+
+impl Serialize for Date {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// The key fields a waiver applies to; every given field must equal the
+/// candidate's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaiverKey {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving_image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware_profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<String>,
+}
+
+impl WaiverKey {
+    pub fn matches(&self, key: &BundleKey) -> bool {
+        let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        eq(&self.model_version, &key.model_version)
+            && eq(&self.serving_image, &key.serving_image)
+            && eq(&self.hardware_profile, &key.hardware_profile)
+            && eq(&self.tokenizer, &key.tokenizer)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.model_version.is_none()
+            && self.serving_image.is_none()
+            && self.hardware_profile.is_none()
+            && self.tokenizer.is_none()
+    }
+}
+
+/// One accepted failure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Waiver {
+    /// Rule name as in the gate file (given or derived, e.g. `ttft.p95 max_increase 15%`).
+    pub rule: String,
+    pub key: WaiverKey,
+    pub approver: String,
+    pub reason: String,
+    /// Last day the waiver applies (inclusive).
+    pub expires: Date,
+}
+
+impl Waiver {
+    /// True on or before the expiry day.
+    pub fn is_active(&self, today: Date) -> bool {
+        today <= self.expires
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WaiverError {
+    #[error("cannot read waivers file {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{origin}: {}", super::file::first_line(source))]
+    Yaml {
+        origin: String,
+        #[source]
+        source: Box<serde_saphyr::Error>,
+    },
+    #[error("{origin}: line {line} column {column}: field `{field}`: {message}")]
+    Invalid {
+        origin: String,
+        line: u64,
+        column: u64,
+        field: String,
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWaiver {
+    rule: Spanned<String>,
+    key: Spanned<WaiverKey>,
+    approver: Spanned<String>,
+    reason: Spanned<String>,
+    expires: Spanned<String>,
+}
+
+/// Read and validate a waivers file.
+pub fn load_waivers(path: &Path) -> Result<Vec<Waiver>, WaiverError> {
+    let text = std::fs::read_to_string(path).map_err(|source| WaiverError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse_waivers(&text, &path.display().to_string())
+}
+
+/// Validate waivers text (a YAML list); `origin` names it in errors. An empty
+/// document is an empty list.
+pub fn parse_waivers(text: &str, origin: &str) -> Result<Vec<Waiver>, WaiverError> {
+    if text.lines().all(|l| {
+        let l = l.trim();
+        l.is_empty() || l.starts_with('#')
+    }) {
+        return Ok(Vec::new());
+    }
+    let raw: Vec<RawWaiver> = serde_saphyr::from_str(text).map_err(|source| WaiverError::Yaml {
+        origin: origin.to_owned(),
+        source: Box::new(source),
+    })?;
+    let invalid =
+        |loc: &serde_saphyr::Location, field: String, message: String| WaiverError::Invalid {
+            origin: origin.to_owned(),
+            line: loc.line(),
+            column: loc.column(),
+            field,
+            message,
+        };
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            for (name, v) in [
+                ("rule", &r.rule),
+                ("approver", &r.approver),
+                ("reason", &r.reason),
+            ] {
+                if v.value.trim().is_empty() {
+                    return Err(invalid(
+                        &v.referenced,
+                        format!("[{i}].{name}"),
+                        "expected a non-empty string".into(),
+                    ));
+                }
+            }
+            if r.key.value.is_empty() {
+                return Err(invalid(
+                    &r.key.referenced,
+                    format!("[{i}].key"),
+                    "expected at least one of model_version, serving_image, hardware_profile, tokenizer (a waiver accepts a rule for a named key)".into(),
+                ));
+            }
+            let expires: Date = r
+                .expires
+                .value
+                .trim()
+                .parse()
+                .map_err(|m| invalid(&r.expires.referenced, format!("[{i}].expires"), m))?;
+            Ok(Waiver {
+                rule: r.rule.value.trim().to_owned(),
+                key: r.key.value,
+                approver: r.approver.value.trim().to_owned(),
+                reason: r.reason.value.trim().to_owned(),
+                expires,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_parse_compare_and_come_from_day_counts() {
+        let d: Date = "2026-02-28".parse().expect("valid");
+        assert!(d < "2026-03-01".parse().expect("valid"));
+        assert_eq!(d.to_string(), "2026-02-28");
+        assert!("2026-02-29".parse::<Date>().is_err());
+        assert!("2024-02-29".parse::<Date>().is_ok());
+        assert!("2026-2-28".parse::<Date>().is_err());
+        assert_eq!(Date::from_days_since_epoch(0).to_string(), "1970-01-01");
+        // 2026-11-27 is day 20_784 since the epoch.
+        assert_eq!(
+            Date::from_days_since_epoch(20_784).to_string(),
+            "2026-11-27"
+        );
+        assert_eq!(Date::from_days_since_epoch(-1).to_string(), "1969-12-31");
+    }
+
+    #[test]
+    fn parses_waivers_and_matches_keys() {
+        let w = parse_waivers(
+            "- rule: ttft.p95 max_increase 15%\n  key: {serving_image: 'vllm:0.6.4'}\n  approver: alice\n  reason: known, fixed in 0.6.5\n  expires: 2026-12-31\n",
+            "waivers.yaml",
+        )
+        .expect("valid");
+        assert_eq!(w.len(), 1);
+        let mut key = BundleKey {
+            serving_image: "vllm:0.6.4".into(),
+            model_version: "m".into(),
+            ..Default::default()
+        };
+        assert!(w[0].key.matches(&key));
+        key.serving_image = "vllm:0.6.5".into();
+        assert!(!w[0].key.matches(&key));
+        assert!(w[0].is_active("2026-12-31".parse().expect("valid")));
+        assert!(!w[0].is_active("2027-01-01".parse().expect("valid")));
+        assert!(
+            parse_waivers("# none yet\n", "w")
+                .expect("empty")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn rejects_bad_waivers_naming_line_and_field() {
+        let e = parse_waivers(
+            "- rule: r\n  key: {tokenizer: t}\n  approver: a\n  reason: r\n  expires: 31.12.2026\n",
+            "waivers.yaml",
+        )
+        .expect_err("bad date");
+        assert_eq!(
+            e.to_string(),
+            "waivers.yaml: line 5 column 12: field `[0].expires`: expected a date YYYY-MM-DD, found `31.12.2026`"
+        );
+        let e = parse_waivers(
+            "- rule: r\n  key: {}\n  approver: a\n  reason: r\n  expires: 2026-12-31\n",
+            "waivers.yaml",
+        )
+        .expect_err("empty key");
+        assert!(
+            e.to_string().starts_with(
+                "waivers.yaml: line 2 column 8: field `[0].key`: expected at least one of"
+            ),
+            "{e}"
+        );
+        let e = parse_waivers(
+            "- rule: r\n  key: {gpu: h100}\n  approver: a\n  reason: r\n  expires: 2026-12-31\n",
+            "waivers.yaml",
+        )
+        .expect_err("unknown key field");
+        assert!(e.to_string().contains("unknown field `gpu`"), "{e}");
+    }
+}

@@ -1,0 +1,422 @@
+//! Markdown report (minijinja): verdict table first, then the change under
+//! test, then per-rule detail and warnings, under a hidden marker line so a
+//! comment bot can find and update its own comment. The built-in template is
+//! `templates/report.md.j2`; a user template gets the same context (`view`:
+//! pre-formatted, escaped strings; `report`: the raw [`GateReport`], whose
+//! strings are *not* escaped — pass them through the `md` filter, or `code`
+//! for a code span).
+//!
+//! Size: GitHub comments and check-run texts hold 65,536 characters. The
+//! renderer degrades in steps until the text fits — drop per-rule detail,
+//! then cap warnings, then shorten table cells, and only as a last resort
+//! (hundreds of rules) omit table rows, failing rows last — never the verdict.
+
+use std::path::Path;
+
+use minijinja::Environment;
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::{Serde, Value};
+use serde::Serialize;
+
+use super::escape::{escape_markdown, escape_markdown_code};
+use super::format;
+use super::render::{Renderer, ReportError};
+use crate::gate::{GateReport, Outcome};
+
+/// Hidden first line that identifies tokengate's comment.
+pub const MARKER: &str = "<!-- tokengate:report -->";
+/// Maximum size of a GitHub comment body / check-run text, in characters.
+pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
+
+const BUILTIN: &str = include_str!("templates/report.md.j2");
+const BUILTIN_NAME: &str = "report.md.j2";
+
+/// Renders the Markdown report with the built-in or a user template.
+#[derive(Debug, Clone)]
+pub struct MarkdownRenderer {
+    name: String,
+    source: String,
+    builtin: bool,
+    limit: usize,
+}
+
+impl Default for MarkdownRenderer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MarkdownRenderer {
+    /// The built-in template, limited to [`GITHUB_COMMENT_LIMIT`] characters.
+    pub fn new() -> Self {
+        MarkdownRenderer {
+            name: BUILTIN_NAME.into(),
+            source: BUILTIN.into(),
+            builtin: true,
+            limit: GITHUB_COMMENT_LIMIT,
+        }
+    }
+
+    /// A user template read from `path` (same context as the built-in one).
+    pub fn from_template_file(path: &Path) -> Result<Self, ReportError> {
+        let source = std::fs::read_to_string(path).map_err(|source| ReportError::TemplateRead {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(MarkdownRenderer {
+            name: path.display().to_string(),
+            source,
+            builtin: false,
+            limit: GITHUB_COMMENT_LIMIT,
+        })
+    }
+
+    /// Another size limit in characters (e.g. 1 MiB for a GitHub step summary).
+    pub fn with_limit(mut self, chars: usize) -> Self {
+        self.limit = chars;
+        self
+    }
+
+    fn render_view(&self, report: &GateReport, view: &View) -> Result<String, ReportError> {
+        let mut env = Environment::new();
+        let syntax = SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+            .map_err(|e| self.template_error(e))?;
+        env.set_syntax(syntax);
+        env.add_filter("md", |s: String| escape_markdown(&s));
+        env.add_filter("code", |s: String| escape_markdown_code(&s));
+        env.add_template_owned(self.name.clone(), self.source.clone())
+            .map_err(|e| self.template_error(e))?;
+        let tmpl = env
+            .get_template(&self.name)
+            .map_err(|e| self.template_error(e))?;
+        let ctx = Ctx { report, view };
+        let mut out = tmpl
+            .render(Value::from(Serde(&ctx)))
+            .map_err(|e| self.template_error(e))?;
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        Ok(out)
+    }
+
+    fn template_error(&self, e: minijinja::Error) -> ReportError {
+        ReportError::Template {
+            name: self.name.clone(),
+            source: Box::new(e),
+        }
+    }
+}
+
+impl Renderer for MarkdownRenderer {
+    fn render(&self, report: &GateReport) -> Result<Vec<u8>, ReportError> {
+        let mut last_len = 0;
+        for level in Degrade::ALL {
+            let Some(view) = View::build(report, level) else {
+                continue;
+            };
+            let text = self.render_view(report, &view)?;
+            last_len = text.chars().count();
+            if last_len <= self.limit {
+                return Ok(text.into_bytes());
+            }
+        }
+        if self.builtin {
+            // Last resort: keep as many table rows as fit (failing rows first).
+            let mut keep = report.rules.len();
+            while keep > 0 {
+                keep /= 2;
+                let view = View::truncated(report, keep);
+                let text = self.render_view(report, &view)?;
+                if text.chars().count() <= self.limit {
+                    // Grow back towards the largest count that fits.
+                    let mut best = text;
+                    let mut lo = keep;
+                    let mut hi = (keep * 2).min(report.rules.len());
+                    while lo + 1 < hi {
+                        let mid = (lo + hi) / 2;
+                        let t = self.render_view(report, &View::truncated(report, mid))?;
+                        if t.chars().count() <= self.limit {
+                            lo = mid;
+                            best = t;
+                        } else {
+                            hi = mid;
+                        }
+                    }
+                    return Ok(best.into_bytes());
+                }
+            }
+        }
+        Err(ReportError::TooLarge {
+            name: self.name.clone(),
+            chars: last_len,
+            limit: self.limit,
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct Ctx<'a> {
+    report: &'a GateReport,
+    view: &'a View,
+}
+
+/// How much to drop to fit the size limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Degrade {
+    Full,
+    NoDetail,
+    FewWarnings,
+    ShortCells,
+}
+
+impl Degrade {
+    const ALL: [Degrade; 4] = [
+        Degrade::Full,
+        Degrade::NoDetail,
+        Degrade::FewWarnings,
+        Degrade::ShortCells,
+    ];
+}
+
+#[derive(Serialize)]
+struct Row {
+    emoji: &'static str,
+    outcome: &'static str,
+    rule: String,
+    baseline: String,
+    candidate: String,
+    change: String,
+    limit: String,
+}
+
+#[derive(Serialize)]
+struct ChangeRow {
+    field: String,
+    baseline: String,
+    candidate: String,
+}
+
+#[derive(Serialize)]
+struct Detail {
+    emoji: &'static str,
+    outcome: &'static str,
+    rule: String,
+    explanation: String,
+    estimate: String,
+    p_value: String,
+    p_adjusted: String,
+    mde: String,
+    settle: String,
+    waiver: Option<String>,
+}
+
+#[derive(Serialize)]
+struct View {
+    marker: &'static str,
+    gate: String,
+    verdict: &'static str,
+    verdict_emoji: &'static str,
+    rows: Vec<Row>,
+    omitted_rows: usize,
+    candidate: String,
+    baseline: String,
+    skip_reason: Option<String>,
+    changes: Vec<ChangeRow>,
+    details: Vec<Detail>,
+    detail_omitted: bool,
+    warnings: Vec<String>,
+    warnings_omitted: usize,
+    footer: String,
+}
+
+/// Escape, and shorten to `max` characters when given.
+fn cell(s: &str, max: Option<usize>) -> String {
+    match max {
+        Some(m) if s.chars().count() > m => {
+            let cut: String = s.chars().take(m).collect();
+            format!("{}…", escape_markdown(&cut))
+        }
+        _ => escape_markdown(s),
+    }
+}
+
+fn short_digest(d: &str) -> String {
+    let d = d.strip_prefix("sha256:").unwrap_or(d);
+    d.chars().take(12).collect()
+}
+
+impl View {
+    /// The view at a degrade level; `None` when the level changes nothing
+    /// (e.g. there were no warnings to cap).
+    fn build(report: &GateReport, level: Degrade) -> Option<View> {
+        let cell_max = (level == Degrade::ShortCells).then_some(80);
+        let warn_cap = match level {
+            Degrade::Full | Degrade::NoDetail => usize::MAX,
+            _ => 10,
+        };
+        if level == Degrade::FewWarnings && report.warnings.len() <= warn_cap {
+            let longest = report.warnings.iter().map(|w| w.chars().count()).max();
+            if longest.is_none_or(|l| l <= 500) {
+                return None;
+            }
+        }
+        let warn_max = (warn_cap != usize::MAX).then_some(500);
+        let c = &report.candidate;
+        let key_text = |k: &crate::bundle::BundleKey| {
+            format!(
+                "{} · {} · {} · {}",
+                cell(&k.model_version, cell_max),
+                cell(&k.serving_image, cell_max),
+                cell(&k.hardware_profile, cell_max),
+                cell(&k.tokenizer, cell_max)
+            )
+        };
+        let mut candidate = format!(
+            "{} (bundle {}, workload {}, {} requests",
+            key_text(&c.key),
+            escape_markdown_code(&short_digest(&c.digest)),
+            cell(&c.workload, cell_max),
+            c.requests_attempted
+        );
+        if !c.complete {
+            candidate.push_str(", **incomplete run**");
+        }
+        candidate.push(')');
+        let b = &report.baseline;
+        let baseline = if b.run_digests.is_empty() && b.location.is_empty() {
+            "none".to_owned()
+        } else {
+            let mut s = String::new();
+            if let Some(k) = &b.key {
+                s.push_str(&key_text(k));
+                s.push(' ');
+            }
+            s.push_str(&format!(
+                "({} run(s) from {}",
+                b.run_digests.len(),
+                cell(&b.location, cell_max)
+            ));
+            if let Some(r) = &b.git_ref {
+                s.push_str(&format!(" at {}", cell(r, cell_max)));
+            }
+            if let Some(commit) = &b.commit {
+                s.push_str(&format!(
+                    " {}",
+                    escape_markdown_code(&commit.chars().take(12).collect::<String>())
+                ));
+            }
+            s.push(')');
+            s
+        };
+        let rows = report
+            .rules
+            .iter()
+            .map(|r| Row {
+                emoji: format::outcome_emoji(r.outcome),
+                outcome: r.outcome.as_str(),
+                rule: cell(&r.name, cell_max),
+                baseline: format::value(r.baseline_value, &r.unit),
+                candidate: format::value(r.candidate_value, &r.unit),
+                change: format::change(r),
+                limit: cell(&r.limit, cell_max),
+            })
+            .collect();
+        let details = if level == Degrade::Full {
+            report
+                .rules
+                .iter()
+                .map(|r| Detail {
+                    emoji: format::outcome_emoji(r.outcome),
+                    outcome: r.outcome.as_str(),
+                    rule: cell(&r.name, None),
+                    explanation: cell(&r.explanation, None),
+                    estimate: format::estimate(r),
+                    p_value: format::p_value(r.p_value),
+                    p_adjusted: format::p_value(r.p_adjusted),
+                    mde: format::mde(r),
+                    settle: r
+                        .requests_to_settle
+                        .map_or_else(|| "—".to_owned(), |n| n.to_string()),
+                    waiver: r.waiver.as_ref().map(|w| {
+                        format!(
+                            "approved by {} until {}: {}",
+                            cell(&w.approver, None),
+                            w.expires,
+                            cell(&w.reason, None)
+                        )
+                    }),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let warnings: Vec<String> = report
+            .warnings
+            .iter()
+            .take(warn_cap)
+            .map(|w| cell(w, warn_max))
+            .collect();
+        Some(View {
+            marker: MARKER,
+            gate: cell(&report.gate, cell_max),
+            verdict: report.verdict.as_str(),
+            verdict_emoji: format::verdict_emoji(report.verdict),
+            rows,
+            omitted_rows: 0,
+            candidate,
+            baseline,
+            skip_reason: report
+                .skip_reason
+                .as_deref()
+                .map(|s| cell(s, cell_max.map(|_| 500))),
+            changes: report
+                .change_under_test
+                .iter()
+                .map(|k| ChangeRow {
+                    field: cell(&k.field, cell_max),
+                    baseline: cell(&k.baseline, cell_max),
+                    candidate: cell(&k.candidate, cell_max),
+                })
+                .collect(),
+            details,
+            detail_omitted: level != Degrade::Full && !report.rules.is_empty(),
+            warnings_omitted: report.warnings.len().saturating_sub(warn_cap),
+            warnings,
+            footer: format!(
+                "tokengate {} · gate {} · exit code {}",
+                escape_markdown(&report.tool_version),
+                cell(&report.gate, Some(80)),
+                report.exit_code
+            ),
+        })
+    }
+
+    /// The shortest view with only `keep` table rows: failing rows first,
+    /// then inconclusive, warned, waived, skipped, passing — in gate order
+    /// within each group.
+    fn truncated(report: &GateReport, keep: usize) -> View {
+        let mut view = View::build(report, Degrade::ShortCells)
+            .expect("the ShortCells level always yields a view");
+        let rank = |o: Outcome| match o {
+            Outcome::Fail => 0,
+            Outcome::Inconclusive => 1,
+            Outcome::Warn => 2,
+            Outcome::Waived => 3,
+            Outcome::Skipped => 4,
+            Outcome::Pass => 5,
+        };
+        let mut order: Vec<usize> = (0..report.rules.len()).collect();
+        order.sort_by_key(|&i| (rank(report.rules[i].outcome), i));
+        let mut chosen: Vec<usize> = order.into_iter().take(keep).collect();
+        chosen.sort_unstable();
+        let mut rows: Vec<Option<Row>> = view.rows.into_iter().map(Some).collect();
+        view.rows = chosen.iter().filter_map(|&i| rows[i].take()).collect();
+        view.omitted_rows = report.rules.len() - view.rows.len();
+        view.warnings.truncate(3);
+        view.warnings_omitted = report.warnings.len().saturating_sub(view.warnings.len());
+        view
+    }
+}

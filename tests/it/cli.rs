@@ -1,0 +1,102 @@
+//! The binary: exit codes, stderr, signals.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+fn tokengate() -> Command {
+    Command::cargo_bin("tokengate").expect("binary built")
+}
+
+/// SIGINT mid-run: the bundle is written within 2 s, marked incomplete, and
+/// the exit code says interrupted.
+#[test]
+fn sigint_writes_an_incomplete_bundle_within_two_seconds() {
+    for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+        let dir = tempfile::tempdir().unwrap();
+        let w = dir.path().join("w.yaml");
+        std::fs::write(
+            &w,
+            "name: long\nendpoint: sim://default\nmodel: sim-model\nprompts:\n  inline: [\"hello\"]\noutput: {max_tokens: 32, ignore_eos: true}\nload: {mode: closed, concurrency: 4}\nrequests: 100000\n",
+        )
+        .unwrap();
+        let out = dir.path().join("b.json");
+        let mut child = tokengate()
+            .arg("run")
+            .arg(&w)
+            .arg("--out")
+            .arg(&out)
+            .arg("--quiet")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(2500));
+        // SAFETY: sending a signal to our own child process.
+        unsafe {
+            libc::kill(child.id() as i32, signal);
+        }
+        let sent = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                sent.elapsed() < Duration::from_secs(10),
+                "no exit after {name}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let took = sent.elapsed();
+        assert!(took < Duration::from_secs(2), "{name}: exit took {took:?}");
+        assert_eq!(status.code(), Some(130), "{name}");
+        let bundle = tokengate::bundle::read_bundle(&out).unwrap();
+        assert!(!bundle.context.complete);
+        assert_eq!(
+            bundle.context.incomplete_reason.as_deref(),
+            Some(format!("interrupted by {name}").as_str())
+        );
+        assert!(bundle.metrics.requests.succeeded > 0);
+    }
+}
+
+/// A configuration error exits 2 with one line naming file, line and field.
+#[test]
+fn bad_workload_exits_2_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("bad.yaml");
+    std::fs::write(
+        &w,
+        "name: t\nendpoint: sim://default\nmodel: m\nprompts:\n  inline: [\"hi\"]\nload:\n  mode: sideways\nrequests: 5\n",
+    )
+    .unwrap();
+    let out = tokengate().arg("run").arg(&w).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("bad.yaml:7:"), "{stderr}");
+    assert!(stderr.contains("sideways"), "{stderr}");
+}
+
+/// A missing API key variable is a configuration error, and the error does
+/// not print any secret.
+#[test]
+fn missing_api_key_variable_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w.yaml");
+    std::fs::write(
+        &w,
+        "name: t\nendpoint: sim://default\nmodel: m\napi_key_env: TOKENGATE_TEST_UNSET_KEY\nprompts:\n  inline: [\"hi\"]\nload: {mode: closed, concurrency: 1}\nrequests: 5\n",
+    )
+    .unwrap();
+    let out = tokengate()
+        .arg("run")
+        .arg(&w)
+        .env_remove("TOKENGATE_TEST_UNSET_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("TOKENGATE_TEST_UNSET_KEY"), "{stderr}");
+}

@@ -1,0 +1,522 @@
+//! Renderers on a fixed GateReport: snapshots, JUnit round trip and schema
+//! validation, Markdown escaping and size limit, byte-identical output.
+
+use std::path::Path;
+use std::process::Command;
+
+use tokengate::bundle::BundleKey;
+use tokengate::gate::*;
+use tokengate::report::*;
+use tokengate::stats::Interval;
+
+fn key(image: &str) -> BundleKey {
+    BundleKey {
+        model_version: "llama-3.1-8b@2024-07".into(),
+        serving_image: image.into(),
+        hardware_profile: "1xH100-80GB".into(),
+        tokenizer: "o200k_base".into(),
+    }
+}
+
+fn result(name: &str, metric: &str, limit: &str, verdict: Verdict, outcome: Outcome) -> RuleResult {
+    RuleResult {
+        name: name.into(),
+        metric: metric.into(),
+        limit: limit.into(),
+        severity: Severity::Fail,
+        verdict,
+        outcome,
+        unit: "ms".into(),
+        baseline_value: Some(120.0),
+        candidate_value: Some(120.0),
+        estimate: None,
+        p_value: None,
+        p_adjusted: None,
+        mde: None,
+        requests_to_settle: None,
+        explanation: String::new(),
+        waiver: None,
+    }
+}
+
+/// A report with every outcome and hostile strings from "the bundle".
+pub fn fixed_report() -> GateReport {
+    let mut fail = result(
+        "ttft.p95 max_increase 15%",
+        "ttft.p95",
+        "max_increase 15%",
+        Verdict::Fail,
+        Outcome::Fail,
+    );
+    fail.candidate_value = Some(158.4);
+    fail.estimate = Some(Estimate {
+        kind: EstimateKind::Ratio,
+        point: 1.32,
+        interval: Some(Interval { lo: 1.24, hi: 1.41 }),
+    });
+    fail.p_value = Some(0.0004);
+    fail.p_adjusted = Some(0.0012);
+    fail.mde = Some(0.071);
+    fail.explanation = "ttft.p95 changed +32 % (95 % CI +24 % to +41 %) against the +15 % limit: past the limit and significantly worse than baseline (adjusted p = 0.0012 < 0.05).".into();
+
+    let mut pass = result(
+        "output_tokens_per_s max_decrease 10%",
+        "output_tokens_per_s",
+        "max_decrease 10%",
+        Verdict::Pass,
+        Outcome::Pass,
+    );
+    pass.unit = "tok/s".into();
+    pass.baseline_value = Some(812.5);
+    pass.candidate_value = Some(805.0);
+    pass.estimate = Some(Estimate {
+        kind: EstimateKind::Ratio,
+        point: 0.9908,
+        interval: Some(Interval {
+            lo: 0.962,
+            hi: 1.021,
+        }),
+    });
+    pass.p_value = Some(0.71);
+    pass.p_adjusted = Some(0.71);
+    pass.mde = Some(0.03);
+    pass.explanation = "output_tokens_per_s changed −0.9 % (95 % CI −3.8 % to +2.1 %) against the −10 % limit: the whole interval is within the limit.".into();
+
+    let mut inconclusive = result(
+        "stream_error_rate max 0.5%",
+        "stream_error_rate",
+        "max 0.5%",
+        Verdict::Inconclusive,
+        Outcome::Inconclusive,
+    );
+    inconclusive.unit = "%".into();
+    inconclusive.baseline_value = Some(0.0);
+    inconclusive.candidate_value = Some(0.01);
+    inconclusive.estimate = Some(Estimate {
+        kind: EstimateKind::Value,
+        point: 0.01,
+        interval: Some(Interval {
+            lo: 0.002,
+            hi: 0.029,
+        }),
+    });
+    inconclusive.mde = Some(0.012);
+    inconclusive.requests_to_settle = Some(1240);
+    inconclusive.explanation = "stream_error_rate = 1 % (3 of 300) against the 0.5 % ceiling: above the ceiling, but the lower bound 0.2 % is not, so the excess may be chance; about 1240 requests per side would settle it.".into();
+
+    let mut warn = result(
+        "cost_per_1k max 2.50",
+        "cost_per_1k",
+        "max 2.50",
+        Verdict::Fail,
+        Outcome::Warn,
+    );
+    warn.severity = Severity::Warn;
+    warn.unit = String::new();
+    warn.baseline_value = Some(2.1);
+    warn.candidate_value = Some(2.75);
+    warn.estimate = Some(Estimate {
+        kind: EstimateKind::Value,
+        point: 2.75,
+        interval: None,
+    });
+    warn.explanation =
+        "cost_per_1k = 2.75 against the limit 2.5: past the limit (point comparison).".into();
+
+    let mut waived = result(
+        "itl | p95 <script>alert(1)</script> @ops-team `rm`",
+        "itl.p95",
+        "max_increase 15%",
+        Verdict::Fail,
+        Outcome::Waived,
+    );
+    waived.candidate_value = Some(25.0);
+    waived.baseline_value = Some(20.0);
+    waived.estimate = Some(Estimate {
+        kind: EstimateKind::Ratio,
+        point: 1.25,
+        interval: Some(Interval { lo: 1.2, hi: 1.3 }),
+    });
+    waived.p_value = Some(0.0005);
+    waived.p_adjusted = Some(0.001);
+    waived.explanation = "itl.p95 changed +25 %\nsecond line | with pipe".into();
+    let note = WaiverNote {
+        rule: waived.name.clone(),
+        key: WaiverKey {
+            serving_image: Some("vllm:0.6.4".into()),
+            ..Default::default()
+        },
+        approver: "alice@example.com".into(),
+        reason: "known, fixed in 0.6.5".into(),
+        expires: "2026-12-31".parse().expect("valid date"),
+    };
+    waived.waiver = Some(note.clone());
+
+    let mut skipped = result(
+        "goodput min 95%",
+        "goodput",
+        "min 95%",
+        Verdict::Skipped,
+        Outcome::Skipped,
+    );
+    skipped.unit = "%".into();
+    skipped.baseline_value = None;
+    skipped.candidate_value = None;
+    skipped.explanation =
+        "skipped: the workload has no SLO block, so the bundle has no goodput".into();
+
+    GateReport {
+        tool_version: "0.1.0".into(),
+        gate: "release".into(),
+        verdict: Verdict::Fail,
+        exit_code: 1,
+        policy: Policy::default(),
+        candidate: CandidateDesc {
+            key: key("vllm:0.6.4"),
+            digest: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                .into(),
+            workload: "quickstart".into(),
+            workload_digest: "sha256:abc".into(),
+            complete: true,
+            incomplete_reason: None,
+            started_at: "2026-11-27T10:00:00Z".into(),
+            ended_at: "2026-11-27T10:01:00Z".into(),
+            window_s: 60.0,
+            requests_attempted: 300,
+        },
+        baseline: BaselineDesc {
+            location: "baselines/1xH100-80GB/quickstart".into(),
+            git_ref: Some("origin/main".into()),
+            commit: Some("0123456789abcdef0123".into()),
+            key: Some(key("vllm:0.6.3")),
+            run_digests: vec!["sha256:aa".into(), "sha256:bb".into()],
+        },
+        skip_reason: None,
+        change_under_test: vec![KeyChange {
+            field: "serving_image".into(),
+            baseline: "vllm:0.6.3".into(),
+            candidate: "vllm:0.6.4".into(),
+        }],
+        rules: vec![fail, pass, inconclusive, warn, waived, skipped],
+        warnings: vec![
+            "runner host differs: ci-1 vs <ci-2>".into(),
+            "waiver for rule `x` (approver bob) expired on 2026-01-31; it was ignored".into(),
+        ],
+        waivers: WaiverSummary {
+            applied: vec![note],
+            expired: vec![],
+        },
+    }
+}
+
+fn render(r: &dyn Renderer, report: &GateReport) -> String {
+    String::from_utf8(r.render(report).expect("renders")).expect("utf-8")
+}
+
+fn snapshot_dir() -> String {
+    format!(
+        "{}/tests/fixtures/gate/snapshots",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn markdown_snapshot_of_a_fixed_report() {
+    let md = render(&MarkdownRenderer::new(), &fixed_report());
+    insta::with_settings!({snapshot_path => snapshot_dir(), prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("markdown", md);
+    });
+}
+
+#[test]
+fn markdown_has_marker_first_and_the_verdict_table_before_detail() {
+    let md = render(&MarkdownRenderer::new(), &fixed_report());
+    assert!(md.starts_with("<!-- tokengate:report -->\n"), "{md}");
+    let table = md.find("| Verdict | Rule |").expect("table");
+    let change = md.find("### Change under test").expect("change under test");
+    let detail = md.find("### Detail").expect("detail");
+    let warnings = md.find("### Warnings").expect("warnings");
+    assert!(table < change && change < detail && detail < warnings);
+}
+
+#[test]
+fn markdown_escapes_strings_from_bundles_and_files() {
+    let md = render(&MarkdownRenderer::new(), &fixed_report());
+    assert!(!md.contains("<script>"), "raw HTML leaked");
+    assert!(!md.contains("@ops-team"), "mention leaked");
+    assert!(!md.contains("alice@example.com"), "mention leaked");
+    assert!(!md.contains("<ci-2>"));
+    assert!(md.contains("itl \\| p95 &lt;script&gt;"), "{md}");
+    // Every table row keeps exactly seven pipes (six cells) despite the `|` in a rule name.
+    for line in md
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.contains(" ms |"))
+    {
+        let unescaped = line.replace("\\|", "");
+        assert_eq!(unescaped.matches('|').count(), 7, "{line}");
+    }
+    // The newline inside an explanation does not break the detail list.
+    assert!(md.contains("+25 % second line \\| with pipe"));
+}
+
+#[test]
+fn junit_snapshot_round_trip_and_content() {
+    let xml = render(&JunitRenderer, &fixed_report());
+    insta::with_settings!({snapshot_path => snapshot_dir(), prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("junit", xml);
+    });
+    let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit");
+    assert_eq!(parsed.test_suites.len(), 1, "one testsuite per comparison");
+    let suite = &parsed.test_suites[0];
+    assert_eq!(suite.test_cases.len(), 6, "one testcase per rule");
+    assert_eq!(suite.failures, 1);
+    assert_eq!(suite.skipped, 2);
+    let ts = suite.timestamp.expect("timestamp from the bundle");
+    assert_eq!(ts.to_rfc3339(), "2026-11-27T10:00:00+00:00");
+    let fail = &suite.test_cases[0];
+    match &fail.status {
+        quick_junit::TestCaseStatus::NonSuccess { description, .. } => {
+            let text = description.as_ref().expect("failure text").as_str();
+            assert!(
+                text.contains("past the limit and significantly worse"),
+                "{text}"
+            );
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    match &suite.test_cases[2].status {
+        quick_junit::TestCaseStatus::Skipped { message, .. } => {
+            assert!(
+                message
+                    .as_ref()
+                    .expect("message")
+                    .as_str()
+                    .starts_with("inconclusive: ")
+            );
+        }
+        other => panic!("expected skipped (inconclusive), got {other:?}"),
+    }
+    assert!(
+        suite.test_cases[4]
+            .system_out
+            .as_ref()
+            .expect("waiver note")
+            .as_str()
+            .starts_with("waived by alice@example.com until 2026-12-31")
+    );
+}
+
+#[test]
+fn junit_validates_against_the_junit_schema() {
+    let have_xmllint = Command::new("xmllint").arg("--version").output().is_ok();
+    if !have_xmllint {
+        eprintln!(
+            "note: xmllint not installed (apt-get install libxml2-utils); schema validation skipped"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("report.xml");
+    std::fs::write(&file, render(&JunitRenderer, &fixed_report())).expect("write");
+    let xsd = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit.xsd");
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&xsd)
+        .arg(&file)
+        .output()
+        .expect("run xmllint");
+    assert!(
+        out.status.success(),
+        "xmllint: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The schema has teeth: a malformed count is rejected.
+    let bad = render(&JunitRenderer, &fixed_report()).replacen("tests=\"6\"", "tests=\"six\"", 1);
+    std::fs::write(&file, bad).expect("write");
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&xsd)
+        .arg(&file)
+        .output()
+        .expect("run xmllint");
+    assert!(
+        !out.status.success(),
+        "a non-numeric `tests` must not validate"
+    );
+}
+
+#[test]
+fn junit_holds_one_testsuite_per_comparison() {
+    let mut second = fixed_report();
+    second.candidate.workload = "long-prompts".into();
+    second.rules.truncate(2);
+    let xml = String::from_utf8(
+        JunitRenderer
+            .render_all(&[fixed_report(), second])
+            .expect("renders"),
+    )
+    .expect("utf-8");
+    let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit");
+    assert_eq!(parsed.test_suites.len(), 2);
+    assert_eq!(parsed.tests, 8);
+    assert_eq!(
+        parsed.test_suites[1].name.as_str(),
+        "tokengate release · long-prompts"
+    );
+}
+
+#[test]
+fn junit_stays_valid_xml_with_control_characters_from_a_bundle() {
+    let mut r = fixed_report();
+    r.candidate.key.serving_image = "img\u{0}\u{1b}[31mred\u{1b}[0m\u{7}".into();
+    r.rules[0].explanation = "gap \u{0b} <&> \"quoted\"".into();
+    let xml = render(&JunitRenderer, &r);
+    assert!(!xml.contains('\u{0}') && !xml.contains('\u{1b}') && !xml.contains('\u{7}'));
+    let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit");
+    assert_eq!(parsed.test_suites[0].test_cases.len(), 6);
+    let md = render(&MarkdownRenderer::new(), &r);
+    assert!(!md.contains('\u{0}') && !md.contains('\u{1b}'));
+}
+
+#[test]
+fn json_verdict_snapshot_and_fields() {
+    let json = render(&JsonRenderer, &fixed_report());
+    assert!(json.ends_with("}\n"));
+    insta::with_settings!({snapshot_path => snapshot_dir(), prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("json", json);
+    });
+    let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(v["verdict"], "fail");
+    assert_eq!(v["exit_code"], 1);
+    assert_eq!(v["baseline"]["git_ref"], "origin/main");
+    assert_eq!(v["rules"][0]["estimate"]["interval"]["lo"], 1.24);
+    assert_eq!(v["rules"][0]["p_adjusted"], 0.0012);
+}
+
+#[test]
+fn same_report_renders_byte_identical() {
+    let r = fixed_report();
+    for renderer in [
+        &MarkdownRenderer::new() as &dyn Renderer,
+        &JunitRenderer,
+        &JsonRenderer,
+    ] {
+        assert_eq!(
+            renderer.render(&r).expect("renders"),
+            renderer.render(&fixed_report()).expect("renders")
+        );
+    }
+}
+
+#[test]
+fn markdown_fits_65536_characters_with_hundreds_of_huge_rules() {
+    let mut r = fixed_report();
+    let template = r.rules.clone();
+    r.rules.clear();
+    for i in 0..600 {
+        let mut x = template[i % template.len()].clone();
+        x.name = format!("rule {i} {}", "x".repeat(3000));
+        x.explanation = "y|".repeat(2000);
+        r.rules.push(x);
+    }
+    r.warnings = (0..500)
+        .map(|i| format!("warning {i} {}", "w".repeat(1000)))
+        .collect();
+    let md = render(&MarkdownRenderer::new(), &r);
+    assert!(
+        md.chars().count() <= GITHUB_COMMENT_LIMIT,
+        "{}",
+        md.chars().count()
+    );
+    assert!(md.starts_with(MARKER));
+    assert!(md.contains("| Verdict | Rule | Baseline | Candidate | Change | Limit |"));
+    // Every failing rule keeps its row even when rows must be dropped.
+    let fails = r
+        .rules
+        .iter()
+        .filter(|x| x.outcome == Outcome::Fail)
+        .count();
+    assert_eq!(md.matches("| ❌ fail |").count(), fails);
+    assert!(md.contains("more rule(s) omitted"));
+
+    // Moderate size: detail is dropped first, the whole table stays.
+    let mut r = fixed_report();
+    for x in &mut r.rules {
+        x.explanation = "z".repeat(15_000);
+    }
+    let md = render(&MarkdownRenderer::new(), &r);
+    assert!(md.chars().count() <= GITHUB_COMMENT_LIMIT);
+    assert_eq!(
+        md.matches("\n| ").count(),
+        1 + 6 + 2,
+        "header, six rules, change header and row"
+    );
+    assert!(md.contains("Per-rule detail omitted"));
+    assert!(!md.contains("### Detail"));
+}
+
+#[test]
+fn a_user_template_overrides_the_built_in_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.md.j2");
+    std::fs::write(
+        &path,
+        "{{ view.marker }}\n{{ report.gate }}: {{ report.verdict }} ({{ report.rules|length }} rules) {{ report.rules[4].name|md }}\n",
+    )
+    .expect("write");
+    let md = render(
+        &MarkdownRenderer::from_template_file(&path).expect("template"),
+        &fixed_report(),
+    );
+    assert_eq!(
+        md,
+        "<!-- tokengate:report -->\nrelease: fail (6 rules) itl \\| p95 &lt;script&gt;alert(1)&lt;/script&gt; &#64;ops-team \\`rm\\`\n"
+    );
+    let missing = MarkdownRenderer::from_template_file(&dir.path().join("nope.j2"));
+    assert!(
+        missing
+            .expect_err("missing template")
+            .to_string()
+            .starts_with("cannot read markdown template ")
+    );
+    std::fs::write(&path, "{% if %}").expect("write");
+    let broken = MarkdownRenderer::from_template_file(&path)
+        .expect("read")
+        .render(&fixed_report())
+        .expect_err("syntax error");
+    assert!(
+        broken.to_string().contains("cannot be rendered"),
+        "{broken}"
+    );
+}
+
+#[test]
+fn evaluated_reports_render_in_every_format() {
+    use super::gate::{Spec, comparison, gate, make_bundle, today};
+    let base = make_bundle(&Spec::default());
+    let cand = make_bundle(&Spec {
+        seed: 5,
+        ttft_ms: 170.0,
+        ..Spec::default()
+    });
+    let g = gate(
+        "name: e2e\nrules:\n  - metric: ttft.p95\n    max_increase: 15%\n  - metric: stream_error_rate\n    max: 0.5%\n  - metric: output_tokens_per_s\n    max_decrease: 10%\n  - metric: itl.p95\n    max: 150ms\n  - metric: error_rate\n    max_increase: 2pp\n  - metric: e2e.p99\n    max_increase: 15%\n",
+    );
+    let report = evaluate(&g, &comparison(&cand, &[&base]), &[], today());
+    let md = render(&MarkdownRenderer::new(), &report);
+    assert!(
+        md.contains("| ❌ fail | ttft.p95 max\\_increase 15% |"),
+        "{md}"
+    );
+    assert_eq!(md.matches("\n| ✅ pass |").count(), 5, "{md}");
+    assert!(md.contains("(ITL gaps resampled with an effective sample size of one per request)"));
+    let xml = render(&JunitRenderer, &report);
+    let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit");
+    assert_eq!(parsed.test_suites[0].failures, 1);
+    assert_eq!(parsed.test_suites[0].test_cases.len(), 6);
+    let json: serde_json::Value =
+        serde_json::from_str(&render(&JsonRenderer, &report)).expect("valid JSON");
+    assert_eq!(json["verdict"], "fail");
+}

@@ -15,8 +15,9 @@ use super::http::{ApiClient, Reply};
 use super::secret::Secret;
 use super::target::{CommentTarget, GitHubApi, GitLabAuth, encode_project};
 
-/// The hidden line that identifies tokengate's own comment.
-pub const MARKER: &str = "<!-- tokengate:report -->";
+/// The hidden line that identifies tokengate's own comment: the one the
+/// Markdown report starts with (one definition, so they cannot drift).
+pub const MARKER: &str = crate::report::MARKER;
 
 /// Comments per page (the maximum both APIs allow).
 const PER_PAGE: usize = 100;

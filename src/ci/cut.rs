@@ -5,8 +5,9 @@
 
 use std::borrow::Cow;
 
-/// GitHub issue/PR comment body limit, in characters.
-pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
+/// GitHub issue/PR comment body limit, in characters (the Markdown
+/// renderer degrades to it first; cutting here is the safety net).
+pub const GITHUB_COMMENT_LIMIT: usize = crate::report::GITHUB_COMMENT_LIMIT;
 /// GitLab note body limit, in characters.
 pub const GITLAB_NOTE_LIMIT: usize = 1_000_000;
 /// GitHub check run `output.summary` and `output.text` limit, in characters.

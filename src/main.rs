@@ -5,8 +5,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use tokengate::cli::{Cli, CliCommand, CliRunArgs, CliSimArgs, overrides_of};
-use tokengate::commands::{ProgressMode, RunOptions, render_summary, run_workload};
+use tokengate::cli::{
+    Cli, CliBaselineCommand, CliCheckArgs, CliCommand, CliCommentArgs, CliGateArgs, CliRunArgs,
+    CliSimArgs, gate_options_of, overrides_of,
+};
+use tokengate::commands::{
+    CommentOptions, GateOptions, Platform, ProgressMode, RunOptions, gate_bundle, post_comment,
+    render_summary, render_verdict_summary, run_workload,
+};
 use tokengate::driver::StopSignal;
 use tokengate::exit_code;
 
@@ -25,6 +31,11 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         let result = match cli.command {
             CliCommand::Run(args) => cmd_run(args).await,
+            CliCommand::Gate(args) => cmd_gate(args, true),
+            CliCommand::Report(args) => cmd_gate(args, false),
+            CliCommand::Check(args) => cmd_check(args).await,
+            CliCommand::Baseline(cmd) => cmd_baseline(cmd),
+            CliCommand::Comment(args) => cmd_comment(args).await,
             CliCommand::Sim(args) => cmd_sim(args).await,
         };
         match result {
@@ -38,6 +49,18 @@ fn main() -> ExitCode {
     // Do not wait for in-flight work abandoned by an interrupt.
     runtime.shutdown_background();
     ExitCode::from(code as u8)
+}
+
+/// Write to stdout; a closed pipe (`tokengate … | head`) is not an error
+/// worth a panic.
+fn emit(s: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(s.as_bytes());
+}
+
+fn emit_line(s: &str) {
+    emit(s);
+    emit("\n");
 }
 
 fn chain(e: &anyhow::Error) -> String {
@@ -84,7 +107,8 @@ fn install_signal_handlers(stop: Arc<StopSignal>) {
     });
 }
 
-async fn cmd_run(args: CliRunArgs) -> anyhow::Result<i32> {
+/// Run a workload; `Ok(None)` when it was interrupted (bundle written).
+async fn run_and_summarize(args: &CliRunArgs) -> anyhow::Result<(std::path::PathBuf, bool)> {
     let stop = StopSignal::new();
     install_signal_handlers(stop.clone());
     let opts = RunOptions {
@@ -100,15 +124,118 @@ async fn cmd_run(args: CliRunArgs) -> anyhow::Result<i32> {
         env: Arc::new(|k: &str| std::env::var(k).ok()),
     };
     let outcome = run_workload(opts).await?;
-    print!("{}", render_summary(&outcome.bundle, &outcome.path));
-    if !outcome.bundle.context.complete {
+    emit(&render_summary(&outcome.bundle, &outcome.path));
+    let complete = outcome.bundle.context.complete;
+    if !complete {
         eprintln!(
             "tokengate: the run was interrupted; the bundle {} is marked incomplete",
             outcome.path.display()
         );
-        return Ok(exit_code::INTERRUPTED);
+    }
+    Ok((outcome.path, complete))
+}
+
+async fn cmd_run(args: CliRunArgs) -> anyhow::Result<i32> {
+    let (_, complete) = run_and_summarize(&args).await?;
+    Ok(if complete {
+        exit_code::PASS
+    } else {
+        exit_code::INTERRUPTED
+    })
+}
+
+fn gate_and_print(opts: &GateOptions) -> anyhow::Result<i32> {
+    let outcome = gate_bundle(opts)?;
+    emit(&render_verdict_summary(&outcome.report));
+    for p in &outcome.written {
+        emit_line(&format!("report: {}", p.display()));
+    }
+    Ok(outcome.report.exit_code())
+}
+
+/// `gate` exits with the verdict; `report` only renders (exit 0).
+fn cmd_gate(args: CliGateArgs, verdict_exit: bool) -> anyhow::Result<i32> {
+    let opts = gate_options_of(args.bundle.clone(), &args.options, None);
+    let code = gate_and_print(&opts)?;
+    Ok(if verdict_exit { code } else { exit_code::PASS })
+}
+
+async fn cmd_check(args: CliCheckArgs) -> anyhow::Result<i32> {
+    let (bundle, complete) = run_and_summarize(&args.run).await?;
+    emit("\n");
+    let opts = gate_options_of(bundle, &args.gate, Some(&args.report_dir));
+    let code = gate_and_print(&opts)?;
+    Ok(if complete {
+        code
+    } else {
+        exit_code::INTERRUPTED
+    })
+}
+
+fn cmd_baseline(cmd: CliBaselineCommand) -> anyhow::Result<i32> {
+    use tokengate::baseline::{
+        BaselineSource, find_set, load_sets, promote, render_explain, render_list, render_show,
+        resolve,
+    };
+    let source = |b: &tokengate::cli::CliBaselineArgs| match &b.baseline_ref {
+        Some(r) => BaselineSource::GitRef {
+            dir: b.baseline_dir.clone(),
+            reference: r.clone(),
+        },
+        None => BaselineSource::Dir(b.baseline_dir.clone()),
+    };
+    match cmd {
+        CliBaselineCommand::Promote {
+            bundle,
+            baseline_dir,
+            keep,
+        } => {
+            let path = promote(&bundle, &baseline_dir, keep)?;
+            emit_line(&format!(
+                "promoted {} to {}",
+                bundle.display(),
+                path.display()
+            ));
+        }
+        CliBaselineCommand::List { baselines } => {
+            emit(&render_list(&load_sets(&source(&baselines))?));
+        }
+        CliBaselineCommand::Show { key, baselines } => {
+            let sets = load_sets(&source(&baselines))?;
+            match find_set(&sets, &key) {
+                Some(set) => emit(&render_show(set)),
+                None => anyhow::bail!(
+                    "no baseline set matches `{key}` in {}; `tokengate baseline list` shows them",
+                    baselines.baseline_dir.display()
+                ),
+            }
+        }
+        CliBaselineCommand::Explain { bundle, baselines } => {
+            let candidate = tokengate::bundle::read_bundle(&bundle)?;
+            let res = resolve(
+                &candidate,
+                &source(&baselines),
+                std::time::SystemTime::now(),
+            )?;
+            emit(&render_explain(&res));
+        }
     }
     Ok(exit_code::PASS)
+}
+
+async fn cmd_comment(args: CliCommentArgs) -> anyhow::Result<i32> {
+    let opts = CommentOptions {
+        markdown: args.markdown,
+        platform: if args.github {
+            Platform::GitHub
+        } else {
+            Platform::GitLab
+        },
+        api_url: args.api_url,
+        repo: args.repo,
+        number: args.number,
+    };
+    post_comment(&opts, &|k: &str| std::env::var(k).ok()).await
 }
 
 async fn cmd_sim(args: CliSimArgs) -> anyhow::Result<i32> {
@@ -137,7 +264,7 @@ async fn cmd_sim(args: CliSimArgs) -> anyhow::Result<i32> {
     let server = tokengate::sim::SimServer::start(profile, addr)
         .await
         .with_context(|| format!("cannot serve the simulator on {addr}"))?;
-    println!("{}", server.base_url());
+    emit_line(&server.base_url());
     eprintln!(
         "tokengate sim: serving on {} (Ctrl-C to stop)",
         server.base_url()

@@ -21,8 +21,131 @@ pub struct Cli {
 pub enum CliCommand {
     /// Run a workload against an endpoint and write a result bundle.
     Run(CliRunArgs),
+    /// Compare a bundle with its baseline under a gate file; exit code = verdict.
+    Gate(CliGateArgs),
+    /// `run` then `gate` in one step (what CI calls).
+    Check(CliCheckArgs),
+    /// Store, list, show and explain baselines.
+    #[command(subcommand)]
+    Baseline(CliBaselineCommand),
+    /// Render the reports again from a bundle (and its baseline); exit 0.
+    Report(CliGateArgs),
+    /// Create or update one PR comment (GitHub) or MR note (GitLab).
+    Comment(CliCommentArgs),
     /// Serve the built-in simulated OpenAI-compatible endpoint.
     Sim(CliSimArgs),
+}
+
+/// Where baselines live.
+#[derive(Debug, Args, Clone)]
+pub struct CliBaselineArgs {
+    /// Directory of promoted baselines.
+    #[arg(long, default_value = "baselines")]
+    pub baseline_dir: PathBuf,
+    /// Read the baselines directory at this git ref (e.g. `origin/main`)
+    /// without a checkout, so a change cannot lower its own bar.
+    #[arg(long)]
+    pub baseline_ref: Option<String>,
+}
+
+/// Gate and report options.
+#[derive(Debug, Args, Clone)]
+pub struct CliGateOptions {
+    /// Gate file (YAML).
+    #[arg(long, default_value = "gates/default.yaml")]
+    pub gate: PathBuf,
+    #[command(flatten)]
+    pub baselines: CliBaselineArgs,
+    /// Waivers file (default: `waivers.yaml` beside the gate file, if present).
+    #[arg(long)]
+    pub waivers: Option<PathBuf>,
+    /// Write JUnit XML here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write the Markdown report here.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Write the JSON verdict here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Markdown template (minijinja) to use instead of the built-in one.
+    #[arg(long)]
+    pub template: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CliGateArgs {
+    /// Bundle to judge.
+    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub options: CliGateOptions,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CliCheckArgs {
+    #[command(flatten)]
+    pub run: CliRunArgs,
+    #[command(flatten)]
+    pub gate: CliGateOptions,
+    /// Directory for the default report files (`report.md`, `junit.xml`,
+    /// `verdict.json`) when `--markdown`/`--junit`/`--json` are not given.
+    #[arg(long, default_value = "tokengate-out")]
+    pub report_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CliBaselineCommand {
+    /// Store a complete bundle as a baseline (keeps the last K runs of its set).
+    Promote {
+        bundle: PathBuf,
+        #[arg(long, default_value = "baselines")]
+        baseline_dir: PathBuf,
+        #[arg(long, default_value_t = crate::baseline::DEFAULT_KEEP)]
+        keep: usize,
+    },
+    /// List stored baseline sets.
+    List {
+        #[command(flatten)]
+        baselines: CliBaselineArgs,
+    },
+    /// Show one baseline set (by path prefix or key text).
+    Show {
+        key: String,
+        #[command(flatten)]
+        baselines: CliBaselineArgs,
+    },
+    /// Explain which baseline a bundle would be compared with, and why every
+    /// other one was refused.
+    Explain {
+        bundle: PathBuf,
+        #[command(flatten)]
+        baselines: CliBaselineArgs,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+#[command(group(clap::ArgGroup::new("platform").required(true).args(["github", "gitlab"])))]
+pub struct CliCommentArgs {
+    /// The Markdown report to post.
+    #[arg(long)]
+    pub markdown: PathBuf,
+    /// Post to a GitHub pull request (token from `GITHUB_TOKEN`).
+    #[arg(long)]
+    pub github: bool,
+    /// Post to a GitLab merge request (token from `GITLAB_TOKEN` or `CI_JOB_TOKEN`).
+    #[arg(long)]
+    pub gitlab: bool,
+    /// API base URL (default from the CI environment: `GITHUB_API_URL` /
+    /// `CI_API_V4_URL`).
+    #[arg(long)]
+    pub api_url: Option<String>,
+    /// GitHub `owner/name` (default `GITHUB_REPOSITORY`) or GitLab project id
+    /// or path (default `CI_PROJECT_ID`).
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Pull request number / merge request IID (default from the CI environment).
+    #[arg(long)]
+    pub number: Option<u64>,
 }
 
 #[derive(Debug, Args, Clone)]

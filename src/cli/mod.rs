@@ -4,5 +4,8 @@
 mod args;
 mod convert;
 
-pub use args::{Cli, CliCommand, CliRunArgs, CliSimArgs};
-pub use convert::overrides_of;
+pub use args::{
+    Cli, CliBaselineArgs, CliBaselineCommand, CliCheckArgs, CliCommand, CliCommentArgs,
+    CliGateArgs, CliGateOptions, CliRunArgs, CliSimArgs,
+};
+pub use convert::{gate_options_of, overrides_of};

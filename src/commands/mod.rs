@@ -1,9 +1,13 @@
 //! Orchestration of the commands: each file runs one command end to end
 //! with `anyhow` context; `main` maps the result to an exit code.
 
+pub mod comment;
+pub mod gate;
 mod progress;
 pub mod run;
 pub mod summary;
 
+pub use comment::{CommentOptions, Platform, post_comment};
+pub use gate::{GateOptions, GateOutcome, gate_bundle, render_verdict_summary};
 pub use run::{ProgressMode, RunOptions, RunOutcome, run_workload};
 pub use summary::render_summary;

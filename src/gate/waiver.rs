@@ -49,26 +49,22 @@ impl Date {
     /// Today in UTC from the system clock. Only the command layer calls this;
     /// the gate takes the date as an argument.
     pub fn today_utc() -> Date {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        Date::from_days_since_epoch((secs / 86_400) as i64)
+        Date::of(std::time::SystemTime::now())
     }
 
-    /// Civil date of a day count since 1970-01-01: Howard Hinnant's
-    /// `civil_from_days` (<https://howardhinnant.github.io/date_algorithms.html>).
+    /// The UTC date of a system time.
+    pub fn of(t: std::time::SystemTime) -> Date {
+        Date::from_days_since_epoch(crate::timefmt::unix_ms(t).div_euclid(86_400_000))
+    }
+
+    /// Civil date of a day count since 1970-01-01.
     pub fn from_days_since_epoch(days: i64) -> Date {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
-        Date { year, month, day }
+        let (year, month, day) = crate::timefmt::civil_from_days(days);
+        Date {
+            year: year as i32,
+            month: month as u8,
+            day: day as u8,
+        }
     }
 }
 

@@ -1,0 +1,97 @@
+//! `tokengate comment`: post a Markdown report as one PR comment (GitHub)
+//! or MR note (GitLab), updating our earlier one. Commenting never changes
+//! the gate's verdict: a read-only token or a run outside a PR/MR is a
+//! warning and exit 0.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use crate::ci::{
+    CiError, CommentOutcome, CommentTarget, github_token_from_env, gitlab_token_from_env,
+    upsert_comment,
+};
+use crate::exit_code;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    GitHub,
+    GitLab,
+}
+
+#[derive(Debug, Clone)]
+pub struct CommentOptions {
+    pub markdown: PathBuf,
+    pub platform: Platform,
+    /// Overrides of the CI environment.
+    pub api_url: Option<String>,
+    pub repo: Option<String>,
+    pub number: Option<u64>,
+}
+
+/// Post the report; returns the exit code.
+pub async fn post_comment(
+    opts: &CommentOptions,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> anyhow::Result<i32> {
+    let markdown = std::fs::read_to_string(&opts.markdown).with_context(|| {
+        format!(
+            "cannot read the Markdown report {}",
+            opts.markdown.display()
+        )
+    })?;
+    // Command-line values take the place of the CI variables they override.
+    let number = opts.number.map(|n| n.to_string());
+    let lookup = |k: &str| -> Option<String> {
+        match (opts.platform, k) {
+            (Platform::GitHub, "GITHUB_API_URL") | (Platform::GitLab, "CI_API_V4_URL")
+                if opts.api_url.is_some() =>
+            {
+                opts.api_url.clone()
+            }
+            (Platform::GitHub, "GITHUB_REPOSITORY") | (Platform::GitLab, "CI_PROJECT_ID")
+                if opts.repo.is_some() =>
+            {
+                opts.repo.clone()
+            }
+            (Platform::GitHub, "GITHUB_EVENT_PATH") if number.is_some() => None,
+            (Platform::GitHub, "GITHUB_REF") if number.is_some() => {
+                number.as_ref().map(|n| format!("refs/pull/{n}/merge"))
+            }
+            (Platform::GitLab, "CI_MERGE_REQUEST_IID") if number.is_some() => number.clone(),
+            _ => env(k),
+        }
+    };
+    let (target, token) = match opts.platform {
+        Platform::GitHub => {
+            let Some(token) = github_token_from_env(&lookup) else {
+                eprintln!("tokengate: warning: GITHUB_TOKEN is not set; no comment posted");
+                return Ok(exit_code::PASS);
+            };
+            (CommentTarget::github_from_env(&lookup), token)
+        }
+        Platform::GitLab => {
+            let Some((token, auth)) = gitlab_token_from_env(&lookup) else {
+                eprintln!(
+                    "tokengate: warning: neither GITLAB_TOKEN nor CI_JOB_TOKEN is set; no note posted"
+                );
+                return Ok(exit_code::PASS);
+            };
+            (CommentTarget::gitlab_from_env(&lookup, auth), token)
+        }
+    };
+    let target = match target {
+        Ok(t) => t,
+        Err(e @ CiError::NotAReviewRequest { .. }) => {
+            eprintln!("tokengate: notice: {e}; no comment posted");
+            return Ok(exit_code::PASS);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match upsert_comment(&target, &token, &markdown).await? {
+        CommentOutcome::Created { id } => println!("tokengate: created comment {id}"),
+        CommentOutcome::Updated { id } => println!("tokengate: updated comment {id}"),
+        CommentOutcome::Skipped { warning } => eprintln!("tokengate: warning: {warning}"),
+    }
+    Ok(exit_code::PASS)
+}

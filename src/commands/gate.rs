@@ -1,0 +1,239 @@
+//! `tokengate gate` / `report`: bundle + baseline resolution + gate file →
+//! `GateReport` → JUnit, Markdown and JSON files. The caller decides the
+//! exit code (`gate` uses the verdict, `report` does not).
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::Context as _;
+
+use crate::baseline::{BaselineError, BaselineSource, FieldDiff, Resolution, resolve};
+use crate::bundle::{Bundle, digest_of_file, read_bundle};
+use crate::fsutil::write_atomic;
+use crate::gate::{
+    BaselineDesc, Comparison, Date, GateReport, KeyChange, Waiver, evaluate, load_gate_file,
+    load_waivers,
+};
+use crate::report::{JsonRenderer, JunitRenderer, MarkdownRenderer, Renderer};
+
+/// Where the baselines are and which gate applies.
+#[derive(Debug, Clone)]
+pub struct GateOptions {
+    pub bundle: PathBuf,
+    pub gate: PathBuf,
+    pub baseline_dir: PathBuf,
+    /// Read the baselines directory at this git ref (e.g. `origin/main`)
+    /// instead of the working tree, so a change cannot lower its own bar.
+    pub baseline_ref: Option<String>,
+    /// Waivers file; `None` uses `gates/waivers.yaml` beside the gate file
+    /// when it exists.
+    pub waivers: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+    pub markdown: Option<PathBuf>,
+    pub json: Option<PathBuf>,
+    /// A user Markdown template (minijinja) instead of the built-in one.
+    pub template: Option<PathBuf>,
+    /// "Today" for waiver expiry and "now" for baseline ages.
+    pub now: SystemTime,
+}
+
+/// The gate's result and the files written.
+pub struct GateOutcome {
+    pub report: GateReport,
+    pub written: Vec<PathBuf>,
+}
+
+/// Compare a bundle with its baseline under a gate file and write reports.
+pub fn gate_bundle(opts: &GateOptions) -> anyhow::Result<GateOutcome> {
+    let bundle = read_bundle(&opts.bundle)?;
+    let digest = digest_of_file(&opts.bundle)?;
+    let gate = load_gate_file(&opts.gate)?;
+    let waivers = load_waiver_file(opts)?;
+    let source = match &opts.baseline_ref {
+        Some(r) => BaselineSource::GitRef {
+            dir: opts.baseline_dir.clone(),
+            reference: r.clone(),
+        },
+        None => BaselineSource::Dir(opts.baseline_dir.clone()),
+    };
+    let resolution = match resolve(&bundle, &source, opts.now) {
+        Ok(r) => Some(r),
+        // The target branch has no baselines yet (the first change that adds
+        // them): every comparison is skipped with that reason, not an error.
+        Err(e @ BaselineError::DirAbsentAtRef { .. }) => {
+            eprintln!("tokengate: {}", crate::error_chain(&e));
+            None
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context("cannot resolve the baseline"));
+        }
+    };
+    let comparison = comparison(&bundle, digest, resolution.as_ref(), opts);
+    let report = evaluate(&gate, &comparison, &waivers, Date::of(opts.now));
+    let written = write_reports(&report, opts)?;
+    Ok(GateOutcome { report, written })
+}
+
+fn load_waiver_file(opts: &GateOptions) -> anyhow::Result<Vec<Waiver>> {
+    let path = match &opts.waivers {
+        Some(p) => p.clone(),
+        None => {
+            let beside = opts
+                .gate
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("waivers.yaml");
+            if !beside.exists() {
+                return Ok(Vec::new());
+            }
+            beside
+        }
+    };
+    Ok(load_waivers(&path)?)
+}
+
+fn comparison<'a>(
+    bundle: &'a Bundle,
+    digest: String,
+    res: Option<&'a Resolution>,
+    opts: &GateOptions,
+) -> Comparison<'a> {
+    let change = |d: &FieldDiff| KeyChange {
+        field: d
+            .field
+            .trim_start_matches("key.")
+            .trim_start_matches("context.")
+            .to_string(),
+        baseline: d.baseline.clone(),
+        candidate: d.candidate.clone(),
+    };
+    let Some(res) = res else {
+        return Comparison {
+            candidate: bundle,
+            candidate_digest: digest,
+            baseline_runs: Vec::new(),
+            baseline_desc: BaselineDesc {
+                location: opts.baseline_dir.display().to_string(),
+                git_ref: opts.baseline_ref.clone(),
+                commit: None,
+                key: None,
+                run_digests: Vec::new(),
+            },
+            skip_reason: Some(format!(
+                "no baselines directory `{}` at {}",
+                opts.baseline_dir.display(),
+                opts.baseline_ref.as_deref().unwrap_or("the working tree")
+            )),
+            change_under_test: Vec::new(),
+            warnings: Vec::new(),
+        };
+    };
+    let (runs, desc) = match &res.chosen {
+        Some(set) => (
+            set.runs.iter().map(|r| &r.bundle).collect(),
+            BaselineDesc {
+                location: set.location.clone(),
+                git_ref: opts.baseline_ref.clone(),
+                commit: res.git_commit.clone(),
+                key: Some(set.key.clone()),
+                // Oldest first, as the report documents.
+                run_digests: set.runs.iter().rev().map(|r| r.digest.clone()).collect(),
+            },
+        ),
+        None => (
+            Vec::new(),
+            BaselineDesc {
+                location: res.source.clone(),
+                git_ref: opts.baseline_ref.clone(),
+                commit: res.git_commit.clone(),
+                key: None,
+                run_digests: Vec::new(),
+            },
+        ),
+    };
+    Comparison {
+        candidate: bundle,
+        candidate_digest: digest,
+        baseline_runs: runs,
+        baseline_desc: desc,
+        skip_reason: res.skip_reason(),
+        change_under_test: res.change_under_test.iter().map(change).collect(),
+        warnings: res
+            .warnings
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} differs: baseline {}, candidate {}",
+                    d.field, d.baseline, d.candidate
+                )
+            })
+            .collect(),
+    }
+}
+
+fn write_reports(report: &GateReport, opts: &GateOptions) -> anyhow::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    let markdown = match &opts.template {
+        Some(t) => MarkdownRenderer::from_template_file(t)
+            .with_context(|| format!("cannot load the Markdown template {}", t.display()))?,
+        None => MarkdownRenderer::new(),
+    };
+    let outputs: [(&Option<PathBuf>, &dyn Renderer); 3] = [
+        (&opts.junit, &JunitRenderer),
+        (&opts.markdown, &markdown),
+        (&opts.json, &JsonRenderer),
+    ];
+    for (path, renderer) in outputs {
+        if let Some(path) = path {
+            let bytes = renderer
+                .render(report)
+                .with_context(|| format!("cannot render {}", path.display()))?;
+            write_atomic(path, &bytes)?;
+            written.push(path.clone());
+        }
+    }
+    Ok(written)
+}
+
+/// One line per rule for the terminal.
+pub fn render_verdict_summary(report: &GateReport) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "gate {}: {} ({} rules)",
+        report.gate,
+        report.verdict.as_str().to_uppercase(),
+        report.rules.len()
+    );
+    if let Some(reason) = &report.skip_reason {
+        let _ = writeln!(s, "  baseline: none — {reason}");
+    } else {
+        let _ = writeln!(
+            s,
+            "  baseline: {} ({} run(s))",
+            report.baseline.location,
+            report.baseline.run_digests.len()
+        );
+    }
+    for c in &report.change_under_test {
+        let _ = writeln!(
+            s,
+            "  change under test: {}: {} → {}",
+            c.field, c.baseline, c.candidate
+        );
+    }
+    for r in &report.rules {
+        let _ = writeln!(
+            s,
+            "  {:<12} {}: {}",
+            r.outcome.as_str(),
+            r.name,
+            r.explanation
+        );
+    }
+    for w in &report.warnings {
+        let _ = writeln!(s, "  warning: {w}");
+    }
+    s
+}

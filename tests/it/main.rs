@@ -1,5 +1,6 @@
 //! Integration tests: one binary with modules keeps link time down on 2 cores.
 
+mod ab;
 mod baseline;
 mod ci;
 mod cli;

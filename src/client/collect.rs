@@ -114,18 +114,18 @@ impl Collector {
             return ControlFlow::Break(Stop::Done);
         }
         self.data_events += 1;
-        let chunk: Chunk<'_> = match serde_json::from_slice(data) {
+        let chunk = match Chunk::parse(data) {
             Ok(c) => c,
             Err(_) => return ControlFlow::Break(Stop::Malformed),
         };
         if !chunk.has_expected_shape() {
             return ControlFlow::Break(Stop::Malformed);
         }
-        if chunk.error.is_some() {
+        if chunk.has_error {
             return ControlFlow::Break(Stop::ServerError);
         }
         self.absorb_usage(&chunk);
-        let Some(choice) = chunk.choices.and_then(|c| c.0) else {
+        let Some(choice) = chunk.choice() else {
             return ControlFlow::Continue(());
         };
         let Some(bytes) = self.absorb_choice(choice) else {
@@ -154,16 +154,16 @@ impl Collector {
         if body.trim_ascii().is_empty() {
             return failed(ErrorKind::EmptyResponse);
         }
-        let chunk = match serde_json::from_slice::<Chunk<'_>>(body) {
+        let chunk = match Chunk::parse(body) {
             Ok(c) if c.has_expected_shape() => c,
             _ => return failed(ErrorKind::MalformedEvent),
         };
-        if chunk.error.is_some() {
+        if chunk.has_error {
             return failed(ErrorKind::StreamInterrupted);
         }
         self.data_events = 1;
         self.absorb_usage(&chunk);
-        if let Some(choice) = chunk.choices.and_then(|c| c.0) {
+        if let Some(choice) = chunk.choice() {
             if self.absorb_choice(choice).is_some() {
                 self.content_events = 1;
             }
@@ -230,10 +230,10 @@ impl Collector {
     /// Take what is needed from one choice; `Some(bytes of generated text)`
     /// when it carried content (answer text, reasoning text or a tool-call
     /// delta), `None` for a role-only or empty chunk.
-    fn absorb_choice(&mut self, choice: Choice<'_>) -> Option<u64> {
+    fn absorb_choice(&mut self, choice: &Choice<'_>) -> Option<u64> {
         let mut bytes = 0u64;
         let mut content = false;
-        if let Some(d) = choice.delta.or(choice.message) {
+        if let Some(d) = choice.delta() {
             if let Some(t) = non_empty(&d.content) {
                 content = true;
                 bytes += t.len() as u64;
@@ -264,9 +264,9 @@ impl Collector {
                 self.text.push_str(t);
             }
         }
-        if let Some(fr) = choice.finish_reason {
+        if let Some(fr) = &choice.finish_reason {
             if self.finish_reason.is_none() {
-                self.finish_reason = Some(fr.0.into_owned());
+                self.finish_reason = Some(fr.as_str().to_owned());
             }
         }
         content.then_some(bytes)

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
@@ -163,74 +163,303 @@ impl Text<'_> {
 /// One SSE chunk (`chat.completion.chunk` / `text_completion`) or a whole
 /// non-streaming response: both have `choices`, `usage` and, on failure,
 /// `error`.
-#[derive(Debug, Deserialize)]
+///
+/// Parsed by [`Chunk::parse`] with hand-written visitors that fill one
+/// `Chunk` in place. Derived `Deserialize` on the nested
+/// `Option<Choice{Option<Delta>}>` shape returned each level by value, and
+/// those ~300-byte moves were a quarter of the JSON time per event in the
+/// client benchmark (`benches/client.rs`, perf profile).
+#[derive(Debug, Default)]
 pub(crate) struct Chunk<'a> {
-    #[serde(borrow, default)]
-    pub(crate) choices: Option<FirstChoice<'a>>,
-    #[serde(default)]
+    /// `choices` was present and not null (it may be empty).
+    pub(crate) has_choices: bool,
+    /// The first element of `choices` was present (tokengate sends `n = 1`;
+    /// further elements are skipped without being stored).
+    has_choice: bool,
+    choice: Choice<'a>,
     pub(crate) usage: Option<Usage>,
-    #[serde(default)]
-    pub(crate) error: Option<IgnoredAny>,
+    /// `error` was present and not null.
+    pub(crate) has_error: bool,
 }
 
-impl Chunk<'_> {
+impl<'a> Chunk<'a> {
+    /// Parse one event's data (or a whole body), borrowing unescaped text
+    /// from `data`. Anything that is not a JSON object of the expected
+    /// field types, or has trailing characters, is an error.
+    pub(crate) fn parse(data: &'a [u8]) -> Result<Chunk<'a>, serde_json::Error> {
+        let mut chunk = Chunk::default();
+        let mut de = serde_json::Deserializer::from_slice(data);
+        de::DeserializeSeed::deserialize(ChunkSeed(&mut chunk), &mut de)?;
+        de.end()?;
+        Ok(chunk)
+    }
+
     /// Whether the object has any of the fields an OpenAI chunk must have;
     /// `{}` or an unrelated object is a malformed event.
     pub(crate) fn has_expected_shape(&self) -> bool {
-        self.choices.is_some() || self.usage.is_some() || self.error.is_some()
+        self.has_choices || self.usage.is_some() || self.has_error
+    }
+
+    /// The first choice, when there was one.
+    pub(crate) fn choice(&self) -> Option<&Choice<'a>> {
+        self.has_choice.then_some(&self.choice)
     }
 }
 
-/// The first element of `choices` (tokengate sends `n = 1`); further
-/// elements are skipped without being stored, so no `Vec` is allocated.
-#[derive(Debug)]
-pub(crate) struct FirstChoice<'a>(pub(crate) Option<Choice<'a>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for FirstChoice<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = FirstChoice<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of choices")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FirstChoice<'a>, A::Error> {
-                let first = seq.next_element::<Choice<'a>>()?;
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(FirstChoice(first))
-            }
-        }
-        d.deserialize_seq(V(PhantomData))
-    }
-}
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default)]
 pub(crate) struct Choice<'a> {
     /// Streaming chat.
-    #[serde(borrow, default)]
-    pub(crate) delta: Option<Delta<'a>>,
+    has_delta: bool,
+    delta: Delta<'a>,
     /// Non-streaming chat.
-    #[serde(borrow, default)]
-    pub(crate) message: Option<Delta<'a>>,
+    has_message: bool,
+    message: Delta<'a>,
     /// Completions API.
-    #[serde(borrow, default)]
     pub(crate) text: Option<Text<'a>>,
-    #[serde(borrow, default)]
     pub(crate) finish_reason: Option<Text<'a>>,
 }
 
-#[derive(Debug, Deserialize)]
+impl<'a> Choice<'a> {
+    /// `delta` (streaming) when present and not null, else `message`.
+    pub(crate) fn delta(&self) -> Option<&Delta<'a>> {
+        if self.has_delta {
+            Some(&self.delta)
+        } else {
+            self.has_message.then_some(&self.message)
+        }
+    }
+}
+
+#[derive(Debug, Default)]
 pub(crate) struct Delta<'a> {
-    #[serde(borrow, default)]
     pub(crate) content: Option<Text<'a>>,
     /// DeepSeek / vLLM reasoning parsers.
-    #[serde(borrow, default)]
     pub(crate) reasoning_content: Option<Text<'a>>,
     /// OpenRouter / newer vLLM.
-    #[serde(borrow, default)]
     pub(crate) reasoning: Option<Text<'a>>,
-    #[serde(borrow, default)]
     pub(crate) tool_calls: Option<ToolCalls<'a>>,
+}
+
+/// Field names, matched without allocating; every other name is skipped.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum ChunkField {
+    Choices,
+    Usage,
+    Error,
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum ChoiceField {
+    Delta,
+    Message,
+    Text,
+    FinishReason,
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum DeltaField {
+    Content,
+    ReasoningContent,
+    Reasoning,
+    ToolCalls,
+    #[serde(other)]
+    Other,
+}
+
+/// A second occurrence of a field is an error, as with derived
+/// `Deserialize`.
+fn first_time<E: de::Error>(seen: &mut bool, field: &'static str) -> Result<(), E> {
+    if std::mem::replace(seen, true) {
+        return Err(E::duplicate_field(field));
+    }
+    Ok(())
+}
+
+struct ChunkSeed<'x, 'a>(&'x mut Chunk<'a>);
+
+impl<'de: 'a, 'a> de::DeserializeSeed<'de> for ChunkSeed<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for ChunkSeed<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a completion chunk object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let c = self.0;
+        let (mut seen_choices, mut seen_usage, mut seen_error) = (false, false, false);
+        while let Some(key) = map.next_key::<ChunkField>()? {
+            match key {
+                ChunkField::Choices => {
+                    first_time(&mut seen_choices, "choices")?;
+                    map.next_value_seed(OptionSeed(ChoicesSeed(c)))?;
+                }
+                ChunkField::Usage => {
+                    first_time(&mut seen_usage, "usage")?;
+                    c.usage = map.next_value()?;
+                }
+                ChunkField::Error => {
+                    first_time(&mut seen_error, "error")?;
+                    c.has_error = map.next_value::<Option<IgnoredAny>>()?.is_some();
+                }
+                ChunkField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `null` leaves the target untouched; any other value goes to the inner seed.
+struct OptionSeed<S>(S);
+
+impl<'de, S: de::DeserializeSeed<'de, Value = ()>> de::DeserializeSeed<'de> for OptionSeed<S> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de, S: de::DeserializeSeed<'de, Value = ()>> Visitor<'de> for OptionSeed<S> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a value or null")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.0.deserialize(d)
+    }
+}
+
+/// The `choices` array: the first element in place, the rest skipped.
+struct ChoicesSeed<'x, 'a>(&'x mut Chunk<'a>);
+
+impl<'de: 'a, 'a> de::DeserializeSeed<'de> for ChoicesSeed<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for ChoicesSeed<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of choices")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let c = self.0;
+        c.has_choices = true;
+        c.has_choice = seq.next_element_seed(ChoiceSeed(&mut c.choice))?.is_some();
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+}
+
+struct ChoiceSeed<'x, 'a>(&'x mut Choice<'a>);
+
+impl<'de: 'a, 'a> de::DeserializeSeed<'de> for ChoiceSeed<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for ChoiceSeed<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a choice object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let c = self.0;
+        let mut seen = [false; 4];
+        while let Some(key) = map.next_key::<ChoiceField>()? {
+            match key {
+                ChoiceField::Delta => {
+                    first_time(&mut seen[0], "delta")?;
+                    map.next_value_seed(OptionSeed(DeltaSeed(&mut c.delta, &mut c.has_delta)))?;
+                }
+                ChoiceField::Message => {
+                    first_time(&mut seen[1], "message")?;
+                    map.next_value_seed(OptionSeed(DeltaSeed(&mut c.message, &mut c.has_message)))?;
+                }
+                ChoiceField::Text => {
+                    first_time(&mut seen[2], "text")?;
+                    c.text = map.next_value()?;
+                }
+                ChoiceField::FinishReason => {
+                    first_time(&mut seen[3], "finish_reason")?;
+                    c.finish_reason = map.next_value()?;
+                }
+                ChoiceField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A `delta` or `message` object, filled in place; sets the flag when present.
+struct DeltaSeed<'x, 'a>(&'x mut Delta<'a>, &'x mut bool);
+
+impl<'de: 'a, 'a> de::DeserializeSeed<'de> for DeltaSeed<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for DeltaSeed<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a delta or message object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let (d, present) = (self.0, self.1);
+        *present = true;
+        let mut seen = [false; 4];
+        while let Some(key) = map.next_key::<DeltaField>()? {
+            match key {
+                DeltaField::Content => {
+                    first_time(&mut seen[0], "content")?;
+                    d.content = map.next_value()?;
+                }
+                DeltaField::ReasoningContent => {
+                    first_time(&mut seen[1], "reasoning_content")?;
+                    d.reasoning_content = map.next_value()?;
+                }
+                DeltaField::Reasoning => {
+                    first_time(&mut seen[2], "reasoning")?;
+                    d.reasoning = map.next_value()?;
+                }
+                DeltaField::ToolCalls => {
+                    first_time(&mut seen[3], "tool_calls")?;
+                    d.tool_calls = map.next_value()?;
+                }
+                DeltaField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A `tool_calls` delta array, summarized without a `Vec`: how many entries,
@@ -379,10 +608,13 @@ mod tests {
     #[test]
     fn chunk_borrows_unescaped_text_and_reads_first_choice_only() {
         let data = br#"{"id":"x","choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null},{"index":1,"delta":{"content":"zz"}}],"usage":null}"#;
-        let c: Chunk<'_> = serde_json::from_slice(data).expect("valid");
-        let choice = c.choices.and_then(|f| f.0).expect("one choice");
-        let content = choice.delta.and_then(|d| d.content).expect("content");
-        assert!(matches!(content.0, Cow::Borrowed("Hello")));
+        let c = Chunk::parse(data).expect("valid");
+        let choice = c.choice().expect("one choice");
+        let content = choice.delta().and_then(|d| d.content.as_ref());
+        assert!(matches!(
+            content.expect("content").0,
+            Cow::Borrowed("Hello")
+        ));
         assert!(choice.finish_reason.is_none());
         assert!(c.usage.is_none());
     }
@@ -390,29 +622,63 @@ mod tests {
     #[test]
     fn chunk_with_escapes_tool_calls_and_usage() {
         let data = br#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":"f","arguments":"{\"a\""}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}"#;
-        let c: Chunk<'_> = serde_json::from_slice(data).expect("valid");
-        let choice = c.choices.and_then(|f| f.0).expect("choice");
-        let tc = choice.delta.and_then(|d| d.tool_calls).expect("tool calls");
+        let c = Chunk::parse(data).expect("valid");
+        let choice = c.choice().expect("choice");
+        let tc = choice.delta().and_then(|d| d.tool_calls.as_ref());
+        let tc = tc.expect("tool calls");
         assert_eq!(tc.count, 1);
         assert_eq!(tc.bytes, 1 + 4);
-        assert_eq!(tc.first_arguments.expect("args").as_str(), "{\"a\"");
-        assert_eq!(choice.finish_reason.expect("finish").as_str(), "tool_calls");
-        let u = c.usage.expect("usage");
+        let args = tc.first_arguments.as_ref().expect("args");
+        assert_eq!(args.as_str(), "{\"a\"");
+        let finish = choice.finish_reason.as_ref().expect("finish");
+        assert_eq!(finish.as_str(), "tool_calls");
+        let u = c.usage.as_ref().expect("usage");
         assert_eq!((u.prompt_tokens, u.completion_tokens), (Some(5), Some(7)));
     }
 
     #[test]
     fn shape_checks() {
-        let c: Chunk<'_> = serde_json::from_slice(b"{}").expect("object");
+        let c = Chunk::parse(b"{}").expect("object");
         assert!(!c.has_expected_shape());
-        let c: Chunk<'_> =
-            serde_json::from_slice(br#"{"choices":[],"usage":{"completion_tokens":3}}"#)
-                .expect("valid");
+        let c = Chunk::parse(br#"{"choices":[],"usage":{"completion_tokens":3}}"#).expect("valid");
         assert!(c.has_expected_shape());
-        assert!(serde_json::from_slice::<Chunk<'_>>(br#"{"choices":{"a":1}}"#).is_err());
-        assert!(
-            serde_json::from_slice::<Chunk<'_>>(b"{\"choices\":[{\"text\":\"\xff\"}]}").is_err()
-        );
-        assert!(serde_json::from_slice::<Chunk<'_>>(br#"{"choices":[{"text":5}]}"#).is_err());
+        assert!(c.choice().is_none());
+        assert!(Chunk::parse(br#"{"choices":{"a":1}}"#).is_err());
+        assert!(Chunk::parse(b"{\"choices\":[{\"text\":\"\xff\"}]}").is_err());
+        assert!(Chunk::parse(br#"{"choices":[{"text":5}]}"#).is_err());
+    }
+
+    #[test]
+    fn nulls_duplicates_and_trailing_data() {
+        // `null` means absent at every level, as with `Option` fields.
+        let c = Chunk::parse(br#"{"choices":null,"usage":null,"error":null}"#).expect("valid");
+        assert!(!c.has_expected_shape());
+        let c = Chunk::parse(
+            br#"{"choices":[{"delta":null,"message":{"content":"m"},"text":null,"finish_reason":null}]}"#,
+        )
+        .expect("valid");
+        let d = c.choice().and_then(Choice::delta).expect("message");
+        assert_eq!(d.content.as_ref().map(Text::as_str), Some("m"));
+        // `delta` wins over `message` when both are present.
+        let c = Chunk::parse(br#"{"choices":[{"message":{"content":"m"},"delta":{}}]}"#)
+            .expect("valid");
+        let d = c.choice().and_then(Choice::delta).expect("delta");
+        assert!(d.content.is_none());
+        // An error object of any shape counts; null does not.
+        let c = Chunk::parse(br#"{"error":"boom"}"#).expect("valid");
+        assert!(c.has_error && c.has_expected_shape());
+        // Duplicate fields, a non-object and trailing characters are errors.
+        assert!(Chunk::parse(br#"{"choices":[],"choices":[]}"#).is_err());
+        assert!(Chunk::parse(br#"{"choices":[{"delta":{"content":"a","content":"b"}}]}"#).is_err());
+        assert!(Chunk::parse(b"[1,2]").is_err());
+        assert!(Chunk::parse(b"null").is_err());
+        assert!(Chunk::parse(br#"{"choices":[]} x"#).is_err());
+        // Only the first choice is kept; unknown fields anywhere are skipped.
+        let c = Chunk::parse(
+            br#"{"id":"x","choices":[{"index":0,"logprobs":{"a":[1]},"text":"a"},{"text":"b"}],"x":[{}]}"#,
+        )
+        .expect("valid");
+        let t = c.choice().and_then(|ch| ch.text.as_ref()).map(Text::as_str);
+        assert_eq!(t, Some("a"));
     }
 }

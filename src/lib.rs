@@ -5,6 +5,18 @@
 //! (streaming SSE) produces a result [`bundle::Bundle`]; a gate compares it
 //! statistically with stored baselines and writes JUnit XML, Markdown and a
 //! JSON verdict.
+//!
+//! Gate files are validated once, at the edge, into typed rules:
+//!
+//! ```
+//! let gate = tokengate::gate::parse_gate_file(
+//!     "name: release\nrules:\n  - metric: ttft.p95\n    max_increase: 15%\n",
+//!     "inline.yaml",
+//! )
+//! .expect("a valid gate file");
+//! assert_eq!(gate.rules.len(), 1);
+//! assert_eq!(gate.rules[0].name, "ttft.p95 max_increase 15%");
+//! ```
 
 pub mod baseline;
 pub mod bundle;

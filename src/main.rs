@@ -113,7 +113,7 @@ async fn run_and_summarize(args: &CliRunArgs) -> anyhow::Result<(std::path::Path
     install_signal_handlers(stop.clone());
     let opts = RunOptions {
         workload: args.workload.clone(),
-        overrides: overrides_of(&args),
+        overrides: overrides_of(args),
         out: args.out.clone(),
         progress: if args.quiet {
             ProgressMode::Off

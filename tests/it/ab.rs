@@ -67,7 +67,12 @@ async fn verdicts(baseline: SimProfile, candidate: SimProfile, pairs: u64) -> Ve
         assert!(report.skip_reason.is_none(), "{:?}", report.skip_reason);
         if report.verdict == Verdict::Fail {
             for r in &report.rules {
-                eprintln!("pair {pair}: {} {}: {}", r.outcome.as_str(), r.name, r.explanation);
+                eprintln!(
+                    "pair {pair}: {} {}: {}",
+                    r.outcome.as_str(),
+                    r.name,
+                    r.explanation
+                );
             }
         }
         out.push(report.verdict);
@@ -80,7 +85,10 @@ async fn default_gate_never_fails_twenty_a_a_pairs() {
     let v = verdicts(profile(0, 40.0, 4.0), profile(0, 40.0, 4.0), 20).await;
     let fails = v.iter().filter(|&&v| v == Verdict::Fail).count();
     let inconclusive = v.iter().filter(|&&v| v == Verdict::Inconclusive).count();
-    eprintln!("A/A: {fails} fail, {inconclusive} inconclusive of {}", v.len());
+    eprintln!(
+        "A/A: {fails} fail, {inconclusive} inconclusive of {}",
+        v.len()
+    );
     assert_eq!(fails, 0, "{v:?}");
 }
 

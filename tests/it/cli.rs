@@ -100,3 +100,49 @@ fn missing_api_key_variable_is_exit_2() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("TOKENGATE_TEST_UNSET_KEY"), "{stderr}");
 }
+
+/// The README's first command: the quickstart on the built-in simulator,
+/// compared with the baseline committed in `baselines/`. The baseline must
+/// stay comparable (same workload digest, metrics version, tool major), so a
+/// change that silently breaks comparability fails here.
+#[test]
+fn quickstart_check_compares_with_the_committed_baseline() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().unwrap();
+    let output = tokengate()
+        .current_dir(root)
+        .args(["check", "examples/quickstart.yaml", "--quiet", "--out"])
+        .arg(out.path().join("bundle.json"))
+        .arg("--report-dir")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let verdict: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("verdict.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        verdict["skip_reason"],
+        serde_json::Value::Null,
+        "{verdict:#}"
+    );
+    assert_eq!(
+        verdict["baseline"]["run_digests"].as_array().map(Vec::len),
+        Some(3)
+    );
+    assert!(
+        verdict["verdict"] == "pass" || verdict["verdict"] == "inconclusive",
+        "{verdict:#}"
+    );
+    for name in ["junit.xml", "report.md", "verdict.json", "bundle.json"] {
+        assert!(out.path().join(name).exists(), "{name} missing");
+    }
+    let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(md.starts_with("<!-- tokengate:report -->"));
+}

@@ -525,3 +525,54 @@ fn evaluated_reports_render_in_every_format() {
         serde_json::from_str(&render(&JsonRenderer, &report)).expect("valid JSON");
     assert_eq!(json["verdict"], "fail");
 }
+
+/// The Markdown renders as GitHub-flavoured Markdown: a GFM parser (tables
+/// extension) turns the verdict table into one HTML table with a row per
+/// rule, and nothing from a bundle turns into raw HTML.
+#[test]
+fn markdown_renders_as_github_flavoured_markdown() {
+    use pulldown_cmark::{Event, Options, Parser, Tag, html};
+    let report = fixed_report();
+    let md = render(&MarkdownRenderer::new(), &report);
+    let mut opts = Options::empty();
+    opts.insert(Options::ENABLE_TABLES);
+    opts.insert(Options::ENABLE_STRIKETHROUGH);
+    let mut tables = 0;
+    let mut raw_html = Vec::new();
+    for event in Parser::new_ext(&md, opts) {
+        match event {
+            Event::Start(Tag::Table(_)) => tables += 1,
+            Event::Html(h) | Event::InlineHtml(h) => raw_html.push(h.to_string()),
+            _ => {}
+        }
+    }
+    assert!(tables >= 1, "no table in:\n{md}");
+    // Only our own markup: the hidden marker, line breaks, <sub>, <details>.
+    for h in &raw_html {
+        let t = h.trim();
+        assert!(
+            t.starts_with("<!-- tokengate:report -->")
+                || [
+                    "<br>",
+                    "<sub>",
+                    "</sub>",
+                    "<details>",
+                    "</details>",
+                    "<summary>",
+                    "</summary>"
+                ]
+                .iter()
+                .any(|ok| t.starts_with(ok)),
+            "unexpected raw HTML {t:?} in:\n{md}"
+        );
+    }
+    let mut out = String::new();
+    html::push_html(&mut out, Parser::new_ext(&md, opts));
+    let first_table = &out[out.find("<table>").unwrap()..out.find("</table>").unwrap()];
+    let rows = first_table.matches("<tr>").count();
+    assert_eq!(
+        rows,
+        report.rules.len() + 1,
+        "header + one row per rule:\n{first_table}"
+    );
+}

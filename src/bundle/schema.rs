@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
+
+use crate::client::ErrorKind;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a field changes meaning or is removed. Readers refuse bundles
@@ -256,49 +258,81 @@ pub struct Histograms {
     pub e2e_us: String,
 }
 
-/// Outcome of one sample, as stored in [`Samples::outcome`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
+/// Outcome of one sample, as stored in [`Samples::outcome`]: `ok`,
+/// `cancelled`, or the error kind's name (`http_5xx`, …), one flat string so
+/// the column stays compact and readable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SampleOutcome {
     Ok,
     Cancelled,
-    Connect,
-    Timeout,
-    #[serde(rename = "http_4xx")]
-    Http4xx,
-    #[serde(rename = "http_429")]
-    Http429,
-    #[serde(rename = "http_5xx")]
-    Http5xx,
-    ContextOverflow,
-    StreamInterrupted,
-    MalformedEvent,
-    EmptyResponse,
+    Failed(ErrorKind),
 }
 
 impl SampleOutcome {
     pub fn is_ok(self) -> bool {
         self == SampleOutcome::Ok
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SampleOutcome::Ok => "ok",
+            SampleOutcome::Cancelled => "cancelled",
+            SampleOutcome::Failed(kind) => kind.as_str(),
+        }
+    }
+
+    fn parse(s: &str) -> Option<SampleOutcome> {
+        match s {
+            "ok" => Some(SampleOutcome::Ok),
+            "cancelled" => Some(SampleOutcome::Cancelled),
+            _ => ErrorKind::ALL
+                .iter()
+                .find(|k| k.as_str() == s)
+                .map(|&k| SampleOutcome::Failed(k)),
+        }
+    }
+}
+
+impl Serialize for SampleOutcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for SampleOutcome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(d)?;
+        SampleOutcome::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown outcome `{text}`, expected `ok`, `cancelled` or an error kind"
+            ))
+        })
+    }
+}
+
+impl JsonSchema for SampleOutcome {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SampleOutcome".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut names = vec!["ok", "cancelled"];
+        names.extend(ErrorKind::ALL.iter().map(|k| k.as_str()));
+        schemars::json_schema!({
+            "type": "string",
+            "enum": names,
+            "description": "`ok`, `cancelled`, or the error kind of a failed request"
+        })
+    }
 }
 
 impl From<crate::client::Outcome> for SampleOutcome {
     fn from(o: crate::client::Outcome) -> Self {
-        use crate::client::{ErrorKind as K, Outcome};
+        use crate::client::Outcome;
         match o {
             Outcome::Success => SampleOutcome::Ok,
             Outcome::Cancelled => SampleOutcome::Cancelled,
-            Outcome::Failed { kind, .. } => match kind {
-                K::Connect => SampleOutcome::Connect,
-                K::Timeout => SampleOutcome::Timeout,
-                K::Http4xx => SampleOutcome::Http4xx,
-                K::Http429 => SampleOutcome::Http429,
-                K::Http5xx => SampleOutcome::Http5xx,
-                K::ContextOverflow => SampleOutcome::ContextOverflow,
-                K::StreamInterrupted => SampleOutcome::StreamInterrupted,
-                K::MalformedEvent => SampleOutcome::MalformedEvent,
-                K::EmptyResponse => SampleOutcome::EmptyResponse,
-            },
+            Outcome::Failed { kind, .. } => SampleOutcome::Failed(kind),
         }
     }
 }

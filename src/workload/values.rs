@@ -53,19 +53,23 @@ impl fmt::Display for DurationValue {
     }
 }
 
+/// A YAML scalar written as a number (`30`) or text (`30s`), as text.
+fn scalar_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Num(f64),
+        Text(String),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::Num(n) => n.to_string(),
+        Raw::Text(s) => s,
+    })
+}
+
 impl<'de> Deserialize<'de> for DurationValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Num(f64),
-            Text(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Num(n) => DurationValue::parse(&n.to_string()),
-            Raw::Text(s) => DurationValue::parse(&s),
-        }
-        .map_err(serde::de::Error::custom)
+        DurationValue::parse(&scalar_text(d)?).map_err(serde::de::Error::custom)
     }
 }
 
@@ -96,17 +100,7 @@ impl Share {
 
 impl<'de> Deserialize<'de> for Share {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Num(f64),
-            Text(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Num(n) => Share::parse(&n.to_string()),
-            Raw::Text(s) => Share::parse(&s),
-        }
-        .map_err(serde::de::Error::custom)
+        Share::parse(&scalar_text(d)?).map_err(serde::de::Error::custom)
     }
 }
 

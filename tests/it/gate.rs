@@ -115,7 +115,9 @@ pub fn make_bundle(spec: &Spec) -> Bundle {
         s.attempts.push(1);
         if fail {
             failed += 1;
-            s.outcome.push(SampleOutcome::StreamInterrupted);
+            s.outcome.push(SampleOutcome::Failed(
+                tokengate::client::ErrorKind::StreamInterrupted,
+            ));
         } else {
             out_total += u64::from(tokens);
             s.outcome.push(SampleOutcome::Ok);

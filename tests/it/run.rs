@@ -113,7 +113,10 @@ async fn injected_faults_are_counted_exactly_by_kind() {
         counters.injected(FaultKind::Malformed),
         "{counters:?}"
     );
-    assert_eq!(count(SampleOutcome::Http5xx), m.errors["http_5xx"]);
+    assert_eq!(
+        count(SampleOutcome::Failed(tokengate::client::ErrorKind::Http5xx)),
+        m.errors["http_5xx"]
+    );
     assert!(
         m.errors["http_5xx"] > 20,
         "5 % of 1000 were injected: {:?}",

@@ -146,3 +146,108 @@ fn quickstart_check_compares_with_the_committed_baseline() {
     let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
     assert!(md.starts_with("<!-- tokengate:report -->"));
 }
+
+/// Run the quickstart once into `dir` and return the bundle path.
+fn quickstart_bundle(dir: &std::path::Path, extra: &[&str]) -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bundle = dir.join("bundle.json");
+    let out = tokengate()
+        .current_dir(root)
+        .args([
+            "run",
+            "examples/quickstart.yaml",
+            "--quiet",
+            "--requests",
+            "60",
+            "--out",
+        ])
+        .arg(&bundle)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bundle
+}
+
+/// A baseline measured on other hardware is never a silent pass: the
+/// comparison is skipped with the reason, in the report and the JSON verdict;
+/// with `inconclusive: block` that blocks (exit 3).
+#[test]
+fn other_hardware_baseline_is_skipped_with_the_reason_and_blocks_when_asked() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = quickstart_bundle(dir.path(), &["--meta", "hardware_profile=1xH100-80GB"]);
+    let json = dir.path().join("verdict.json");
+    let out = tokengate()
+        .current_dir(root)
+        .arg("gate")
+        .arg(&bundle)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let reason = v["skip_reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("hardware_profile"), "{v:#}");
+    assert!(
+        reason.contains("1xH100-80GB") && reason.contains("simulated"),
+        "{reason}"
+    );
+    let ttft = v["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["metric"] == "ttft.p95")
+        .unwrap();
+    assert_eq!(ttft["verdict"], "skipped");
+    assert!(stdout.contains("hardware_profile"), "{stdout}");
+
+    // The same with a gate whose policy blocks on inconclusive results.
+    let gate = dir.path().join("block.yaml");
+    std::fs::write(
+        &gate,
+        "name: strict\npolicy:\n  inconclusive: block\nrules:\n  - metric: ttft.p95\n    max_increase: 15%\n",
+    )
+    .unwrap();
+    let out = tokengate()
+        .current_dir(root)
+        .arg("gate")
+        .arg(&bundle)
+        .arg("--gate")
+        .arg(&gate)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// `baseline explain` names the chosen baseline and, for a bundle from other
+/// hardware, why the stored one was refused.
+#[test]
+fn baseline_explain_says_why_a_baseline_was_refused() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = quickstart_bundle(dir.path(), &["--meta", "hardware_profile=other-box"]);
+    let out = tokengate()
+        .current_dir(root)
+        .args(["baseline", "explain"])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("hardware_profile"), "{text}");
+    assert!(text.contains("other-box"), "{text}");
+}

@@ -59,6 +59,16 @@ impl StopSignal {
     }
 }
 
+/// Moments of a run that other tasks wait for (the telemetry scraper scrapes
+/// when the measurement window opens and when the run is over).
+#[derive(Debug, Default)]
+pub struct RunEvents {
+    /// The first measured request is about to start.
+    pub measuring: Notify,
+    /// The run is over.
+    pub done: Notify,
+}
+
 /// Live counters for progress display.
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -87,6 +97,7 @@ pub async fn run(
     tx: mpsc::Sender<RequestRecord>,
     stop: Arc<StopSignal>,
     progress: Arc<Progress>,
+    events: Arc<RunEvents>,
 ) -> DriverSummary {
     let abandoned = Arc::new(AtomicU64::new(0));
     let ctx = Arc::new(Ctx {
@@ -98,6 +109,7 @@ pub async fn run(
         progress,
         abandoned: abandoned.clone(),
         measure_start: std::sync::OnceLock::new(),
+        events,
     });
     match plan.load.clone() {
         LoadPlan::Closed {
@@ -128,6 +140,7 @@ struct Ctx {
     /// When the first measured request was sent: the start of the
     /// measurement window, and the origin of a `duration` stop.
     measure_start: std::sync::OnceLock<Instant>,
+    events: Arc<RunEvents>,
 }
 
 impl Ctx {
@@ -141,7 +154,11 @@ impl Ctx {
         if warm {
             Phase::Warmup
         } else {
-            let _ = self.measure_start.set(now);
+            if self.measure_start.set(now).is_ok() {
+                // `notify_one` keeps the signal for a listener that is not
+                // waiting at this instant.
+                self.events.measuring.notify_one();
+            }
             Phase::Measured
         }
     }

@@ -74,3 +74,53 @@ pub fn peak_rss_bytes() -> u64 {
     }
     ru.ru_maxrss.max(0) as u64 * 1024
 }
+
+/// One reading of the host's CPU signals.
+#[derive(Debug, Clone, Copy)]
+pub struct HostSample {
+    at: std::time::Instant,
+    /// `/proc/pressure/cpu` "some" total stall time, µs.
+    pressure_total_us: Option<u64>,
+    load1: Option<f64>,
+}
+
+pub fn host_sample() -> HostSample {
+    let pressure_total_us = std::fs::read_to_string("/proc/pressure/cpu")
+        .ok()
+        .and_then(|t| {
+            let some = t.lines().find(|l| l.starts_with("some "))?;
+            let total = some
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix("total="))?;
+            total.parse().ok()
+        });
+    let load1 = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok());
+    HostSample {
+        at: std::time::Instant::now(),
+        pressure_total_us,
+        load1,
+    }
+}
+
+/// CPU pressure share (Linux PSI, "some": the share of wall time in which at
+/// least one runnable task waited for a CPU — kernel docs,
+/// Documentation/accounting/psi.rst) and load between two samples.
+pub fn host_signals(start: &HostSample, end: &HostSample) -> crate::bundle::HostSignals {
+    let wall_us = end.at.duration_since(start.at).as_micros() as f64;
+    let pressure = match (start.pressure_total_us, end.pressure_total_us) {
+        (Some(a), Some(b)) if wall_us > 0.0 => {
+            Some(((b.saturating_sub(a)) as f64 / wall_us).clamp(0.0, 1.0))
+        }
+        _ => None,
+    };
+    crate::bundle::HostSignals {
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1),
+        cpu_pressure_some: pressure.map(|p| (p * 1e4).round() / 1e4),
+        load1_start: start.load1,
+        load1_end: end.load1,
+    }
+}

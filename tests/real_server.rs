@@ -169,6 +169,23 @@ fn vllm_64_requests_at_concurrency_8_match_server_usage_and_ttft() {
     let server_p50_ms = server_ttft.quantile(0.5).expect("observations") * 1e3;
     let client_p50_ms = b.metrics.ttft_ms.p50.expect("client TTFT");
     eprintln!("vLLM TTFT p50: client {client_p50_ms:.1} ms, server {server_p50_ms:.1} ms");
+
+    // The bundle carries the server's own view of the same window.
+    let server = b
+        .server
+        .as_ref()
+        .expect("vLLM /metrics scraped into the bundle");
+    eprintln!("vLLM telemetry in the bundle: {server:?}");
+    assert_eq!(server.kind, "vllm");
+    assert_eq!(
+        server.requests_completed,
+        Some(64.0),
+        "server and client counts agree"
+    );
+    assert_eq!(server.ttft_ms.as_ref().map(|t| t.count), Some(64));
+    assert!(server.queue_time_ms.is_some(), "queue time histogram");
+    assert!(server.peak_kv_cache_usage.is_some(), "KV-cache gauge");
+    assert_eq!(b.metrics.queue_time_ms, server.queue_time_ms);
     assert!(
         client_p50_ms >= server_p50_ms,
         "client TTFT p50 {client_p50_ms:.1} ms is below the server's median {server_p50_ms:.1} ms"

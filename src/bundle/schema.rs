@@ -35,6 +35,51 @@ pub struct Bundle {
     /// Compact per-request values of the measurement window, so the gate can
     /// resample.
     pub samples: Samples,
+    /// What the server's own `/metrics` said about the window; `None` when
+    /// the endpoint exposes no Prometheus metrics.
+    #[serde(default)]
+    pub server: Option<ServerTelemetry>,
+}
+
+/// Server-side numbers from Prometheus `/metrics` (vLLM, llama.cpp, the
+/// simulator), as deltas over the measurement window (histograms, counters)
+/// and peaks over the run (gauges). Quantiles are interpolated inside
+/// histogram buckets (PromQL `histogram_quantile`), so they are exact only to
+/// the bucket bounds; means are exact (sum / count).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ServerTelemetry {
+    /// `vllm`, `llamacpp`, `tokengate_sim` or `unknown`.
+    pub kind: String,
+    /// The scraped URL.
+    pub metrics_url: String,
+    /// Successful scrapes.
+    pub scrapes: u64,
+    /// Server-side time to first token.
+    pub ttft_ms: Option<LatencyStats>,
+    /// Time requests waited in the server's queue before being scheduled.
+    pub queue_time_ms: Option<LatencyStats>,
+    /// Server-side inter-token latency.
+    pub itl_ms: Option<LatencyStats>,
+    /// Server-side request latency.
+    pub e2e_ms: Option<LatencyStats>,
+    /// Prefill phase per request.
+    pub prefill_ms: Option<LatencyStats>,
+    /// Decode phase per request.
+    pub decode_ms: Option<LatencyStats>,
+    /// Requests the server finished in the window.
+    pub requests_completed: Option<f64>,
+    /// Prompt tokens the server processed in the window.
+    pub prompt_tokens: Option<f64>,
+    /// Tokens the server generated in the window.
+    pub generation_tokens: Option<f64>,
+    /// Sequences preempted (KV cache pressure) in the window.
+    pub preemptions: Option<f64>,
+    /// Most requests running at once (peak of the scraped gauge).
+    pub peak_running: Option<f64>,
+    /// Most requests waiting at once.
+    pub peak_waiting: Option<f64>,
+    /// Highest KV-cache usage seen (0–1).
+    pub peak_kv_cache_usage: Option<f64>,
 }
 
 /// The bundle key (DESIGN.md §4). Empty strings mean "not given".
@@ -102,6 +147,23 @@ pub struct ClientInfo {
     pub saturated: bool,
     /// Human-readable reasons for `saturated`.
     pub warnings: Vec<String>,
+    /// The client host's CPU signals over the run.
+    #[serde(default)]
+    pub host: HostSignals,
+}
+
+/// CPU pressure and load of the machine the client ran on. On a shared host
+/// (a CI runner with the server beside the client) these explain noisy runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HostSignals {
+    /// Logical CPUs.
+    pub cpus: u32,
+    /// Share of the run's wall time during which some task waited for a CPU
+    /// (`/proc/pressure/cpu` "some" total, Linux PSI); `None` where absent.
+    pub cpu_pressure_some: Option<f64>,
+    /// One-minute load average at the start and end of the run.
+    pub load1_start: Option<f64>,
+    pub load1_end: Option<f64>,
 }
 
 /// How and where the run happened.

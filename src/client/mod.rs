@@ -6,12 +6,14 @@
 
 mod collect;
 mod http;
+mod preflight;
 mod record;
 mod spec;
 mod sse;
 mod wire;
 
 pub use http::{Client, ClientError};
+pub use preflight::{Preflight, PreflightError, preflight};
 pub use record::{ErrorKind, Outcome, Phase, RequestRecord, TokenSource};
 pub use spec::{ApiKind, ClientConfig, Message, Prompt, QualityCheck, RequestSpec, Sampling};
 pub use sse::{DEFAULT_MAX_EVENT_BYTES, SseDecoder, SseError};

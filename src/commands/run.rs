@@ -13,7 +13,7 @@ use crate::bundle::{
     Bundle, ClientInfo, Context, LoadInfo, METRICS_VERSION, SCHEMA_VERSION, write_bundle,
 };
 use crate::client::{Client, ClientConfig, ErrorKind};
-use crate::driver::{self, Progress, StopSignal};
+use crate::driver::{self, Progress, RunEvents, StopSignal};
 use crate::metrics::{Recorded, Recorder};
 use crate::workload::{Endpoint, LoadPlan, Overrides, Plan, StopAfter, load_plan};
 
@@ -80,6 +80,26 @@ pub async fn run_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
             ),
         },
     };
+    // Fail in seconds, not after hundreds of failed requests, when the
+    // endpoint is down or does not serve the model.
+    let mut preflight_warning = None;
+    if plan.preflight.check_model {
+        let pf = crate::client::preflight(
+            &base_url,
+            api_key.as_deref(),
+            &plan.model,
+            plan.preflight.wait,
+        )
+        .await
+        .with_context(|| format!("preflight of {}", opts.workload.display()))?;
+        preflight_warning = pf.warning;
+    }
+    let metrics_url = plan.telemetry.enabled.then(|| {
+        plan.telemetry
+            .metrics_url
+            .clone()
+            .unwrap_or_else(|| crate::telemetry::default_metrics_url(&base_url))
+    });
     let config = ClientConfig {
         base_url,
         api: plan.api,
@@ -105,6 +125,15 @@ pub async fn run_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
     });
 
     let progress_state = Arc::new(Progress::default());
+    let events = Arc::new(RunEvents::default());
+    let scraper = match metrics_url {
+        Some(url) => crate::telemetry::Scraper::connect(url).await.map(|s| {
+            let warmup = !matches!(plan.warmup, crate::workload::Warmup::None);
+            tokio::spawn(s.run(plan.telemetry.interval, events.clone(), warmup))
+        }),
+        None => None,
+    };
+    let host_start = crate::runinfo::host_sample();
     let started_wall = SystemTime::now();
     let cpu_before = crate::runinfo::process_cpu();
     let epoch = Instant::now();
@@ -123,8 +152,20 @@ pub async fn run_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
         tx,
         opts.stop.clone(),
         progress_state.clone(),
+        events.clone(),
     )
     .await;
+    events.done.notify_one();
+    let host_end = crate::runinfo::host_sample();
+    let server = match scraper {
+        // Bounded: a scrape has its own 2 s timeout; never hold the bundle.
+        Some(task) => tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .flatten(),
+        None => None,
+    };
     let recorder = recorder_task.await.context("the recorder task failed")?;
     if let Some(d) = display {
         d.finish().await;
@@ -139,7 +180,7 @@ pub async fn run_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
     let recorded = recorder.finish();
     let cpu_user = cpu_after.0.saturating_sub(cpu_before.0);
     let cpu_sys = cpu_after.1.saturating_sub(cpu_before.1);
-    let bundle = assemble(
+    let mut bundle = assemble(
         &plan,
         recorded,
         started_wall,
@@ -150,6 +191,25 @@ pub async fn run_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
         summary.abandoned,
         &*env,
     );
+    bundle.context.client.host = crate::runinfo::host_signals(&host_start, &host_end);
+    if let Some(p) = bundle.context.client.host.cpu_pressure_some
+        && p >= 0.3
+    {
+        let w = format!(
+            "the client host was CPU-saturated: some task waited for a CPU {:.0} % of the run (PSI); latency numbers from this run are suspect",
+            p * 100.0
+        );
+        bundle.context.client.warnings.push(w.clone());
+        bundle.context.client.saturated = true;
+        bundle.context.warnings.push(w);
+    }
+    if let Some(w) = preflight_warning {
+        bundle.context.warnings.push(w);
+    }
+    if let Some(server) = &server {
+        bundle.metrics.queue_time_ms = server.queue_time_ms.clone();
+    }
+    bundle.server = server;
     write_bundle(&bundle, &opts.out)?;
     Ok(RunOutcome {
         bundle,
@@ -306,6 +366,7 @@ fn assemble(
             schedule_lag_max_ms: round3(lag_max_ms),
             saturated: !client_warnings.is_empty(),
             warnings: client_warnings,
+            host: Default::default(),
         },
         warnings,
     };
@@ -317,6 +378,7 @@ fn assemble(
         metrics: recorded.metrics,
         histograms: recorded.histograms,
         samples: recorded.samples,
+        server: None,
     }
 }
 

@@ -65,6 +65,37 @@ pub struct WorkloadFile {
     /// Extra metadata recorded in the bundle.
     #[serde(default)]
     pub meta: BTreeMap<String, String>,
+    /// Server telemetry (Prometheus `/metrics`).
+    #[serde(default)]
+    pub telemetry: Option<TelemetryField>,
+    /// Checks before the timed window.
+    #[serde(default)]
+    pub preflight: Option<PreflightField>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryField {
+    /// Scrape `/metrics` (default true; a server without it is fine).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Metrics URL (default: the endpoint's root + `/metrics`).
+    #[serde(default)]
+    pub metrics_url: Option<String>,
+    /// Scrape interval during the run (default 1s).
+    #[serde(default)]
+    pub interval: Option<DurationValue>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreflightField {
+    /// How long to wait for a server that is still starting (default 10s).
+    #[serde(default)]
+    pub wait: Option<DurationValue>,
+    /// Check the model is listed by `GET /v1/models` (default true).
+    #[serde(default)]
+    pub check_model: Option<bool>,
 }
 
 fn default_api() -> ApiKind {

@@ -12,8 +12,9 @@ use std::path::Path;
 
 pub use file::{Arrival, LoadMode, WorkloadFile};
 pub use plan::{
-    CancelPlan, Endpoint, KEY_ENV, LoadPlan, Overrides, Plan, PlannedRequest, Pricing, PromptClass,
-    PromptEntry, RetryPolicy, Slo, StopAfter, Warmup, redact_url,
+    CancelPlan, Endpoint, KEY_ENV, LoadPlan, Overrides, Plan, PlannedRequest, PreflightPlan,
+    Pricing, PromptClass, PromptEntry, RetryPolicy, Slo, StopAfter, TelemetryPlan, Warmup,
+    redact_url,
 };
 pub(crate) use plan::{mix64, unit};
 

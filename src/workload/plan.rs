@@ -158,6 +158,22 @@ pub enum Pricing {
     },
 }
 
+/// Server telemetry settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelemetryPlan {
+    pub enabled: bool,
+    /// `None`: the endpoint's root + `/metrics`.
+    pub metrics_url: Option<String>,
+    pub interval: Duration,
+}
+
+/// Checks before the timed window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PreflightPlan {
+    pub wait: Duration,
+    pub check_model: bool,
+}
+
 /// One prompt of the pool with everything a request needs.
 #[derive(Debug, Clone)]
 pub struct PromptEntry {
@@ -215,6 +231,8 @@ pub struct Plan {
     pub meta: BTreeMap<String, String>,
     /// `max_tokens` when the same for every request.
     pub max_tokens: Option<u32>,
+    pub telemetry: TelemetryPlan,
+    pub preflight: PreflightPlan,
     pub digest: String,
 }
 
@@ -688,6 +706,37 @@ impl Plan {
             if it.all(|m| m == first) { first } else { None }
         };
         let seed = overrides.seed.or(file.seed).unwrap_or(0);
+        let telemetry = {
+            let t = file.telemetry.as_ref();
+            let interval = t
+                .and_then(|t| t.interval)
+                .map(|d| d.0)
+                .unwrap_or(Duration::from_secs(1));
+            if interval < Duration::from_millis(100) {
+                return Err(invalid(
+                    "telemetry.interval",
+                    "expected at least 100ms".into(),
+                ));
+            }
+            TelemetryPlan {
+                enabled: t.and_then(|t| t.enabled).unwrap_or(true),
+                metrics_url: t.and_then(|t| t.metrics_url.clone()),
+                interval,
+            }
+        };
+        let preflight = PreflightPlan {
+            wait: file
+                .preflight
+                .as_ref()
+                .and_then(|p| p.wait)
+                .map(|d| d.0)
+                .unwrap_or(Duration::from_secs(10)),
+            check_model: file
+                .preflight
+                .as_ref()
+                .and_then(|p| p.check_model)
+                .unwrap_or(true),
+        };
 
         let mut plan = Plan {
             name: file.name.clone(),
@@ -714,6 +763,8 @@ impl Plan {
             engine_flags,
             meta,
             max_tokens,
+            telemetry,
+            preflight,
             digest: String::new(),
         };
         if file.sampling.send_seed {

@@ -85,6 +85,7 @@ fn bundle() -> Bundle {
                 schedule_lag_max_ms: 0.0,
                 saturated: false,
                 warnings: Vec::new(),
+                host: Default::default(),
             },
             warnings: Vec::new(),
         },
@@ -105,6 +106,7 @@ fn bundle() -> Bundle {
         },
         histograms: Histograms::default(),
         samples: Samples::default(),
+        server: None,
     }
 }
 

@@ -251,3 +251,33 @@ fn baseline_explain_says_why_a_baseline_was_refused() {
     assert!(text.contains("hardware_profile"), "{text}");
     assert!(text.contains("other-box"), "{text}");
 }
+
+/// Preflight: a model the server does not serve is exit 2 with one clear
+/// line, in seconds, before any request is timed.
+#[test]
+fn wrong_model_name_fails_preflight_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w.yaml");
+    std::fs::write(
+        &w,
+        "name: t\nendpoint: sim://default\nmodel: no-such-model\nprompts:\n  inline: [\"hi\"]\nload: {mode: closed, concurrency: 1}\nrequests: 200\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = tokengate()
+        .arg("run")
+        .arg(&w)
+        .arg("--out")
+        .arg(dir.path().join("b.json"))
+        .output()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("`no-such-model`") && stderr.contains("sim-model"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("b.json").exists());
+}

@@ -180,6 +180,7 @@ pub fn make_bundle(spec: &Spec) -> Bundle {
                 schedule_lag_max_ms: 0.0,
                 saturated: false,
                 warnings: vec![],
+                host: Default::default(),
             },
             warnings: vec![],
         },
@@ -208,6 +209,7 @@ pub fn make_bundle(spec: &Spec) -> Bundle {
             ..Default::default()
         },
         samples: s,
+        server: None,
     }
 }
 

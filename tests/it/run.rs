@@ -411,3 +411,43 @@ async fn completions_api_with_time_warmup_and_duration() {
     );
     assert_eq!(b.metrics.tokens.output_mean, Some(8.0));
 }
+
+/// The simulator's own `/metrics` are scraped around the window: the server
+/// saw exactly the client's requests, and with 8 slots at concurrency 16 its
+/// queue time is visible and becomes `metrics.queue_time_ms`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_telemetry_shows_queueing_and_matches_request_counts() {
+    let p = SimProfile {
+        slots: 8,
+        ..profile(20.0, 2.0)
+    };
+    let sim = start_sim(p).await;
+    let dir = tempfile::tempdir().unwrap();
+    let w = write_workload(
+        dir.path(),
+        "w.yaml",
+        &workload_yaml(
+            &sim.base_url(),
+            16,
+            "load: {mode: closed, concurrency: 16}\nrequests: 96",
+            "telemetry: {interval: 200ms}",
+        ),
+    );
+    let outcome = run(&w, &dir.path().join("b.json"), &[]).await.unwrap();
+    sim.shutdown().await;
+    let b = &outcome.bundle;
+    let server = b.server.as_ref().expect("server telemetry");
+    assert_eq!(server.kind, "tokengate_sim");
+    assert!(server.scrapes >= 3, "{server:?}");
+    assert_eq!(server.requests_completed, Some(96.0), "{server:?}");
+    assert_eq!(server.ttft_ms.as_ref().map(|t| t.count), Some(96));
+    let queue = server.queue_time_ms.as_ref().expect("queue time histogram");
+    assert_eq!(queue.count, 96);
+    // Half the users wait for a slot: about one request time (~50 ms).
+    assert!(queue.mean.unwrap() > 10.0, "{queue:?}");
+    assert_eq!(server.peak_running, Some(8.0), "{server:?}");
+    assert!(server.peak_waiting.unwrap_or(0.0) >= 1.0, "{server:?}");
+    assert_eq!(b.metrics.queue_time_ms.as_ref(), Some(queue));
+    // The client sees at least what the server does (plus the network).
+    assert!(b.metrics.ttft_ms.p50.unwrap() >= server.ttft_ms.as_ref().unwrap().p50.unwrap() * 0.9);
+}

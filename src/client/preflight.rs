@@ -1,0 +1,134 @@
+//! Preflight: before the timed window, make sure the endpoint answers and
+//! serves the model (`GET {base}/models`), waiting a bounded time for a
+//! server that is still starting. A wrong URL or model name then fails in
+//! seconds with one clear message, instead of as hundreds of failed requests.
+
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PreflightError {
+    #[error("endpoint {url} did not answer within {waited:?} (last error: {last})")]
+    Unreachable {
+        url: String,
+        waited: Duration,
+        last: String,
+    },
+    #[error(
+        "endpoint {url} rejected the API key (HTTP {status}); check the variable named by `api_key_env`"
+    )]
+    Unauthorized { url: String, status: u16 },
+    #[error("model `{model}` is not served by {url}; it serves: {served}")]
+    UnknownModel {
+        model: String,
+        url: String,
+        served: String,
+    },
+}
+
+/// What preflight learned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preflight {
+    /// Model ids listed by the server (empty when it has no `/models`).
+    pub served: Vec<String>,
+    /// Set when the check could not be made (e.g. no `/models` route).
+    pub warning: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ModelList {
+    data: Vec<ModelEntry>,
+}
+
+#[derive(serde::Deserialize)]
+struct ModelEntry {
+    id: String,
+}
+
+/// Check `base_url` (ending in `/v1`) serves `model`, retrying connection
+/// failures and 5xx answers until `wait` has passed.
+pub async fn preflight(
+    base_url: &str,
+    api_key: Option<&str>,
+    model: &str,
+    wait: Duration,
+) -> Result<Preflight, PreflightError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = format!("{}/models", base_url.trim_end_matches('/'));
+    let unreachable = |last: String, waited| PreflightError::Unreachable {
+        url: url.clone(),
+        waited,
+        last,
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| unreachable(crate::error_chain(&e), Duration::ZERO))?;
+    let start = Instant::now();
+    loop {
+        let mut req = client.get(&url);
+        if let Some(key) = api_key {
+            req = req.bearer_auth(key);
+        }
+        let last = match req.send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                match status {
+                    200 => {
+                        let body = resp.bytes().await.unwrap_or_default();
+                        return match serde_json::from_slice::<ModelList>(&body) {
+                            Ok(list) => {
+                                let served: Vec<String> =
+                                    list.data.into_iter().map(|m| m.id).collect();
+                                if served.iter().any(|m| m == model) {
+                                    Ok(Preflight {
+                                        served,
+                                        warning: None,
+                                    })
+                                } else {
+                                    Err(PreflightError::UnknownModel {
+                                        model: model.to_string(),
+                                        url: base_url.to_string(),
+                                        served: if served.is_empty() {
+                                            "nothing".into()
+                                        } else {
+                                            served.join(", ")
+                                        },
+                                    })
+                                }
+                            }
+                            Err(_) => Ok(Preflight {
+                                served: Vec::new(),
+                                warning: Some(format!(
+                                    "{url} did not return an OpenAI model list; the model name was not checked"
+                                )),
+                            }),
+                        };
+                    }
+                    401 | 403 => {
+                        return Err(PreflightError::Unauthorized {
+                            url: base_url.to_string(),
+                            status,
+                        });
+                    }
+                    // Some servers have no model list: answer, but say so.
+                    404 | 405 => {
+                        return Ok(Preflight {
+                            served: Vec::new(),
+                            warning: Some(format!(
+                                "{url} answered HTTP {status}; the model name was not checked"
+                            )),
+                        });
+                    }
+                    // Starting up (503) or otherwise unwell: wait and retry.
+                    _ => format!("HTTP {status}"),
+                }
+            }
+            Err(e) => crate::error_chain(&e),
+        };
+        let waited = start.elapsed();
+        if waited >= wait {
+            return Err(unreachable(last, waited));
+        }
+        tokio::time::sleep(Duration::from_millis(250).min(wait - waited)).await;
+    }
+}

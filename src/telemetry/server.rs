@@ -1,0 +1,198 @@
+//! What a server's own metrics say about a measurement window: histogram
+//! deltas (TTFT, queue time, ITL, E2E, prefill, decode), counter deltas and
+//! gauge peaks, for vLLM (`vllm:`), the simulator (`tokengate_sim:`, the same
+//! families) and llama.cpp's server (`llamacpp:`). Unknown servers keep only
+//! the scrape count.
+
+use super::prometheus::{Exposition, HistogramSnapshot};
+use crate::bundle::{LatencyStats, ServerTelemetry};
+
+/// Which family names a server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    Vllm,
+    Sim,
+    LlamaCpp,
+    Unknown,
+}
+
+impl ServerKind {
+    pub fn detect(e: &Exposition) -> ServerKind {
+        let has = |prefix: &str| e.samples.iter().any(|s| s.name.starts_with(prefix));
+        if has("vllm:") {
+            ServerKind::Vllm
+        } else if has("tokengate_sim:") {
+            ServerKind::Sim
+        } else if has("llamacpp:") {
+            ServerKind::LlamaCpp
+        } else {
+            ServerKind::Unknown
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerKind::Vllm => "vllm",
+            ServerKind::Sim => "tokengate_sim",
+            ServerKind::LlamaCpp => "llamacpp",
+            ServerKind::Unknown => "unknown",
+        }
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            ServerKind::Vllm => "vllm:",
+            ServerKind::Sim => "tokengate_sim:",
+            ServerKind::LlamaCpp => "llamacpp:",
+            ServerKind::Unknown => "",
+        }
+    }
+}
+
+/// Gauges whose peak over the run is worth keeping, per kind:
+/// (bundle name, family names to try in order).
+fn gauges(kind: ServerKind) -> Vec<(&'static str, Vec<String>)> {
+    let p = kind.prefix();
+    match kind {
+        ServerKind::Vllm | ServerKind::Sim => vec![
+            ("running", vec![format!("{p}num_requests_running")]),
+            ("waiting", vec![format!("{p}num_requests_waiting")]),
+            (
+                "kv_cache_usage",
+                // vLLM renamed the GPU cache gauge; accept both.
+                vec![
+                    format!("{p}kv_cache_usage_perc"),
+                    format!("{p}gpu_cache_usage_perc"),
+                ],
+            ),
+        ],
+        ServerKind::LlamaCpp => vec![
+            ("running", vec![format!("{p}requests_processing")]),
+            ("waiting", vec![format!("{p}requests_deferred")]),
+            ("kv_cache_usage", vec![format!("{p}kv_cache_usage_ratio")]),
+        ],
+        ServerKind::Unknown => Vec::new(),
+    }
+}
+
+/// Running maxima of the interesting gauges across scrapes.
+#[derive(Debug, Clone, Default)]
+pub struct GaugePeaks {
+    pub running: Option<f64>,
+    pub waiting: Option<f64>,
+    pub kv_cache_usage: Option<f64>,
+}
+
+impl GaugePeaks {
+    pub fn observe(&mut self, kind: ServerKind, e: &Exposition) {
+        for (name, families) in gauges(kind) {
+            let Some(v) = families.iter().find_map(|f| e.sum(f)) else {
+                continue;
+            };
+            let slot = match name {
+                "running" => &mut self.running,
+                "waiting" => &mut self.waiting,
+                _ => &mut self.kv_cache_usage,
+            };
+            *slot = Some(slot.map_or(v, |old: f64| old.max(v)));
+        }
+    }
+}
+
+/// Summary (ms) of a histogram's observations between two scrapes: count,
+/// mean (sum/count, exact), quantiles interpolated inside buckets.
+fn window_stats(
+    before: Option<&HistogramSnapshot>,
+    after: &HistogramSnapshot,
+) -> Option<LatencyStats> {
+    let d = match before {
+        Some(b) => after.delta(b),
+        None => after.clone(),
+    };
+    if d.count <= 0.0 {
+        return None;
+    }
+    let q = |p: f64| d.quantile(p).map(|v| round3(v * 1e3));
+    Some(LatencyStats {
+        count: d.count.round() as u64,
+        mean: Some(round3(d.sum / d.count * 1e3)),
+        p50: q(0.50),
+        p90: q(0.90),
+        p95: q(0.95),
+        p99: q(0.99),
+        min: None,
+        max: None,
+    })
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1e3).round() / 1e3
+}
+
+/// Interpret the scrapes at the start and end of the window.
+pub fn summarize(
+    url: &str,
+    scrapes: u64,
+    start: &Exposition,
+    end: &Exposition,
+    peaks: &GaugePeaks,
+) -> ServerTelemetry {
+    let kind = ServerKind::detect(end);
+    let p = kind.prefix();
+    let hist = |names: &[&str]| -> Option<LatencyStats> {
+        names.iter().find_map(|n| {
+            let family = format!("{p}{n}");
+            let after = end.histogram(&family)?;
+            window_stats(start.histogram(&family).as_ref(), &after)
+        })
+    };
+    let counter = |names: &[&str]| -> Option<f64> {
+        names.iter().find_map(|n| {
+            let family = format!("{p}{n}");
+            let after = end.sum(&family)?;
+            Some((after - start.sum(&family).unwrap_or(0.0)).max(0.0))
+        })
+    };
+    let known = kind != ServerKind::Unknown;
+    ServerTelemetry {
+        kind: kind.as_str().into(),
+        metrics_url: url.into(),
+        scrapes,
+        ttft_ms: known
+            .then(|| hist(&["time_to_first_token_seconds"]))
+            .flatten(),
+        queue_time_ms: known
+            .then(|| hist(&["request_queue_time_seconds"]))
+            .flatten(),
+        itl_ms: known
+            .then(|| {
+                hist(&[
+                    "inter_token_latency_seconds",
+                    "time_per_output_token_seconds",
+                ])
+            })
+            .flatten(),
+        e2e_ms: known
+            .then(|| hist(&["e2e_request_latency_seconds"]))
+            .flatten(),
+        prefill_ms: known
+            .then(|| hist(&["request_prefill_time_seconds"]))
+            .flatten(),
+        decode_ms: known
+            .then(|| hist(&["request_decode_time_seconds"]))
+            .flatten(),
+        requests_completed: match kind {
+            ServerKind::Vllm | ServerKind::Sim => counter(&["request_success_total"]),
+            _ => None,
+        },
+        prompt_tokens: counter(&["prompt_tokens_total"]),
+        generation_tokens: counter(&["generation_tokens_total", "tokens_predicted_total"]),
+        preemptions: match kind {
+            ServerKind::Vllm => counter(&["num_preemptions_total"]),
+            _ => None,
+        },
+        peak_running: peaks.running,
+        peak_waiting: peaks.waiting,
+        peak_kv_cache_usage: peaks.kv_cache_usage,
+    }
+}

@@ -41,6 +41,9 @@ async fn measures_configured_ttft_and_tpot_at_concurrency_32() {
         assert_eq!(m.requests.succeeded, 128, "{:?}", m.errors);
         let ttft = m.ttft_ms.p50.unwrap();
         let tpot = m.tpot_ms.p50.unwrap();
+        eprintln!(
+            "sim 50/10 ms at concurrency 32, role chunk {role_first_chunk}: TTFT p50 {ttft} ms, TPOT p50 {tpot} ms"
+        );
         assert!(
             (ttft - 50.0).abs() <= 2.0,
             "role chunk {role_first_chunk}: TTFT p50 {ttft}"
@@ -152,6 +155,10 @@ async fn open_loop_holds_the_target_rate_for_30_seconds() {
     sim.shutdown().await;
     let b = &outcome.bundle;
     let achieved = b.metrics.requests.attempted as f64 / b.context.window_s;
+    eprintln!(
+        "open loop: target 40 req/s, achieved {achieved:.3} req/s over {} s",
+        b.context.window_s
+    );
     assert!(
         (achieved - 40.0).abs() / 40.0 < 0.02,
         "achieved {achieved:.2} req/s over {} s",
@@ -160,23 +167,39 @@ async fn open_loop_holds_the_target_rate_for_30_seconds() {
     assert!(b.context.window_s > 29.0 && b.context.window_s < 31.0);
 }
 
-/// A run against a refused port still writes a bundle; every request is a
-/// `connect` failure and the bundle says so.
+/// A refused port fails preflight in about its wait; with preflight off the
+/// run still writes a bundle in which every request is a `connect` failure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_connections_are_counted_not_fatal() {
+async fn refused_connections_fail_preflight_or_are_counted() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{port}/v1");
+    let load = "load: {mode: closed, concurrency: 2}\nrequests: 10";
     let w = write_workload(
         dir.path(),
         "w.yaml",
+        &workload_yaml(&url, 8, load, "timeout: 5s\npreflight: {wait: 1s}"),
+    );
+    let started = std::time::Instant::now();
+    let err = run(&w, &dir.path().join("b.json"), &[])
+        .await
+        .err()
+        .expect("preflight fails");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let text = format!("{err:#}");
+    assert!(text.contains("did not answer"), "{text}");
+
+    let w = write_workload(
+        dir.path(),
+        "w2.yaml",
         &workload_yaml(
-            &format!("http://127.0.0.1:{port}/v1"),
+            &url,
             8,
-            "load: {mode: closed, concurrency: 2}\nrequests: 10",
-            "timeout: 5s",
+            load,
+            "timeout: 5s\npreflight: {check_model: false}",
         ),
     );
     let outcome = run(&w, &dir.path().join("b.json"), &[]).await.unwrap();
@@ -190,6 +213,7 @@ async fn refused_connections_are_counted_not_fatal() {
             .iter()
             .any(|w| w.contains("connect"))
     );
+    assert!(outcome.bundle.server.is_none());
 }
 
 /// The committed JSON Schema is the one generated from the bundle types, and

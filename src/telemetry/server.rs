@@ -112,10 +112,16 @@ fn window_stats(
     if d.count <= 0.0 {
         return None;
     }
-    let q = |p: f64| d.quantile(p).map(|v| round3(v * 1e3));
+    let mean = d.sum / d.count;
+    // Interpolating inside a coarse bucket can put a quantile far above
+    // every observation (vLLM's queue-time buckets start at 0.3 s, so
+    // microsecond waits would read as 150 ms). For non-negative values
+    // Markov's inequality, P(X ≥ a) ≤ E[X]/a, bounds the p-quantile by
+    // mean / (1 − p); take the smaller of the two.
+    let q = |p: f64| d.quantile(p).map(|v| round3(v.min(mean / (1.0 - p)) * 1e3));
     Some(LatencyStats {
         count: d.count.round() as u64,
-        mean: Some(round3(d.sum / d.count * 1e3)),
+        mean: Some(round3(mean * 1e3)),
         p50: q(0.50),
         p90: q(0.90),
         p95: q(0.95),
@@ -194,5 +200,31 @@ pub fn summarize(
         peak_running: peaks.running,
         peak_waiting: peaks.waiting,
         peak_kv_cache_usage: peaks.kv_cache_usage,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::parse_exposition;
+
+    /// Tiny waits in a histogram whose first bucket is 0.3 s wide must not
+    /// read as 150 ms: the Markov bound caps p50 at twice the mean.
+    #[test]
+    fn coarse_first_bucket_quantiles_are_bounded_by_the_mean() {
+        let before = parse_exposition(
+            "vllm:request_queue_time_seconds_bucket{le=\"0.3\"} 0\nvllm:request_queue_time_seconds_bucket{le=\"+Inf\"} 0\nvllm:request_queue_time_seconds_sum 0\nvllm:request_queue_time_seconds_count 0\n",
+        )
+        .unwrap();
+        let after = parse_exposition(
+            "vllm:request_queue_time_seconds_bucket{le=\"0.3\"} 64\nvllm:request_queue_time_seconds_bucket{le=\"+Inf\"} 64\nvllm:request_queue_time_seconds_sum 0.00128\nvllm:request_queue_time_seconds_count 64\n",
+        )
+        .unwrap();
+        let t = summarize("u", 2, &before, &after, &GaugePeaks::default());
+        let q = t.queue_time_ms.unwrap();
+        assert_eq!(q.count, 64);
+        assert_eq!(q.mean, Some(0.02));
+        assert_eq!(q.p50, Some(0.04));
+        assert!(q.p99.unwrap() <= 2.0);
     }
 }

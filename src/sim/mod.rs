@@ -12,7 +12,9 @@ mod telemetry;
 mod wire;
 
 pub use error::SimError;
-pub use model::{FaultKind, Scheduler, SlotGuard, count_words};
+pub use model::{
+    FaultKind, Scheduler, SlotGuard, Stream, count_words, model_latencies, request_rng,
+};
 pub use profile::{BUILTIN_PROFILES, FaultProfile, SimProfile};
 pub use server::{SimServer, SimState, app};
 pub use telemetry::SimCounters;

@@ -373,6 +373,26 @@ impl Scheduler {
     }
 }
 
+/// TTFT and E2E of one request that gets a slot at once, under the profile's
+/// own model — prefill × jitter, then one decode step × jitter per further
+/// token at a constant batch of `running` — drawn with the same functions
+/// the server schedules by. For statistical tests that need many runs of the
+/// simulator without HTTP (and without the host's scheduling noise).
+pub fn model_latencies(
+    profile: &SimProfile,
+    prompt_tokens: u32,
+    output_tokens: u32,
+    running: u32,
+    rng: &mut Xoshiro256PlusPlus,
+) -> (std::time::Duration, std::time::Duration) {
+    let ttft = profile.prefill(prompt_tokens).mul_f64(jitter(profile, rng));
+    let mut e2e = ttft;
+    for _ in 1..output_tokens {
+        e2e += profile.step(running).mul_f64(jitter(profile, rng));
+    }
+    (ttft, e2e)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

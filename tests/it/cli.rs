@@ -117,13 +117,6 @@ fn quickstart_check_compares_with_the_committed_baseline() {
         .arg(out.path())
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     let verdict: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.path().join("verdict.json")).unwrap())
             .unwrap();
@@ -136,10 +129,15 @@ fn quickstart_check_compares_with_the_committed_baseline() {
         verdict["baseline"]["run_digests"].as_array().map(Vec::len),
         Some(3)
     );
-    assert!(
-        verdict["verdict"] == "pass" || verdict["verdict"] == "inconclusive",
-        "{verdict:#}"
-    );
+    // The verdict itself depends on the machine this runs on (a loaded CI
+    // host may really be slower than the one the baseline was measured on);
+    // the exit code must say what the verdict says.
+    let expected = match verdict["verdict"].as_str() {
+        Some("pass") | Some("inconclusive") => 0,
+        Some("fail") => 1,
+        other => panic!("unexpected verdict {other:?}"),
+    };
+    assert_eq!(output.status.code(), Some(expected), "{verdict:#}");
     for name in ["junit.xml", "report.md", "verdict.json", "bundle.json"] {
         assert!(out.path().join(name).exists(), "{name} missing");
     }

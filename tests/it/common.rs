@@ -45,3 +45,25 @@ pub fn workload_yaml(url: &str, max_tokens: u32, load: &str, extra: &str) -> Str
         "name: test\nendpoint: {url}\napi: chat\nmodel: sim-model\nprompts:\n  inline:\n    - \"Say something about latency.\"\n    - \"Another prompt with a few more words in it.\"\noutput:\n  max_tokens: {max_tokens}\n  ignore_eos: true\n{load}\n{extra}\n"
     )
 }
+
+/// Start a simulator with `profile`, run a chat workload of `max_tokens`
+/// output tokens with the given load and extra lines against it, stop the
+/// simulator; returns the run and the simulator's own counters.
+pub async fn run_on_sim(
+    profile: SimProfile,
+    max_tokens: u32,
+    load: &str,
+    extra: &str,
+) -> (RunOutcome, tokengate::sim::SimCounters) {
+    let sim = start_sim(profile).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = write_workload(
+        dir.path(),
+        "w.yaml",
+        &workload_yaml(&sim.base_url(), max_tokens, load, extra),
+    );
+    let outcome = run(&w, &dir.path().join("b.json"), &[]).await.expect("run");
+    let counters = sim.counters();
+    sim.shutdown().await;
+    (outcome, counters)
+}

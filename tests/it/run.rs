@@ -1,7 +1,7 @@
 //! Whole-pipeline runs against the simulator on 127.0.0.1: measurement
 //! accuracy, open-loop schedule, fault accounting, bundle schema.
 
-use super::common::{run, start_sim, workload_yaml, write_workload};
+use super::common::{run, run_on_sim, start_sim, workload_yaml, write_workload};
 use tokengate::bundle::{SampleOutcome, read_bundle};
 use tokengate::sim::{FaultKind, SimProfile};
 
@@ -77,21 +77,13 @@ async fn injected_faults_are_counted_exactly_by_kind() {
     p.faults.stream_cut_rate = 0.02;
     p.faults.cut_after_tokens = 3;
     p.faults.malformed_rate = 0.01;
-    let sim = start_sim(p).await;
-    let dir = tempfile::tempdir().unwrap();
-    let w = write_workload(
-        dir.path(),
-        "w.yaml",
-        &workload_yaml(
-            &sim.base_url(),
-            16,
-            "load: {mode: closed, concurrency: 16}\nrequests: 1000",
-            "timeout: 10s",
-        ),
-    );
-    let outcome = run(&w, &dir.path().join("b.json"), &[]).await.unwrap();
-    let counters = sim.counters();
-    sim.shutdown().await;
+    let (outcome, counters) = run_on_sim(
+        p,
+        16,
+        "load: {mode: closed, concurrency: 16}\nrequests: 1000",
+        "timeout: 10s",
+    )
+    .await;
     let b = &outcome.bundle;
     let m = &b.metrics;
     assert_eq!(m.requests.attempted, 1000);
@@ -139,20 +131,13 @@ async fn injected_faults_are_counted_exactly_by_kind() {
 /// rate is within 2 % of the target.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_loop_holds_the_target_rate_for_30_seconds() {
-    let sim = start_sim(profile(1.0, 0.2)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let w = write_workload(
-        dir.path(),
-        "w.yaml",
-        &workload_yaml(
-            &sim.base_url(),
-            8,
-            "load: {mode: open, rate: 40, arrival: constant}\nduration: 30s",
-            "",
-        ),
-    );
-    let outcome = run(&w, &dir.path().join("b.json"), &[]).await.unwrap();
-    sim.shutdown().await;
+    let (outcome, _) = run_on_sim(
+        profile(1.0, 0.2),
+        8,
+        "load: {mode: open, rate: 40, arrival: constant}\nduration: 30s",
+        "",
+    )
+    .await;
     let b = &outcome.bundle;
     let achieved = b.metrics.requests.attempted as f64 / b.context.window_s;
     eprintln!(
@@ -295,20 +280,13 @@ async fn real_bundle_validates_against_the_committed_schema() {
 /// Planned cancellations are counted apart and excluded from the error rate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planned_cancellations_are_not_errors() {
-    let sim = start_sim(profile(2.0, 1.0)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let w = write_workload(
-        dir.path(),
-        "w.yaml",
-        &workload_yaml(
-            &sim.base_url(),
-            32,
-            "load: {mode: closed, concurrency: 8}\nrequests: 200",
-            "cancel: {probability: 25%, after_tokens: 4}\nseed: 5",
-        ),
-    );
-    let outcome = run(&w, &dir.path().join("b.json"), &[]).await.unwrap();
-    sim.shutdown().await;
+    let (outcome, _) = run_on_sim(
+        profile(2.0, 1.0),
+        32,
+        "load: {mode: closed, concurrency: 8}\nrequests: 200",
+        "cancel: {probability: 25%, after_tokens: 4}\nseed: 5",
+    )
+    .await;
     let m = &outcome.bundle.metrics;
     assert!(
         m.requests.cancelled > 20 && m.requests.cancelled < 90,
@@ -319,22 +297,14 @@ async fn planned_cancellations_are_not_errors() {
     assert_eq!(m.error_rate, 0.0);
     assert_eq!(m.requests.succeeded + m.requests.cancelled, 200);
     // Same seed, same plan: the cancelled indices are reproducible.
-    let again = {
-        let sim = start_sim(profile(2.0, 1.0)).await;
-        let w2 = write_workload(
-            dir.path(),
-            "w2.yaml",
-            &workload_yaml(
-                &sim.base_url(),
-                32,
-                "load: {mode: closed, concurrency: 8}\nrequests: 200",
-                "cancel: {probability: 25%, after_tokens: 4}\nseed: 5",
-            ),
-        );
-        let o = run(&w2, &dir.path().join("b2.json"), &[]).await.unwrap();
-        sim.shutdown().await;
-        o.bundle.metrics.requests.cancelled
-    };
+    let (again, _) = run_on_sim(
+        profile(2.0, 1.0),
+        32,
+        "load: {mode: closed, concurrency: 8}\nrequests: 200",
+        "cancel: {probability: 25%, after_tokens: 4}\nseed: 5",
+    )
+    .await;
+    let again = again.bundle.metrics.requests.cancelled;
     assert_eq!(again, m.requests.cancelled);
 }
 
@@ -346,20 +316,13 @@ async fn retries_honour_retry_after_and_are_labelled() {
     p.seed = 3;
     p.faults.rate_429 = 0.1;
     p.faults.retry_after_s = 1;
-    let sim = start_sim(p).await;
-    let dir = tempfile::tempdir().unwrap();
-    let w = write_workload(
-        dir.path(),
-        "w.yaml",
-        &workload_yaml(
-            &sim.base_url(),
-            8,
-            "load: {mode: closed, concurrency: 8}\nrequests: 100",
-            "retry: {max_attempts: 4, on: [http_429]}",
-        ),
-    );
-    let outcome = run(&w, &dir.path().join("b.json"), &[]).await.unwrap();
-    sim.shutdown().await;
+    let (outcome, _) = run_on_sim(
+        p,
+        8,
+        "load: {mode: closed, concurrency: 8}\nrequests: 100",
+        "retry: {max_attempts: 4, on: [http_429]}",
+    )
+    .await;
     let m = &outcome.bundle.metrics;
     assert!(m.requests.retried > 0, "{:?}", m.requests);
     assert_eq!(m.requests.failed, m.errors["http_429"], "{:?}", m.errors);
@@ -384,20 +347,13 @@ async fn retries_honour_retry_after_and_are_labelled() {
 /// Non-streaming requests have no TTFT; E2E and usage still count.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_streaming_reports_e2e_only() {
-    let sim = start_sim(profile(5.0, 1.0)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let w = write_workload(
-        dir.path(),
-        "w.yaml",
-        &workload_yaml(
-            &sim.base_url(),
-            16,
-            "load: {mode: closed, concurrency: 4}\nrequests: 20",
-            "stream: false",
-        ),
-    );
-    let outcome = run(&w, &dir.path().join("b.json"), &[]).await.unwrap();
-    sim.shutdown().await;
+    let (outcome, _) = run_on_sim(
+        profile(5.0, 1.0),
+        16,
+        "load: {mode: closed, concurrency: 4}\nrequests: 20",
+        "stream: false",
+    )
+    .await;
     let m = &outcome.bundle.metrics;
     assert_eq!(m.requests.succeeded, 20);
     assert_eq!(m.ttft_ms.count, 0);
@@ -445,20 +401,13 @@ async fn server_telemetry_shows_queueing_and_matches_request_counts() {
         slots: 8,
         ..profile(20.0, 2.0)
     };
-    let sim = start_sim(p).await;
-    let dir = tempfile::tempdir().unwrap();
-    let w = write_workload(
-        dir.path(),
-        "w.yaml",
-        &workload_yaml(
-            &sim.base_url(),
-            16,
-            "load: {mode: closed, concurrency: 16}\nrequests: 96",
-            "telemetry: {interval: 200ms}",
-        ),
-    );
-    let outcome = run(&w, &dir.path().join("b.json"), &[]).await.unwrap();
-    sim.shutdown().await;
+    let (outcome, _) = run_on_sim(
+        p,
+        16,
+        "load: {mode: closed, concurrency: 16}\nrequests: 96",
+        "telemetry: {interval: 200ms}",
+    )
+    .await;
     let b = &outcome.bundle;
     let server = b.server.as_ref().expect("server telemetry");
     assert_eq!(server.kind, "tokengate_sim");

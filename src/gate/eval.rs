@@ -17,7 +17,7 @@ use super::data::{self, ThroughputKind};
 use super::file::{GateFile, LatencyKind, Limit, Metric, Rule, Severity, Stat, Threshold};
 use super::report::{
     BaselineDesc, CandidateDesc, Estimate, EstimateKind, GateReport, KeyChange, Outcome,
-    RuleResult, Verdict, WaiverNote, WaiverSummary, exit_code_for,
+    RuleResult, SideBySide, Verdict, WaiverNote, WaiverSummary, exit_code_for,
 };
 use super::waiver::{Date, Waiver};
 use crate::bundle::Bundle;
@@ -185,7 +185,82 @@ pub fn evaluate(gate: &GateFile, cmp: &Comparison, waivers: &[Waiver], today: Da
         rules,
         warnings,
         waivers: summary,
+        client_server: client_server(cand, cmp.baseline_runs.first().copied()),
     }
+}
+
+/// Client and server rows for the newest baseline run and the candidate.
+fn client_server(cand: &Bundle, base: Option<&Bundle>) -> Vec<SideBySide> {
+    if cand.server.is_none() && base.is_none_or(|b| b.server.is_none()) {
+        return Vec::new();
+    }
+    type Pick = fn(&Bundle) -> (Option<f64>, Option<f64>);
+    let rows: [(&str, &str, Pick); 9] = [
+        ("TTFT p50", "ms", |b| {
+            (
+                b.metrics.ttft_ms.p50,
+                b.server.as_ref().and_then(|s| s.ttft_ms.as_ref()?.p50),
+            )
+        }),
+        ("TTFT p95", "ms", |b| {
+            (
+                b.metrics.ttft_ms.p95,
+                b.server.as_ref().and_then(|s| s.ttft_ms.as_ref()?.p95),
+            )
+        }),
+        ("ITL p50", "ms", |b| {
+            (
+                b.metrics.itl_ms.p50,
+                b.server.as_ref().and_then(|s| s.itl_ms.as_ref()?.p50),
+            )
+        }),
+        ("E2E p50", "ms", |b| {
+            (
+                b.metrics.e2e_ms.p50,
+                b.server.as_ref().and_then(|s| s.e2e_ms.as_ref()?.p50),
+            )
+        }),
+        ("queue time mean", "ms", |b| {
+            (
+                None,
+                b.server
+                    .as_ref()
+                    .and_then(|s| s.queue_time_ms.as_ref()?.mean),
+            )
+        }),
+        ("queue time p95", "ms", |b| {
+            (
+                None,
+                b.server
+                    .as_ref()
+                    .and_then(|s| s.queue_time_ms.as_ref()?.p95),
+            )
+        }),
+        ("peak running", "", |b| {
+            (None, b.server.as_ref().and_then(|s| s.peak_running))
+        }),
+        ("peak waiting", "", |b| {
+            (None, b.server.as_ref().and_then(|s| s.peak_waiting))
+        }),
+        ("peak KV cache", "%", |b| {
+            (None, b.server.as_ref().and_then(|s| s.peak_kv_cache_usage))
+        }),
+    ];
+    rows.iter()
+        .map(|(metric, unit, pick)| {
+            let (bc, bs) = base.map(pick).unwrap_or((None, None));
+            let (cc, cs) = pick(cand);
+            SideBySide {
+                metric: (*metric).to_owned(),
+                unit: (*unit).to_owned(),
+                baseline_client: bc,
+                baseline_server: bs,
+                candidate_client: cc,
+                candidate_server: cs,
+            }
+        })
+        .filter(|r| r.baseline_server.is_some() || r.candidate_server.is_some())
+        .collect()
 }
 
 /// Any failing `fail`-severity rule fails the gate; else any inconclusive

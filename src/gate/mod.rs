@@ -15,6 +15,6 @@ pub use file::{
 };
 pub use report::{
     BaselineDesc, CandidateDesc, Estimate, EstimateKind, GateReport, KeyChange, Outcome,
-    RuleResult, Verdict, WaiverNote, WaiverSummary,
+    RuleResult, SideBySide, Verdict, WaiverNote, WaiverSummary,
 };
 pub use waiver::{Date, Waiver, WaiverError, WaiverKey, load_waivers, parse_waivers};

@@ -196,6 +196,24 @@ pub struct GateReport {
     pub rules: Vec<RuleResult>,
     pub warnings: Vec<String>,
     pub waivers: WaiverSummary,
+    /// Client and server views of the same window side by side (empty when
+    /// neither bundle has server telemetry). The difference is network,
+    /// proxy and client overhead; server queue time shows where a slowdown
+    /// starts.
+    pub client_server: Vec<SideBySide>,
+}
+
+/// One metric as the client measured it and as the server reported it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SideBySide {
+    /// e.g. `TTFT p95`.
+    pub metric: String,
+    /// `ms`, `%` or empty for counts.
+    pub unit: String,
+    pub baseline_client: Option<f64>,
+    pub baseline_server: Option<f64>,
+    pub candidate_client: Option<f64>,
+    pub candidate_server: Option<f64>,
 }
 
 impl GateReport {

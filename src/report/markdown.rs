@@ -229,7 +229,31 @@ struct View {
     detail_omitted: bool,
     warnings: Vec<String>,
     warnings_omitted: usize,
+    client_server: Vec<SideRow>,
     footer: String,
+}
+
+#[derive(Serialize)]
+struct SideRow {
+    metric: String,
+    baseline_client: String,
+    baseline_server: String,
+    candidate_client: String,
+    candidate_server: String,
+}
+
+fn side_rows(report: &GateReport) -> Vec<SideRow> {
+    report
+        .client_server
+        .iter()
+        .map(|r| SideRow {
+            metric: escape_markdown(&r.metric),
+            baseline_client: format::value(r.baseline_client, &r.unit),
+            baseline_server: format::value(r.baseline_server, &r.unit),
+            candidate_client: format::value(r.candidate_client, &r.unit),
+            candidate_server: format::value(r.candidate_server, &r.unit),
+        })
+        .collect()
 }
 
 /// Escape, and shorten to `max` characters when given.
@@ -384,6 +408,7 @@ impl View {
             details,
             detail_omitted: level != Degrade::Full && !report.rules.is_empty(),
             warnings_omitted: report.warnings.len().saturating_sub(warn_cap),
+            client_server: side_rows(report),
             warnings,
             footer: format!(
                 "tokengate {} · gate {} · exit code {}",

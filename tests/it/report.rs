@@ -206,6 +206,24 @@ pub fn fixed_report() -> GateReport {
             applied: vec![note],
             expired: vec![],
         },
+        client_server: vec![
+            tokengate::gate::SideBySide {
+                metric: "TTFT p95".into(),
+                unit: "ms".into(),
+                baseline_client: Some(120.0),
+                baseline_server: Some(101.5),
+                candidate_client: Some(158.4),
+                candidate_server: Some(139.2),
+            },
+            tokengate::gate::SideBySide {
+                metric: "queue time p95".into(),
+                unit: "ms".into(),
+                baseline_client: None,
+                baseline_server: Some(2.0),
+                candidate_client: None,
+                candidate_server: Some(41.0),
+            },
+        ],
     }
 }
 
@@ -247,8 +265,10 @@ fn markdown_escapes_strings_from_bundles_and_files() {
     assert!(!md.contains("alice@example.com"), "mention leaked");
     assert!(!md.contains("<ci-2>"));
     assert!(md.contains("itl \\| p95 &lt;script&gt;"), "{md}");
-    // Every table row keeps exactly seven pipes (six cells) despite the `|` in a rule name.
-    for line in md
+    // Every verdict-table row keeps exactly seven pipes (six cells) despite
+    // the `|` in a rule name (the client/server table below has five cells).
+    let verdict_part = md.split("### Client and server").next().unwrap_or(&md);
+    for line in verdict_part
         .lines()
         .filter(|l| l.starts_with("| ") && l.contains(" ms |"))
     {
@@ -455,8 +475,8 @@ fn markdown_fits_65536_characters_with_hundreds_of_huge_rules() {
     assert!(md.chars().count() <= GITHUB_COMMENT_LIMIT);
     assert_eq!(
         md.matches("\n| ").count(),
-        1 + 6 + 2,
-        "header, six rules, change header and row"
+        1 + 6 + 2 + 3,
+        "header, six rules, change header and row, client/server header and two rows"
     );
     assert!(md.contains("Per-rule detail omitted"));
     assert!(!md.contains("### Detail"));

@@ -431,3 +431,64 @@ fn gitlab_reports(bundle: &Path, dir: &Path) -> anyhow::Result<()> {
     write_atomic(&dir.join(METRICS_FILE), openmetrics_text(&b).as_bytes())?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn ci_environment_turns_publishing_on_and_flags_win() {
+        let none =
+            PublishOptions::resolve(&PublishFlags::default(), Path::new("out"), &env_of(&[]));
+        assert_eq!(none, PublishOptions::default());
+
+        let env = env_of(&[("GITHUB_ACTIONS", "true"), ("GITLAB_CI", "TRUE")]);
+        let on = PublishOptions::resolve(&PublishFlags::default(), Path::new("out"), &env);
+        assert!(on.github_actions);
+        assert_eq!(on.gitlab_reports, Some(PathBuf::from("out/gitlab")));
+        assert_eq!(on.check_run, None);
+
+        let flags = PublishFlags {
+            gitlab_reports: Some("reports".into()),
+            check_run: true,
+            head_sha: Some("abc".into()),
+            ..PublishFlags::default()
+        };
+        let env = env_of(&[("GITHUB_ACTIONS", "false"), ("GITLAB_CI", "true")]);
+        let o = PublishOptions::resolve(&flags, Path::new("out"), &env);
+        assert!(!o.github_actions);
+        assert_eq!(o.gitlab_reports, Some(PathBuf::from("reports")));
+        assert_eq!(
+            o.check_run,
+            Some(CheckRunOptions {
+                name: DEFAULT_CHECK_RUN_NAME.into(),
+                head_sha: Some("abc".into())
+            })
+        );
+    }
+
+    #[test]
+    fn verdict_table_stops_before_the_first_section() {
+        let md = "## x — fail\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n**Candidate:** c\n\n### Detail\n\nmore\n";
+        assert_eq!(
+            verdict_table(md),
+            "## x — fail\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n**Candidate:** c\n\n"
+        );
+        assert_eq!(verdict_table("no sections\n"), "no sections\n");
+    }
+
+    #[test]
+    fn the_comment_marker_is_left_out_of_summaries() {
+        assert_eq!(strip_marker(&format!("{MARKER}\n## t\n")), "## t\n");
+        assert_eq!(strip_marker("## t\n"), "## t\n");
+    }
+}

@@ -777,3 +777,45 @@ fn action_scripts_take_inputs_only_through_env() {
         assert!(action.outputs.contains_key(out), "output {out}");
     }
 }
+
+#[test]
+fn gate_writes_gitlab_reports_by_default_in_gitlab_ci_and_no_workflow_commands() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = repo_root();
+    let bundle = std::fs::read_dir(
+        root.join("baselines/quickstart/simulated/o200k_base/sim-model@tokengate-sim_quickstart"),
+    )
+    .expect("committed baseline")
+    .filter_map(Result::ok)
+    .map(|e| e.path())
+    .find(|p| p.extension().is_some_and(|x| x == "json"))
+    .expect("a baseline bundle");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tokengate"))
+        .current_dir(dir.path())
+        .env_remove("GITHUB_ACTIONS")
+        .env("GITLAB_CI", "true")
+        .arg("gate")
+        .arg(&bundle)
+        .arg("--gate")
+        .arg(root.join("gates/default.yaml"))
+        .arg("--baseline-dir")
+        .arg(dir.path().join("no-baselines"))
+        .output()
+        .expect("run tokengate gate");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(!stdout.lines().any(|l| l.starts_with("::")), "{stdout}");
+    let gl = dir.path().join("tokengate-out/gitlab");
+    let lp: Value = serde_json::from_slice(
+        &std::fs::read(gl.join("load_performance.json")).expect("load_performance.json"),
+    )
+    .expect("JSON");
+    assert!(lp["metrics"]["http_reqs"]["count"].as_u64().expect("count") > 0);
+    assert!(lp["metrics"]["http_req_waiting"]["p(95)"].is_number());
+    let metrics = std::fs::read_to_string(gl.join("metrics.txt")).expect("metrics.txt");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("tokengate_ttft_p95_ms "))
+    );
+}

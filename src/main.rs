@@ -1,17 +1,20 @@
 //! The `tokengate` binary: parse arguments, build the runtime, call the
 //! library, map the outcome to a documented exit code.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use tokengate::ci::{AnnotationLevel, annotation};
 use tokengate::cli::{
-    Cli, CliBaselineCommand, CliCheckArgs, CliCommand, CliCommentArgs, CliGateArgs, CliRunArgs,
-    CliSimArgs, gate_options_of, overrides_of,
+    Cli, CliBaselineCommand, CliCheckArgs, CliCommand, CliCommentArgs, CliGateArgs, CliGateOptions,
+    CliRunArgs, CliSimArgs, gate_options_of, overrides_of,
 };
 use tokengate::commands::{
-    CommentOptions, GateOptions, Platform, ProgressMode, RunOptions, gate_bundle, post_comment,
-    render_summary, render_verdict_summary, run_workload,
+    CommentOptions, GateOptions, Platform, ProgressMode, PublishFlags, PublishOptions, ReportFiles,
+    RunOptions, gate_bundle, override_inconclusive, post_comment, publish, render_summary,
+    render_verdict_summary, run_workload, write_report_files,
 };
 use tokengate::driver::StopSignal;
 use tokengate::exit_code;
@@ -31,8 +34,8 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         let result = match cli.command {
             CliCommand::Run(args) => cmd_run(args).await,
-            CliCommand::Gate(args) => cmd_gate(args, true),
-            CliCommand::Report(args) => cmd_gate(args, false),
+            CliCommand::Gate(args) => cmd_gate(args, true).await,
+            CliCommand::Report(args) => cmd_gate(args, false).await,
             CliCommand::Check(args) => cmd_check(args).await,
             CliCommand::Baseline(cmd) => cmd_baseline(cmd),
             CliCommand::Comment(args) => cmd_comment(args).await,
@@ -144,19 +147,77 @@ async fn cmd_run(args: CliRunArgs) -> anyhow::Result<i32> {
     })
 }
 
-fn gate_and_print(opts: &GateOptions) -> anyhow::Result<i32> {
-    let outcome = gate_bundle(opts)?;
+/// Where `gate` puts GitLab reports when `GITLAB_CI=true` and no
+/// `--gitlab-reports` was given (`check` uses its `--report-dir`).
+const GATE_REPORT_DIR: &str = "tokengate-out";
+
+/// Gate a bundle, print the verdict, and (when `publish` is set) publish the
+/// result to the CI platform. Returns the verdict's exit code; publishing
+/// problems are warnings and never change it.
+async fn gate_and_print(
+    opts: &GateOptions,
+    g: &CliGateOptions,
+    publish_to: Option<&Path>,
+) -> anyhow::Result<i32> {
+    let files = ReportFiles {
+        bundle: opts.bundle.clone(),
+        markdown: opts.markdown.clone(),
+        junit: opts.junit.clone(),
+        json: opts.json.clone(),
+    };
+    let outcome = match g.inconclusive {
+        None => gate_bundle(opts)?,
+        Some(policy) => {
+            // The reports carry the policy and the exit code: write them
+            // only after the override.
+            let mut bare = opts.clone();
+            (bare.junit, bare.markdown, bare.json) = (None, None, None);
+            let mut outcome = gate_bundle(&bare)?;
+            override_inconclusive(&mut outcome.report, policy);
+            outcome.written =
+                write_report_files(&outcome.report, &files, opts.template.as_deref())?;
+            outcome
+        }
+    };
     emit(&render_verdict_summary(&outcome.report));
     for p in &outcome.written {
         emit_line(&format!("report: {}", p.display()));
     }
+    if let Some(report_dir) = publish_to {
+        let env = |k: &str| std::env::var(k).ok();
+        let p = &g.publish;
+        let flags = PublishFlags {
+            github_actions: p.github_actions,
+            gitlab_reports: p.gitlab_reports.clone(),
+            check_run: p.check_run,
+            check_run_name: p.check_run_name.clone(),
+            head_sha: p.head_sha.clone(),
+            template: opts.template.clone(),
+        };
+        let popts = PublishOptions::resolve(&flags, report_dir, &env);
+        let published = publish(&outcome.report, &files, &popts, &env).await;
+        for c in &published.commands {
+            emit_line(c);
+        }
+        for n in &published.notes {
+            eprintln!("tokengate: {n}");
+        }
+        for w in &published.warnings {
+            if popts.github_actions {
+                emit_line(&annotation(AnnotationLevel::Warning, "tokengate", w));
+            } else {
+                eprintln!("tokengate: warning: {w}");
+            }
+        }
+    }
     Ok(outcome.report.exit_code())
 }
 
-/// `gate` exits with the verdict; `report` only renders (exit 0).
-fn cmd_gate(args: CliGateArgs, verdict_exit: bool) -> anyhow::Result<i32> {
+/// `gate` exits with the verdict and publishes; `report` only renders (exit 0).
+async fn cmd_gate(args: CliGateArgs, verdict_exit: bool) -> anyhow::Result<i32> {
     let opts = gate_options_of(args.bundle.clone(), &args.options, None);
-    let code = gate_and_print(&opts)?;
+    let publish_to = verdict_exit.then_some(Path::new(GATE_REPORT_DIR));
+    let code = gate_and_print(&opts, &args.options, publish_to).await?;
     Ok(if verdict_exit { code } else { exit_code::PASS })
 }
 
@@ -164,7 +225,7 @@ async fn cmd_check(args: CliCheckArgs) -> anyhow::Result<i32> {
     let (bundle, complete) = run_and_summarize(&args.run).await?;
     emit("\n");
     let opts = gate_options_of(bundle, &args.gate, Some(&args.report_dir));
-    let code = gate_and_print(&opts)?;
+    let code = gate_and_print(&opts, &args.gate, Some(&args.report_dir)).await?;
     Ok(if complete {
         code
     } else {

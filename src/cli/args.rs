@@ -71,6 +71,38 @@ pub struct CliGateOptions {
     /// Markdown template (minijinja) to use instead of the built-in one.
     #[arg(long)]
     pub template: Option<PathBuf>,
+    /// What an inconclusive (or all-skipped) result does, overriding the
+    /// gate file's `policy.inconclusive`: `warn` (exit 0) or `block` (exit 3).
+    #[arg(long, value_name = "block|warn", value_parser = parse_inconclusive)]
+    pub inconclusive: Option<crate::gate::InconclusivePolicy>,
+    #[command(flatten)]
+    pub publish: CliPublishArgs,
+}
+
+/// Publishing the result to the CI platform (`gate` and `check`; `report`
+/// ignores these). None of it changes the exit code.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CliPublishArgs {
+    /// Write the GitHub Actions job summary, step outputs and annotations
+    /// (automatic when `GITHUB_ACTIONS=true`).
+    #[arg(long)]
+    pub github_actions: bool,
+    /// Write GitLab's `load_performance.json` and `metrics.txt` reports into
+    /// this directory (default `REPORT_DIR/gitlab` when `GITLAB_CI=true`).
+    #[arg(long, value_name = "DIR")]
+    pub gitlab_reports: Option<PathBuf>,
+    /// Create a GitHub check run with the verdict (token from
+    /// `GITHUB_TOKEN`, repository from `GITHUB_REPOSITORY`, API from
+    /// `GITHUB_API_URL`; needs `permissions: checks: write`).
+    #[arg(long)]
+    pub check_run: bool,
+    /// Name of the check run (what a required status check names).
+    #[arg(long, value_name = "NAME", requires = "check_run")]
+    pub check_run_name: Option<String>,
+    /// Commit of the check run (default `GITHUB_SHA`; on pull requests pass
+    /// the head SHA, `github.event.pull_request.head.sha`).
+    #[arg(long, value_name = "SHA", requires = "check_run")]
+    pub head_sha: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -222,6 +254,14 @@ fn parse_meta(s: &str) -> Result<(String, String), String> {
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     crate::workload::values::DurationValue::parse(s).map(|d| d.0)
+}
+
+fn parse_inconclusive(s: &str) -> Result<crate::gate::InconclusivePolicy, String> {
+    match s {
+        "block" => Ok(crate::gate::InconclusivePolicy::Block),
+        "warn" => Ok(crate::gate::InconclusivePolicy::Warn),
+        _ => Err(format!("expected `block` or `warn`, got `{s}`")),
+    }
 }
 
 fn parse_share(s: &str) -> Result<f64, String> {

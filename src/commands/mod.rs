@@ -4,10 +4,15 @@
 pub mod comment;
 pub mod gate;
 mod progress;
+pub mod publish;
 pub mod run;
 pub mod summary;
 
 pub use comment::{CommentOptions, Platform, post_comment};
 pub use gate::{GateOptions, GateOutcome, gate_bundle, render_verdict_summary};
+pub use publish::{
+    CheckRunOptions, PublishFlags, PublishOptions, Published, ReportFiles, override_inconclusive,
+    publish, write_report_files,
+};
 pub use run::{ProgressMode, RunOptions, RunOutcome, run_workload};
 pub use summary::render_summary;

@@ -13,8 +13,8 @@ use tokengate::cli::{
 };
 use tokengate::commands::{
     CommentOptions, GateOptions, Platform, ProgressMode, PublishFlags, PublishOptions, ReportFiles,
-    RunOptions, gate_bundle, override_inconclusive, post_comment, publish, render_summary,
-    render_verdict_summary, run_workload, write_report_files,
+    RunOptions, gate_bundle, post_comment, publish, render_summary, render_verdict_summary,
+    run_workload,
 };
 use tokengate::driver::StopSignal;
 use tokengate::exit_code;
@@ -165,20 +165,7 @@ async fn gate_and_print(
         junit: opts.junit.clone(),
         json: opts.json.clone(),
     };
-    let outcome = match g.inconclusive {
-        None => gate_bundle(opts)?,
-        Some(policy) => {
-            // The reports carry the policy and the exit code: write them
-            // only after the override.
-            let mut bare = opts.clone();
-            (bare.junit, bare.markdown, bare.json) = (None, None, None);
-            let mut outcome = gate_bundle(&bare)?;
-            override_inconclusive(&mut outcome.report, policy);
-            outcome.written =
-                write_report_files(&outcome.report, &files, opts.template.as_deref())?;
-            outcome
-        }
-    };
+    let outcome = gate_bundle(opts)?;
     emit(&render_verdict_summary(&outcome.report));
     for p in &outcome.written {
         emit_line(&format!("report: {}", p.display()));

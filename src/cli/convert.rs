@@ -39,5 +39,6 @@ pub fn gate_options_of(
         json: or_default(&g.json, "verdict.json"),
         template: g.template.clone(),
         now: SystemTime::now(),
+        inconclusive: g.inconclusive,
     }
 }

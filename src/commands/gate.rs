@@ -11,8 +11,8 @@ use crate::baseline::{BaselineError, BaselineSource, FieldDiff, Resolution, reso
 use crate::bundle::{Bundle, digest_of_file, read_bundle};
 use crate::fsutil::write_atomic;
 use crate::gate::{
-    BaselineDesc, Comparison, Date, GateReport, KeyChange, Waiver, evaluate, load_gate_file,
-    load_waivers,
+    BaselineDesc, Comparison, Date, GateReport, InconclusivePolicy, KeyChange, Waiver, evaluate,
+    load_gate_file, load_waivers,
 };
 use crate::report::{JsonRenderer, JunitRenderer, MarkdownRenderer, Renderer};
 
@@ -35,6 +35,8 @@ pub struct GateOptions {
     pub template: Option<PathBuf>,
     /// "Today" for waiver expiry and "now" for baseline ages.
     pub now: SystemTime,
+    /// Overrides the gate file's `policy.inconclusive` (`--inconclusive`).
+    pub inconclusive: Option<InconclusivePolicy>,
 }
 
 /// The gate's result and the files written.
@@ -47,7 +49,10 @@ pub struct GateOutcome {
 pub fn gate_bundle(opts: &GateOptions) -> anyhow::Result<GateOutcome> {
     let bundle = read_bundle(&opts.bundle)?;
     let digest = digest_of_file(&opts.bundle)?;
-    let gate = load_gate_file(&opts.gate)?;
+    let mut gate = load_gate_file(&opts.gate)?;
+    if let Some(policy) = opts.inconclusive {
+        gate.policy.inconclusive = policy;
+    }
     let waivers = load_waiver_file(opts)?;
     let source = match &opts.baseline_ref {
         Some(r) => BaselineSource::GitRef {
@@ -173,11 +178,7 @@ fn comparison<'a>(
 
 fn write_reports(report: &GateReport, opts: &GateOptions) -> anyhow::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
-    let markdown = match &opts.template {
-        Some(t) => MarkdownRenderer::from_template_file(t)
-            .with_context(|| format!("cannot load the Markdown template {}", t.display()))?,
-        None => MarkdownRenderer::new(),
-    };
+    let markdown = markdown_renderer(opts.template.as_deref())?;
     let outputs: [(&Option<PathBuf>, &dyn Renderer); 3] = [
         (&opts.junit, &JunitRenderer),
         (&opts.markdown, &markdown),
@@ -193,6 +194,15 @@ fn write_reports(report: &GateReport, opts: &GateOptions) -> anyhow::Result<Vec<
         }
     }
     Ok(written)
+}
+
+/// The built-in Markdown renderer, or one from a user template.
+pub fn markdown_renderer(template: Option<&Path>) -> anyhow::Result<MarkdownRenderer> {
+    Ok(match template {
+        Some(t) => MarkdownRenderer::from_template_file(t)
+            .with_context(|| format!("cannot load the Markdown template {}", t.display()))?,
+        None => MarkdownRenderer::new(),
+    })
 }
 
 /// One line per rule for the terminal.

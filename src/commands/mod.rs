@@ -10,9 +10,6 @@ pub mod summary;
 
 pub use comment::{CommentOptions, Platform, post_comment};
 pub use gate::{GateOptions, GateOutcome, gate_bundle, render_verdict_summary};
-pub use publish::{
-    CheckRunOptions, PublishFlags, PublishOptions, Published, ReportFiles, override_inconclusive,
-    publish, write_report_files,
-};
+pub use publish::{CheckRunOptions, PublishFlags, PublishOptions, Published, ReportFiles, publish};
 pub use run::{ProgressMode, RunOptions, RunOutcome, run_workload};
 pub use summary::render_summary;

@@ -18,8 +18,8 @@ use crate::ci::{
 };
 use crate::exit_code;
 use crate::fsutil::write_atomic;
-use crate::gate::{GateReport, InconclusivePolicy, Outcome, Verdict};
-use crate::report::{JsonRenderer, JunitRenderer, MarkdownRenderer, Renderer};
+use crate::gate::{GateReport, Outcome, Verdict};
+use crate::report::Renderer;
 
 /// Default directory for GitLab report files when `GITLAB_CI=true` and no
 /// `--gitlab-reports` was given (relative to the report directory).
@@ -114,47 +114,6 @@ pub struct Published {
     pub notes: Vec<String>,
     /// What could not be done; never changes the exit code.
     pub warnings: Vec<String>,
-}
-
-/// Set the report's inconclusive policy (and so its exit code) from the
-/// command line, overriding the gate file.
-pub fn override_inconclusive(report: &mut GateReport, policy: InconclusivePolicy) {
-    report.policy.inconclusive = policy;
-    report.exit_code = report.exit_code();
-}
-
-/// Write the JUnit, Markdown and JSON files of `report` (used when the
-/// report changed after `gate_bundle`, i.e. with `--inconclusive`).
-pub fn write_report_files(
-    report: &GateReport,
-    files: &ReportFiles,
-    template: Option<&Path>,
-) -> anyhow::Result<Vec<PathBuf>> {
-    let markdown = markdown_renderer(template)?;
-    let outputs: [(&Option<PathBuf>, &dyn Renderer); 3] = [
-        (&files.junit, &JunitRenderer),
-        (&files.markdown, &markdown),
-        (&files.json, &JsonRenderer),
-    ];
-    let mut written = Vec::new();
-    for (path, renderer) in outputs {
-        if let Some(path) = path {
-            let bytes = renderer
-                .render(report)
-                .with_context(|| format!("cannot render {}", path.display()))?;
-            write_atomic(path, &bytes)?;
-            written.push(path.clone());
-        }
-    }
-    Ok(written)
-}
-
-fn markdown_renderer(template: Option<&Path>) -> anyhow::Result<MarkdownRenderer> {
-    Ok(match template {
-        Some(t) => MarkdownRenderer::from_template_file(t)
-            .with_context(|| format!("cannot load the Markdown template {}", t.display()))?,
-        None => MarkdownRenderer::new(),
-    })
 }
 
 /// Publish `report` everywhere `opts` says. Never fails: problems are
@@ -295,7 +254,7 @@ fn markdown_for(
     template: Option<&Path>,
     limit: usize,
 ) -> anyhow::Result<String> {
-    let bytes = markdown_renderer(template)?
+    let bytes = super::gate::markdown_renderer(template)?
         .with_limit(limit)
         .render(report)
         .context("cannot render the Markdown report")?;

@@ -72,6 +72,7 @@ async fn verdicts(baseline: SimProfile, candidate: SimProfile, pairs: u64) -> Ve
             json: None,
             template: None,
             now: SystemTime::now(),
+            inconclusive: None,
         })
         .expect("gate")
         .report;

@@ -924,3 +924,66 @@ fn reports_leave_out_what_a_run_did_not_measure() {
     assert!(!text.contains("tokengate_cost_per_1k"));
     assert!(text.contains("tokengate_e2e_p95_ms 548.261\n"));
 }
+
+/// The `tokengate comment` command end to end: the first run posts, the
+/// second updates the same comment, a read-only token (403) is a warning
+/// with exit 0, and the token never reaches stdout or stderr.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comment_command_upserts_and_a_403_is_a_warning_with_exit_0() {
+    let api = FakeApi::start(Kind::GitHub).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let md = dir.path().join("report.md");
+    std::fs::write(&md, report("PASS")).expect("write report");
+    let run = |md: std::path::PathBuf, base: String| async move {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_tokengate"))
+                .args([
+                    "comment",
+                    "--github",
+                    "--repo",
+                    "acme/serving",
+                    "--number",
+                    "7",
+                ])
+                .arg("--api-url")
+                .arg(base)
+                .arg("--markdown")
+                .arg(md)
+                .env("GITHUB_TOKEN", TOKEN)
+                .env_remove("GITHUB_EVENT_PATH")
+                .output()
+                .expect("run tokengate comment")
+        })
+        .await
+        .expect("join")
+    };
+    let first = run(md.clone(), api.base.clone()).await;
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    let second = run(md.clone(), api.base.clone()).await;
+    assert_eq!(second.status.code(), Some(0), "{second:?}");
+    let methods: Vec<String> = api
+        .seen()
+        .iter()
+        .filter(|s| s.method != "GET")
+        .map(|s| s.method.clone())
+        .collect();
+    assert_eq!(methods, ["POST", "PATCH"], "one comment, then updated");
+    assert_eq!(api.items().len(), 1);
+
+    api.with(|s| s.fail_writes = Some((403, json!({"message": "read-only"}).to_string())));
+    let third = run(md, api.base.clone()).await;
+    assert_eq!(
+        third.status.code(),
+        Some(0),
+        "a 403 never changes the verdict"
+    );
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert!(
+        stderr.contains("warning") && stderr.contains("403"),
+        "{stderr}"
+    );
+    for out in [&first, &second, &third] {
+        assert_no_token(&String::from_utf8_lossy(&out.stdout));
+        assert_no_token(&String::from_utf8_lossy(&out.stderr));
+    }
+}

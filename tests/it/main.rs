@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod common;
 mod gate;
+mod hostile;
 mod report;
 mod run;
 mod sim;

@@ -219,3 +219,30 @@ mod tests {
         assert!(histogram_values_ms("not base64!", None).is_empty());
     }
 }
+
+/// A server-reported latency statistic (ms) from the bundle's `server`
+/// section; `None` when the server did not expose it.
+pub fn server_value(
+    b: &Bundle,
+    kind: super::file::ServerLatency,
+    stat: super::file::Stat,
+) -> Option<f64> {
+    use super::file::{ServerLatency as K, Stat};
+    let server = b.server.as_ref()?;
+    let stats = match kind {
+        K::Ttft => server.ttft_ms.as_ref(),
+        K::QueueTime => server.queue_time_ms.as_ref(),
+        K::Itl => server.itl_ms.as_ref(),
+        K::E2e => server.e2e_ms.as_ref(),
+        K::Prefill => server.prefill_ms.as_ref(),
+        K::Decode => server.decode_ms.as_ref(),
+    }?;
+    match stat {
+        Stat::Mean => stats.mean,
+        Stat::Percentile(p) if p == 50.0 => stats.p50,
+        Stat::Percentile(p) if p == 90.0 => stats.p90,
+        Stat::Percentile(p) if p == 95.0 => stats.p95,
+        Stat::Percentile(p) if p == 99.0 => stats.p99,
+        Stat::Percentile(_) => None,
+    }
+}

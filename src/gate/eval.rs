@@ -392,6 +392,15 @@ impl Evaluator<'_> {
                 );
                 None
             }
+            Metric::Server(kind, stat) => {
+                self.bundle_value(
+                    rule,
+                    &mut r,
+                    |b| data::server_value(b, kind, stat),
+                    "the endpoint exposed no such server metric (Prometheus /metrics)",
+                );
+                None
+            }
         };
         Assessed { result: r, pending }
     }

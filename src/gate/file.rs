@@ -138,6 +138,46 @@ pub enum Metric {
     CostPer1k,
     Goodput,
     QualityPassRate,
+    /// A latency the server itself reported (Prometheus `/metrics`),
+    /// compared as a point value (`server.queue_time.p95 <= 50ms`).
+    Server(ServerLatency, Stat),
+}
+
+/// Server-side latencies kept in the bundle's `server` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerLatency {
+    Ttft,
+    QueueTime,
+    Itl,
+    E2e,
+    Prefill,
+    Decode,
+}
+
+impl ServerLatency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerLatency::Ttft => "ttft",
+            ServerLatency::QueueTime => "queue_time",
+            ServerLatency::Itl => "itl",
+            ServerLatency::E2e => "e2e",
+            ServerLatency::Prefill => "prefill",
+            ServerLatency::Decode => "decode",
+        }
+    }
+
+    fn parse(s: &str) -> Option<ServerLatency> {
+        Some(match s {
+            "ttft" => ServerLatency::Ttft,
+            "queue_time" => ServerLatency::QueueTime,
+            "itl" => ServerLatency::Itl,
+            "e2e" => ServerLatency::E2e,
+            "prefill" => ServerLatency::Prefill,
+            "decode" => ServerLatency::Decode,
+            _ => return None,
+        })
+    }
 }
 
 /// The unit family a metric's absolute limits are written in.
@@ -155,13 +195,17 @@ impl Metric {
     pub fn higher_is_worse(self) -> bool {
         matches!(
             self,
-            Metric::Latency(..) | Metric::ErrorRate | Metric::StreamErrorRate | Metric::CostPer1k
+            Metric::Latency(..)
+                | Metric::Server(..)
+                | Metric::ErrorRate
+                | Metric::StreamErrorRate
+                | Metric::CostPer1k
         )
     }
 
     pub fn unit_family(self) -> UnitFamily {
         match self {
-            Metric::Latency(..) => UnitFamily::Duration,
+            Metric::Latency(..) | Metric::Server(..) => UnitFamily::Duration,
             Metric::DecodeRate(_) | Metric::OutputTokensPerS | Metric::InputTokensPerS => {
                 UnitFamily::TokensPerSecond
             }
@@ -183,7 +227,7 @@ impl Metric {
     pub fn allows_relative(self) -> bool {
         !matches!(
             self,
-            Metric::CostPer1k | Metric::Goodput | Metric::QualityPassRate
+            Metric::CostPer1k | Metric::Goodput | Metric::QualityPassRate | Metric::Server(..)
         )
     }
 
@@ -212,13 +256,15 @@ impl fmt::Display for Metric {
             Metric::CostPer1k => f.write_str("cost_per_1k"),
             Metric::Goodput => f.write_str("goodput"),
             Metric::QualityPassRate => f.write_str("quality_pass_rate"),
+            Metric::Server(k, s) => write!(f, "server.{}.{s}", k.as_str()),
         }
     }
 }
 
 const METRIC_HELP: &str = "one of ttft|ttfb|itl|tpot|e2e|decode_tokens_per_s followed by .pNN or .mean, \
 output_tokens_per_s, input_tokens_per_s, requests_per_s, error_rate, stream_error_rate, \
-cost_per_1k, goodput, quality_pass_rate";
+cost_per_1k, goodput, quality_pass_rate, or server.ttft|queue_time|itl|e2e|prefill|decode \
+followed by .p50, .p90, .p95, .p99 or .mean";
 
 impl std::str::FromStr for Metric {
     type Err = String;
@@ -239,6 +285,19 @@ impl std::str::FromStr for Metric {
             return Ok(m);
         }
         let unknown = || format!("expected {METRIC_HELP}, found `{s}`");
+        if let Some(rest) = s.strip_prefix("server.") {
+            // Server histograms give only these quantiles (and the mean).
+            let (kind, stat) = rest.split_once('.').ok_or_else(unknown)?;
+            let kind = ServerLatency::parse(kind).ok_or_else(unknown)?;
+            let stat = match parse_stat(stat) {
+                Some(Stat::Mean) => Stat::Mean,
+                Some(Stat::Percentile(p)) if [50.0, 90.0, 95.0, 99.0].contains(&p) => {
+                    Stat::Percentile(p)
+                }
+                _ => return Err(unknown()),
+            };
+            return Ok(Metric::Server(kind, stat));
+        }
         let (base, stat) = s.split_once('.').ok_or_else(unknown)?;
         let stat = parse_stat(stat).ok_or_else(unknown)?;
         Ok(match base {

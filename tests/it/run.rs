@@ -424,3 +424,83 @@ async fn server_telemetry_shows_queueing_and_matches_request_counts() {
     // The client sees at least what the server does (plus the network).
     assert!(b.metrics.ttft_ms.p50.unwrap() >= server.ttft_ms.as_ref().unwrap().p50.unwrap() * 0.9);
 }
+
+/// Gate rules can use the server's own numbers: a queue-time ceiling fails
+/// when 16 users share 8 slots, passes when 4 do, and is skipped (with the
+/// reason) for an endpoint without `/metrics` telemetry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gate_rules_on_server_queue_time() {
+    use tokengate::gate::{BaselineDesc, Comparison, Date, Verdict, evaluate, parse_gate_file};
+    let gate = parse_gate_file(
+        "name: server\nrules:\n  - metric: server.queue_time.p95\n    max: 5ms\n  - metric: server.ttft.mean\n    max: 1s\n",
+        "server.yaml",
+    )
+    .unwrap();
+    let judge = |b: &tokengate::bundle::Bundle| {
+        evaluate(
+            &gate,
+            &Comparison {
+                candidate: b,
+                candidate_digest: "x".into(),
+                baseline_runs: vec![],
+                baseline_desc: BaselineDesc {
+                    location: String::new(),
+                    git_ref: None,
+                    commit: None,
+                    key: None,
+                    run_digests: vec![],
+                },
+                skip_reason: Some("none needed".into()),
+                change_under_test: vec![],
+                warnings: vec![],
+            },
+            &[],
+            Date::new(2026, 11, 28).unwrap(),
+        )
+    };
+    let slots8 = SimProfile {
+        slots: 8,
+        ..profile(20.0, 2.0)
+    };
+    let (busy, _) = run_on_sim(
+        slots8.clone(),
+        16,
+        "load: {mode: closed, concurrency: 16}\nrequests: 96",
+        "",
+    )
+    .await;
+    let report = judge(&busy.bundle);
+    assert_eq!(
+        report.rules[0].verdict,
+        Verdict::Fail,
+        "{:?}",
+        report.rules[0]
+    );
+    assert_eq!(
+        report.rules[1].verdict,
+        Verdict::Pass,
+        "{:?}",
+        report.rules[1]
+    );
+
+    let (calm, _) = run_on_sim(
+        slots8,
+        16,
+        "load: {mode: closed, concurrency: 4}\nrequests: 96",
+        "",
+    )
+    .await;
+    let report = judge(&calm.bundle);
+    assert_eq!(
+        report.rules[0].verdict,
+        Verdict::Pass,
+        "{:?}",
+        report.rules[0]
+    );
+
+    let mut no_telemetry = calm.bundle.clone();
+    no_telemetry.server = None;
+    let report = judge(&no_telemetry);
+    assert_eq!(report.rules[0].verdict, Verdict::Skipped);
+    assert!(report.rules[0].explanation.contains("/metrics"));
+}

@@ -239,10 +239,10 @@ pub fn server_value(
     }?;
     match stat {
         Stat::Mean => stats.mean,
-        Stat::Percentile(p) if p == 50.0 => stats.p50,
-        Stat::Percentile(p) if p == 90.0 => stats.p90,
-        Stat::Percentile(p) if p == 95.0 => stats.p95,
-        Stat::Percentile(p) if p == 99.0 => stats.p99,
+        Stat::Percentile(50.0) => stats.p50,
+        Stat::Percentile(90.0) => stats.p90,
+        Stat::Percentile(95.0) => stats.p95,
+        Stat::Percentile(99.0) => stats.p99,
         Stat::Percentile(_) => None,
     }
 }

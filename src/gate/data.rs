@@ -187,6 +187,33 @@ fn decode_histogram(encoded: &str) -> Option<hdrhistogram::Histogram<u64>> {
         .ok()
 }
 
+/// A server-reported latency statistic (ms) from the bundle's `server`
+/// section; `None` when the server did not expose it.
+pub fn server_value(
+    b: &Bundle,
+    kind: super::file::ServerLatency,
+    stat: super::file::Stat,
+) -> Option<f64> {
+    use super::file::{ServerLatency as K, Stat};
+    let server = b.server.as_ref()?;
+    let stats = match kind {
+        K::Ttft => server.ttft_ms.as_ref(),
+        K::QueueTime => server.queue_time_ms.as_ref(),
+        K::Itl => server.itl_ms.as_ref(),
+        K::E2e => server.e2e_ms.as_ref(),
+        K::Prefill => server.prefill_ms.as_ref(),
+        K::Decode => server.decode_ms.as_ref(),
+    }?;
+    match stat {
+        Stat::Mean => stats.mean,
+        Stat::Percentile(50.0) => stats.p50,
+        Stat::Percentile(90.0) => stats.p90,
+        Stat::Percentile(95.0) => stats.p95,
+        Stat::Percentile(99.0) => stats.p99,
+        Stat::Percentile(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,32 +244,5 @@ mod tests {
         assert!((ten[9] - 95.0).abs() < 0.2, "{ten:?}");
         assert!(histogram_values_ms("", None).is_empty());
         assert!(histogram_values_ms("not base64!", None).is_empty());
-    }
-}
-
-/// A server-reported latency statistic (ms) from the bundle's `server`
-/// section; `None` when the server did not expose it.
-pub fn server_value(
-    b: &Bundle,
-    kind: super::file::ServerLatency,
-    stat: super::file::Stat,
-) -> Option<f64> {
-    use super::file::{ServerLatency as K, Stat};
-    let server = b.server.as_ref()?;
-    let stats = match kind {
-        K::Ttft => server.ttft_ms.as_ref(),
-        K::QueueTime => server.queue_time_ms.as_ref(),
-        K::Itl => server.itl_ms.as_ref(),
-        K::E2e => server.e2e_ms.as_ref(),
-        K::Prefill => server.prefill_ms.as_ref(),
-        K::Decode => server.decode_ms.as_ref(),
-    }?;
-    match stat {
-        Stat::Mean => stats.mean,
-        Stat::Percentile(50.0) => stats.p50,
-        Stat::Percentile(90.0) => stats.p90,
-        Stat::Percentile(95.0) => stats.p95,
-        Stat::Percentile(99.0) => stats.p99,
-        Stat::Percentile(_) => None,
     }
 }

@@ -279,3 +279,68 @@ fn wrong_model_name_fails_preflight_fast() {
     );
     assert!(!dir.path().join("b.json").exists());
 }
+
+/// A planted API key reaches the server as a bearer token but never a
+/// bundle, report, verdict, log line or error message.
+#[test]
+fn planted_api_key_appears_in_no_output() {
+    const KEY: &str = "sk-planted-7f3a9c0e1d2b4a6f8e0c2a4b6d8f0a1c";
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w.yaml");
+    std::fs::write(
+        &w,
+        "name: secrets\nendpoint: sim://default\nmodel: sim-model\napi_key_env: TG_PLANTED_KEY\nprompts:\n  inline: [\"hi\"]\noutput: {max_tokens: 4}\nload: {mode: closed, concurrency: 2}\nrequests: 10\n",
+    )
+    .unwrap();
+    let out = tokengate()
+        .current_dir(dir.path())
+        .args([
+            "check",
+            "w.yaml",
+            "--quiet",
+            "--report-dir",
+            "out",
+            "--out",
+            "out/bundle.json",
+        ])
+        .args([
+            "--gate",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/gates/default.yaml"),
+        ])
+        .args(["--baseline-dir", "baselines"])
+        .env("TG_PLANTED_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
+    let mut searched = 0;
+    for text in [
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ] {
+        assert!(!text.contains(KEY));
+        searched += 1;
+    }
+    for entry in std::fs::read_dir(dir.path().join("out")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(KEY), "key leaked into {}", path.display());
+        searched += 1;
+    }
+    assert!(searched >= 6, "bundle, three reports, stdout, stderr");
+
+    // A failing run (refused endpoint) prints an error: no key there either.
+    std::fs::write(
+        &w,
+        "name: secrets\nendpoint: http://127.0.0.1:9/v1\nmodel: m\napi_key_env: TG_PLANTED_KEY\nprompts:\n  inline: [\"hi\"]\nload: {mode: closed, concurrency: 1}\nrequests: 2\npreflight: {wait: 500ms}\n",
+    )
+    .unwrap();
+    let out = tokengate()
+        .current_dir(dir.path())
+        .args(["run", "w.yaml"])
+        .env("TG_PLANTED_KEY", KEY)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(KEY));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(KEY));
+}

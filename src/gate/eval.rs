@@ -194,65 +194,54 @@ fn client_server(cand: &Bundle, base: Option<&Bundle>) -> Vec<SideBySide> {
     if cand.server.is_none() && base.is_none_or(|b| b.server.is_none()) {
         return Vec::new();
     }
-    type Pick = fn(&Bundle) -> (Option<f64>, Option<f64>);
-    let rows: [(&str, &str, Pick); 9] = [
-        ("TTFT p50", "ms", |b| {
-            (
-                b.metrics.ttft_ms.p50,
-                b.server.as_ref().and_then(|s| s.ttft_ms.as_ref()?.p50),
-            )
+    type Client = fn(&crate::bundle::Metrics) -> Option<f64>;
+    type Server = fn(&crate::bundle::ServerTelemetry) -> Option<f64>;
+    let none: Client = |_| None;
+    let rows: [(&str, &str, Client, Server); 9] = [
+        (
+            "TTFT p50",
+            "ms",
+            |m| m.ttft_ms.p50,
+            |s| s.ttft_ms.as_ref()?.p50,
+        ),
+        (
+            "TTFT p95",
+            "ms",
+            |m| m.ttft_ms.p95,
+            |s| s.ttft_ms.as_ref()?.p95,
+        ),
+        (
+            "ITL p50",
+            "ms",
+            |m| m.itl_ms.p50,
+            |s| s.itl_ms.as_ref()?.p50,
+        ),
+        (
+            "E2E p50",
+            "ms",
+            |m| m.e2e_ms.p50,
+            |s| s.e2e_ms.as_ref()?.p50,
+        ),
+        ("queue time mean", "ms", none, |s| {
+            s.queue_time_ms.as_ref()?.mean
         }),
-        ("TTFT p95", "ms", |b| {
-            (
-                b.metrics.ttft_ms.p95,
-                b.server.as_ref().and_then(|s| s.ttft_ms.as_ref()?.p95),
-            )
+        ("queue time p95", "ms", none, |s| {
+            s.queue_time_ms.as_ref()?.p95
         }),
-        ("ITL p50", "ms", |b| {
-            (
-                b.metrics.itl_ms.p50,
-                b.server.as_ref().and_then(|s| s.itl_ms.as_ref()?.p50),
-            )
-        }),
-        ("E2E p50", "ms", |b| {
-            (
-                b.metrics.e2e_ms.p50,
-                b.server.as_ref().and_then(|s| s.e2e_ms.as_ref()?.p50),
-            )
-        }),
-        ("queue time mean", "ms", |b| {
-            (
-                None,
-                b.server
-                    .as_ref()
-                    .and_then(|s| s.queue_time_ms.as_ref()?.mean),
-            )
-        }),
-        ("queue time p95", "ms", |b| {
-            (
-                None,
-                b.server
-                    .as_ref()
-                    .and_then(|s| s.queue_time_ms.as_ref()?.p95),
-            )
-        }),
-        ("peak running", "", |b| {
-            (None, b.server.as_ref().and_then(|s| s.peak_running))
-        }),
-        ("peak waiting", "", |b| {
-            (None, b.server.as_ref().and_then(|s| s.peak_waiting))
-        }),
-        ("peak KV cache", "%", |b| {
-            (None, b.server.as_ref().and_then(|s| s.peak_kv_cache_usage))
-        }),
+        ("peak running", "", none, |s| s.peak_running),
+        ("peak waiting", "", none, |s| s.peak_waiting),
+        ("peak KV cache", "%", none, |s| s.peak_kv_cache_usage),
     ];
+    let pick = |b: &Bundle, client: Client, server: Server| {
+        (client(&b.metrics), b.server.as_ref().and_then(server))
+    };
     rows.iter()
-        .map(|(metric, unit, pick)| {
-            let (bc, bs) = base.map(pick).unwrap_or((None, None));
-            let (cc, cs) = pick(cand);
+        .map(|&(metric, unit, client, server)| {
+            let (bc, bs) = base.map_or((None, None), |b| pick(b, client, server));
+            let (cc, cs) = pick(cand, client, server);
             SideBySide {
-                metric: (*metric).to_owned(),
-                unit: (*unit).to_owned(),
+                metric: metric.to_owned(),
+                unit: unit.to_owned(),
                 baseline_client: bc,
                 baseline_server: bs,
                 candidate_client: cc,

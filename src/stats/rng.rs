@@ -56,7 +56,7 @@ impl Xoshiro256 {
         Self::seed_from_u64(mix64(seed ^ mix64(index.wrapping_add(GOLDEN_GAMMA))))
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next_u64(&mut self) -> u64 {
         let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
         let t = self.s[1] << 17;
@@ -71,8 +71,9 @@ impl Xoshiro256 {
 
     /// Uniform integer in `0..range` without modulo bias: Lemire (2019), "Fast
     /// random integer generation in an interval", ACM TOMS 45(1), Algorithm 5
-    /// (multiply-shift with rejection of the biased low products).
-    #[inline]
+    /// (multiply-shift with rejection of the biased low products). The
+    /// resampling loops use [`Batch`]; tests use this as the plain reference.
+    #[cfg(test)]
     pub(crate) fn below(&mut self, range: u64) -> u64 {
         debug_assert!(range > 0, "below(0) has no valid output");
         let mut m = u128::from(self.next_u64()) * u128::from(range);
@@ -88,34 +89,92 @@ impl Xoshiro256 {
     }
 }
 
+/// Draws of uniform integers in `0..range`, `K` from each 64-bit output:
+/// Brackett-Rozinsky & Lemire (2024), "Batched ranged random integer
+/// generation", *Software: Practice and Experience* 55(1). With x the
+/// output and P = range^K, multiplying by `range` K times and keeping the
+/// high words d₁ … d_K and the final low word L gives
+/// x·P = (Σ dᵢ·range^(K−i))·2⁶⁴ + L, so the d's are the mixed-radix digits
+/// of ⌊x·P / 2⁶⁴⌋. Rejecting L < 2⁶⁴ mod P (Lemire 2019, Algorithm 5, with
+/// range P) makes that number uniform on 0..P, so its K digits are
+/// independent and uniform on 0..range. One generator call then serves K
+/// draws instead of two.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Batch<const K: usize> {
+    range: u64,
+    /// range^K, at most 2^64 − 1.
+    product: u64,
+}
+
+impl<const K: usize> Batch<K> {
+    /// None when `range` is 0 or range^K overflows 64 bits.
+    pub(crate) fn new(range: u64) -> Option<Self> {
+        if range == 0 || K == 0 {
+            return None;
+        }
+        let product = range.checked_pow(u32::try_from(K).ok()?)?;
+        Some(Self { range, product })
+    }
+}
+
+/// Largest batch size K ≤ 4 with range^K ≤ 2^56 (1 for larger ranges), so
+/// the rejection test is entered at most once in 256 outputs (probability
+/// P / 2⁶⁴) and its branch stays predictable. n = 50,000 gives 3;
+/// n = 10,000 gives 4.
+pub(crate) fn batch_size(range: u64) -> usize {
+    const LIMIT: u64 = 1 << 56;
+    let mut k = 1;
+    let mut product = range;
+    while k < 4 {
+        match product.checked_mul(range) {
+            Some(p) if p <= LIMIT => {
+                product = p;
+                k += 1;
+            }
+            _ => break,
+        }
+    }
+    k
+}
+
 impl Xoshiro256 {
-    /// Two uniform integers in `0..range` from one 64-bit output (its high
-    /// and low halves), each by Lemire's (2019) 32-bit multiply-shift with
-    /// rejection; a rejected half is redrawn from a fresh output. Halves the
-    /// generator calls of the resampling loops.
-    #[inline]
-    pub(crate) fn below_pair(&mut self, range: u32) -> (u32, u32) {
-        debug_assert!(range > 0, "below_pair(0) has no valid output");
-        let word = self.next_u64();
-        let first = self.bounded_half((word >> 32) as u32, range);
-        let second = self.bounded_half(word as u32, range);
-        (first, second)
+    /// `K` independent uniform integers in `0..batch.range` (see [`Batch`]).
+    #[inline(always)]
+    pub(crate) fn below_batch<const K: usize>(&mut self, batch: &Batch<K>) -> [u64; K] {
+        let (digits, low) = batch_digits(self.next_u64(), batch);
+        if low < batch.product {
+            return self.below_batch_retry(batch, digits, low);
+        }
+        digits
     }
 
-    #[inline]
-    fn bounded_half(&mut self, mut x: u32, range: u32) -> u32 {
-        let mut m = u64::from(x) * u64::from(range);
-        let mut low = m as u32;
-        if low < range {
-            let threshold = range.wrapping_neg() % range;
-            while low < threshold {
-                x = (self.next_u64() >> 32) as u32;
-                m = u64::from(x) * u64::from(range);
-                low = m as u32;
-            }
+    /// Lemire's exact test, taken rarely: keep the digits unless the low word
+    /// is below 2⁶⁴ mod P, else redraw the whole batch.
+    #[cold]
+    #[inline(never)]
+    fn below_batch_retry<const K: usize>(
+        &mut self,
+        batch: &Batch<K>,
+        mut digits: [u64; K],
+        mut low: u64,
+    ) -> [u64; K] {
+        let threshold = batch.product.wrapping_neg() % batch.product;
+        while low < threshold {
+            (digits, low) = batch_digits(self.next_u64(), batch);
         }
-        (m >> 32) as u32
+        digits
     }
+}
+
+#[inline(always)]
+fn batch_digits<const K: usize>(mut x: u64, batch: &Batch<K>) -> ([u64; K], u64) {
+    let mut digits = [0; K];
+    for d in &mut digits {
+        let m = u128::from(x) * u128::from(batch.range);
+        *d = (m >> 64) as u64;
+        x = m as u64;
+    }
+    (digits, x)
 }
 
 /// Lets `rand_distr` samplers (the binomial draws of the windowed bootstrap)
@@ -172,17 +231,59 @@ mod tests {
     }
 
     #[test]
-    fn below_pair_stays_in_range_and_is_roughly_uniform() {
+    fn batched_draws_are_uniform_and_independent() {
+        // Range 7 in batches of 3: each digit roughly uniform, and the
+        // 343 triples too (χ² with 342 degrees of freedom: mean 342, sd 26).
+        let batch = Batch::<3>::new(7).expect("7^3 fits");
         let mut g = Xoshiro256::seed_from_u64(8);
-        let mut counts = [0u32; 5];
-        for _ in 0..25_000 {
-            let (a, b) = g.below_pair(5);
-            counts[a as usize] += 1;
-            counts[b as usize] += 1;
+        let mut digit_counts = [[0u32; 7]; 3];
+        let mut triples = vec![0u32; 343];
+        let draws = 343 * 200;
+        for _ in 0..draws {
+            let [a, b, c] = g.below_batch(&batch);
+            for (counts, d) in digit_counts.iter_mut().zip([a, b, c]) {
+                counts[d as usize] += 1;
+            }
+            triples[(a * 49 + b * 7 + c) as usize] += 1;
+        }
+        for counts in digit_counts {
+            for c in counts {
+                assert!((9_300..10_300).contains(&c), "count {c} far from 9800");
+            }
+        }
+        let chi2: f64 = triples
+            .iter()
+            .map(|&o| (f64::from(o) - 200.0).powi(2) / 200.0)
+            .sum();
+        assert!((240.0..450.0).contains(&chi2), "chi2 {chi2}");
+    }
+
+    #[test]
+    fn batch_rejection_keeps_draws_in_range() {
+        // 3^40 is close to 2^63.4: about a third of the outputs are
+        // rejected, so the retry path runs many times.
+        let batch = Batch::<40>::new(3).expect("3^40 fits");
+        let mut g = Xoshiro256::seed_from_u64(9);
+        let mut counts = [0u32; 3];
+        for _ in 0..1_000 {
+            for d in g.below_batch(&batch) {
+                counts[usize::try_from(d).expect("small")] += 1;
+            }
         }
         for c in counts {
-            assert!((9_400..10_600).contains(&c), "count {c} far from 10000");
+            assert!((12_800..13_900).contains(&c), "count {c} far from 13333");
         }
+    }
+
+    #[test]
+    fn batch_size_keeps_the_product_below_2_to_56() {
+        assert_eq!(batch_size(10_000), 4);
+        assert_eq!(batch_size(50_000), 3);
+        assert_eq!(batch_size(1 << 20), 2);
+        assert_eq!(batch_size(1 << 40), 1);
+        assert_eq!(batch_size(u64::MAX), 1);
+        assert!(Batch::<2>::new(1 << 33).is_none());
+        assert!(Batch::<1>::new(0).is_none());
     }
 
     #[test]

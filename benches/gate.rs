@@ -268,12 +268,14 @@ fn synthetic_run(seed: u64) -> Bundle {
                 schedule_lag_max_ms: 0.0,
                 saturated: false,
                 warnings: vec![],
+                host: Default::default(),
             },
             warnings: vec![],
         },
         metrics: recorded.metrics,
         histograms: recorded.histograms,
         samples: recorded.samples,
+        server: None,
     }
 }
 

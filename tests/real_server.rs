@@ -25,13 +25,21 @@ struct Server {
 
 impl Server {
     fn start(sut_dir: &Path, extra: &[&str]) -> Server {
+        Server::start_kind(sut_dir, "vllm", extra)
+    }
+
+    fn start_kind(sut_dir: &Path, kind: &str, extra: &[&str]) -> Server {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             l.local_addr().expect("addr").port()
         };
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sut/start.sh");
         let mut cmd = Command::new(script);
-        cmd.arg("--sut-dir").arg(sut_dir).arg(port.to_string());
+        cmd.arg("--server")
+            .arg(kind)
+            .arg("--sut-dir")
+            .arg(sut_dir)
+            .arg(port.to_string());
         if !extra.is_empty() {
             cmd.arg("--").args(extra);
         }
@@ -350,4 +358,52 @@ fn vllm_gate_passes_unchanged_server_and_fails_forced_queueing() {
             .unwrap_or(0.0)
             >= 1.0
     );
+}
+
+/// llama.cpp's `llama-server` (built by `SUT_SERVERS=llama-server
+/// tests/sut/install.sh`, ~10–15 minutes, so not in every CI run: skipped
+/// when absent). One slot (`-np 1`) at concurrency 4: every request
+/// succeeds with usage-based counts, and the server's deferred-request peak
+/// is recorded from `llamacpp:requests_deferred`.
+#[test]
+fn llama_server_run_uses_usage_counts_and_records_deferred_peak() {
+    let Some(sut) = std::env::var_os("TOKENGATE_SUT_DIR").map(PathBuf::from) else {
+        eprintln!("skipped: TOKENGATE_SUT_DIR not set");
+        return;
+    };
+    if !sut.join("bin/llama-server").exists() {
+        eprintln!(
+            "skipped: llama-server not built (SUT_SERVERS=llama-server tests/sut/install.sh)"
+        );
+        return;
+    }
+    let _turn = turn();
+    let server = Server::start_kind(&sut, "llama-server", &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let workload = dir.path().join("llama.yaml");
+    std::fs::write(
+        &workload,
+        format!(
+            "name: llama-smoke\nendpoint: {url}/v1\napi: chat\nmodel: tiny-llama\ntokenizer:\n  file: {tok}\nprompts:\n  inline:\n    - \"Explain continuous batching in two sentences.\"\noutput:\n  max_tokens: 32\n  ignore_eos: true\nsampling:\n  temperature: 0\nload: {{mode: closed, concurrency: 4}}\nrequests: 16\ntimeout: 300s\ntelemetry: {{interval: 200ms}}\n",
+            url = server.url,
+            tok = sut.join("model/tokenizer.json").display()
+        ),
+    )
+    .expect("write workload");
+    let b = run_bundle(&workload, &dir.path().join("bundle.json"), &[]);
+    drop(server);
+    eprintln!(
+        "llama-server: {} ok, token source {}, TTFT p50 {:?} ms, TPOT p50 {:?} ms, server {:?}",
+        b.metrics.requests.succeeded,
+        b.context.token_source,
+        b.metrics.ttft_ms.p50,
+        b.metrics.tpot_ms.p50,
+        b.server
+    );
+    assert_eq!(b.metrics.requests.succeeded, 16, "{:?}", b.metrics.errors);
+    assert_eq!(b.context.token_source, "usage");
+    assert!(b.samples.output_tokens.iter().all(|&t| t == 32));
+    let server = b.server.as_ref().expect("llama.cpp /metrics scraped");
+    assert_eq!(server.kind, "llamacpp");
+    assert!(server.peak_waiting.unwrap_or(0.0) >= 1.0, "{server:?}");
 }

@@ -255,11 +255,29 @@ impl Client {
         progress: &mut Progress,
         collector: &mut Collector,
     ) -> (Outcome, Option<reqwest::Response>) {
-        let mut response = match self.http.execute(request).await {
-            Ok(r) => r,
-            Err(e) => {
-                progress.end = Some(Instant::now());
-                return (failed(classify_send_error(&e), false), None);
+        // Some servers (llama.cpp's, among others) close a keep-alive
+        // connection right after a streamed response; a request sent on it
+        // in that instant sees the connection close before any response.
+        // The server never read it, so it goes again on another connection
+        // (as browsers and curl do), at most `RECONNECTS` times.
+        let mut request = request;
+        let mut reconnects = 0;
+        let mut response = loop {
+            let again = (reconnects < RECONNECTS)
+                .then(|| request.try_clone())
+                .flatten();
+            match self.http.execute(request).await {
+                Ok(r) => break r,
+                Err(e) => match again {
+                    Some(next) if closed_before_response(&e) => {
+                        reconnects += 1;
+                        request = next;
+                    }
+                    _ => {
+                        progress.end = Some(Instant::now());
+                        return (failed(classify_send_error(&e), false), None);
+                    }
+                },
             }
         };
         let headers_at = Instant::now();
@@ -381,6 +399,21 @@ fn failed(kind: ErrorKind, after_first_byte: bool) -> Outcome {
 /// A failure before any response header. Refused/unreachable/TLS → connect;
 /// a connection that was accepted and then closed or reset before the
 /// response began → `stream_interrupted` (not after the first byte).
+/// Resends of a request whose pooled connection closed before answering.
+const RECONNECTS: u32 = 2;
+
+/// Did the connection close before the server sent anything back?
+fn closed_before_response(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            return h.is_incomplete_message();
+        }
+        source = err.source();
+    }
+    false
+}
+
 fn classify_send_error(e: &reqwest::Error) -> ErrorKind {
     if e.is_connect() {
         ErrorKind::Connect

@@ -783,3 +783,60 @@ fn client_cpu_per_streamed_request_of_64_tokens() {
     };
     assert!(ns <= budget_ns, "{ns} ns per request");
 }
+
+/// A raw TCP server: the first `close_first` connections read the request
+/// and close without answering (a keep-alive connection the server dropped
+/// after its last response); later ones answer with a short SSE stream.
+/// Returns the base URL and the number of connections accepted.
+async fn closing_server(close_first: usize) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let n = count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let _ = sock.read(&mut buf).await;
+                if n < close_first {
+                    return; // dropped: closed before any response byte
+                }
+                let events = concat!(
+                    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\n",
+                    "data: [DONE]\n\n"
+                );
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{events}",
+                    events.len()
+                );
+                let _ = sock.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    (format!("http://{addr}/v1"), accepted)
+}
+
+/// A connection closed before any response (llama.cpp's server closes
+/// keep-alive connections after a stream) is resent on a new connection;
+/// a server that always does so ends as `stream_interrupted` after the
+/// bounded resends.
+#[tokio::test]
+async fn request_on_a_connection_closed_before_any_response_goes_again() {
+    let (base, accepted) = closing_server(1).await;
+    let client = Client::new(config(&base, true), None).expect("client");
+    let r = client.send(&spec(), Instant::now()).await;
+    assert_eq!(r.outcome, Outcome::Success, "{r:?}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+
+    let (base, accepted) = closing_server(usize::MAX).await;
+    let client = Client::new(config(&base, true), None).expect("client");
+    let r = client.send(&spec(), Instant::now()).await;
+    assert_eq!(failed_kind(&r), Some((ErrorKind::StreamInterrupted, false)));
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        3,
+        "first try and two resends"
+    );
+}

@@ -7,6 +7,7 @@ mod ci;
 mod cli;
 mod client;
 mod common;
+mod faults;
 mod gate;
 mod hostile;
 mod report;

@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod common;
 mod faults;
+mod fuzz;
 mod gate;
 mod hostile;
 mod report;

@@ -187,3 +187,59 @@ fn broken_gates_waivers_and_bundles_are_exit_2_naming_the_file() {
         dir.path(),
     );
 }
+
+/// Child process of `atomic_writes_survive_kill_9`: writes ever newer
+/// versions of a large file with `write_atomic` until killed (bounded to
+/// 30 s in case nobody kills it).
+#[test]
+#[ignore = "run by atomic_writes_survive_kill_9 as a child process"]
+fn atomic_writer_child() {
+    let Some(path) = std::env::var_os("TOKENGATE_WRITER_CHILD") else {
+        return;
+    };
+    let path = std::path::PathBuf::from(path);
+    let started = std::time::Instant::now();
+    let mut version = 0u64;
+    while started.elapsed() < std::time::Duration::from_secs(30) {
+        // A self-checking document: 400,000 copies of one version number.
+        let body = serde_json::to_vec(&vec![version; 400_000]).unwrap();
+        tokengate::fsutil::write_atomic(&path, &body).unwrap();
+        version += 1;
+    }
+}
+
+/// `kill -9` in the middle of writes never leaves a truncated file: after
+/// each kill the file is absent or one complete version.
+#[test]
+fn atomic_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bundle.json");
+    let exe = std::env::current_exe().unwrap();
+    let mut complete = 0;
+    for trial in 0..8u64 {
+        let mut child = Command::new(&exe)
+            .args(["--ignored", "--exact", "hostile::atomic_writer_child"])
+            .env("TOKENGATE_WRITER_CHILD", &path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(150 + trial * 41));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        if let Ok(bytes) = std::fs::read(&path) {
+            let v: Vec<u64> = serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("trial {trial}: truncated or corrupt file: {e}"));
+            assert_eq!(v.len(), 400_000, "trial {trial}");
+            assert!(
+                v.iter().all(|&x| x == v[0]),
+                "trial {trial}: mixed versions"
+            );
+            complete += 1;
+        }
+    }
+    assert!(
+        complete > 0,
+        "the writer never finished a version; the test proved nothing"
+    );
+}

@@ -86,3 +86,112 @@ proptest! {
         let _ = tokengate::bundle::parse_bundle(&b, std::path::Path::new("fuzz.json"));
     }
 }
+
+/// Long fuzzing runs, by hand (not in CI):
+/// `TOKENGATE_FUZZ_SECS=600 TOKENGATE_FUZZ_TARGET=sse cargo test --release --test it -- --ignored fuzz::long_fuzz --nocapture`
+/// with target `sse`, `prometheus`, `workload`, `gate` or `bundle`. Prints
+/// the executions; a panic is a finding (proptest prints the input).
+#[test]
+#[ignore = "long fuzzing run, started by hand"]
+fn long_fuzz() {
+    use proptest::test_runner::{Config, TestRunner};
+    let secs: u64 = std::env::var("TOKENGATE_FUZZ_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let target = std::env::var("TOKENGATE_FUZZ_TARGET").unwrap_or_else(|_| "sse".into());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    // Every closure call counts: the executions printed are exact.
+    let calls = std::sync::atomic::AtomicU64::new(0);
+    let count = || calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sets = tokengate::baseline::load_sets(&tokengate::baseline::BaselineSource::Dir(
+        root.join("baselines"),
+    ))
+    .unwrap();
+    let bundle_bytes = std::fs::read(root.join(&sets[0].runs[0].location)).unwrap();
+    while std::time::Instant::now() < deadline {
+        // A fresh runner (fresh random seed) per batch of 1,000 cases.
+        let mut runner = TestRunner::new(Config {
+            cases: 1_000,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let result = match target.as_str() {
+            "sse" => runner
+                .run(
+                    &(
+                        prop::collection::vec(any::<u8>(), 0..4096),
+                        prop::collection::vec(1usize..64, 1..64),
+                    ),
+                    |(bytes, cuts)| {
+                        count();
+                        let mut d = tokengate::client::SseDecoder::with_limit(1024);
+                        let mut i = 0;
+                        for c in cuts.iter().cycle() {
+                            if i >= bytes.len() {
+                                break;
+                            }
+                            let j = (i + c).min(bytes.len());
+                            let _ =
+                                d.feed(&bytes[i..j], |_| std::ops::ControlFlow::<()>::Continue(()));
+                            i = j;
+                        }
+                        Ok(())
+                    },
+                )
+                .map_err(|e| e.to_string()),
+            "prometheus" => runner
+                .run(&exposition(), |text| {
+                    count();
+                    if let Ok(e) = tokengate::telemetry::parse_exposition(&text) {
+                        let _ =
+                            tokengate::telemetry::summarize("u", 1, &e, &e, &Default::default());
+                    }
+                    Ok(())
+                })
+                .map_err(|e| e.to_string()),
+            "workload" => runner
+                .run(&"[ -~\n]{0,300}", |text| {
+                    count();
+                    let dir = tempfile::tempdir().unwrap();
+                    let p = dir.path().join("w.yaml");
+                    std::fs::write(&p, &text).unwrap();
+                    let _ = tokengate::workload::load_plan(&p, &Default::default(), &|_| None);
+                    Ok(())
+                })
+                .map_err(|e| e.to_string()),
+            "gate" => runner
+                .run(&"[ -~\n]{0,300}", |text| {
+                    count();
+                    let _ = tokengate::gate::parse_gate_file(&text, "fuzz.yaml");
+                    let _ = tokengate::gate::parse_waivers(&text, "fuzz.yaml");
+                    Ok(())
+                })
+                .map_err(|e| e.to_string()),
+            "bundle" => runner
+                .run(
+                    &(
+                        0usize..bundle_bytes.len(),
+                        any::<u8>(),
+                        0usize..bundle_bytes.len(),
+                    ),
+                    |(cut, flip, at)| {
+                        count();
+                        let mut b = bundle_bytes[..cut].to_vec();
+                        if !b.is_empty() {
+                            let i = at % b.len();
+                            b[i] = flip;
+                        }
+                        let _ = tokengate::bundle::parse_bundle(&b, std::path::Path::new("f.json"));
+                        Ok(())
+                    },
+                )
+                .map_err(|e| e.to_string()),
+            other => panic!("unknown fuzz target {other}"),
+        };
+        result.unwrap();
+    }
+    let executions = calls.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("fuzz target {target}: {executions} executions in {secs} s, no finding");
+}

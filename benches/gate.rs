@@ -276,6 +276,8 @@ fn synthetic_run(seed: u64) -> Bundle {
         histograms: recorded.histograms,
         samples: recorded.samples,
         server: None,
+        sweep: None,
+        soak: None,
     }
 }
 

@@ -39,6 +39,207 @@ pub struct Bundle {
     /// the endpoint exposes no Prometheus metrics.
     #[serde(default)]
     pub server: Option<ServerTelemetry>,
+    /// A load sweep (`tokengate sweep`): every level's bundle, the curve,
+    /// the knee and the safe operating point. The rest of this bundle is the
+    /// measured level at or just below the safe operating point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<Box<SweepSection>>,
+    /// A soak run (`tokengate soak`): per-interval snapshots and trends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak: Option<SoakSection>,
+}
+
+/// The result of a load sweep: one measured point per level, how each
+/// signal bent, the knee and the recommended safe operating point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SweepSection {
+    /// `closed` (levels are concurrent users) or `open` (levels are
+    /// requests per second).
+    pub mode: String,
+    /// `concurrency` or `req/s`: what the load axis counts.
+    pub load_unit: String,
+    /// `list` (levels given) or `auto` (doubling, then bisection at the knee).
+    pub strategy: String,
+    /// Why stepping up stopped (SLO broken, error ceiling, throughput flat,
+    /// last level reached, time budget, interrupted).
+    pub stop_reason: String,
+    /// The thresholds the bend, knee and stop rules used.
+    pub rules: SweepRules,
+    /// One point per measured level, by ascending load.
+    pub curve: Vec<SweepPoint>,
+    /// How each signal behaved along the curve.
+    pub signals: Vec<SignalBend>,
+    /// The knee: the highest load before the first client signal (p95 TTFT,
+    /// p95 ITL, error rate) climbs; `None` when none bent in the range.
+    pub knee: Option<Knee>,
+    /// The recommended operating point; `None` without a knee.
+    pub safe: Option<SafePoint>,
+    /// Every level's full bundle, in the order of `curve`.
+    pub levels: Vec<Bundle>,
+}
+
+/// Thresholds of a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SweepRules {
+    /// A bend needs the segment after the corner to climb at least this many
+    /// times as steeply as the segment before it.
+    pub slope_ratio: f64,
+    /// …and the signal to rise at least this share above its low-load value.
+    pub min_rise: f64,
+    /// Stop stepping up once the error rate passes this share.
+    pub error_ceiling: f64,
+    /// Stop once a doubling raises throughput by less than this share.
+    pub min_throughput_gain: f64,
+    /// Safe operating point = this share of the knee's load.
+    pub safe_share: f64,
+    /// Bisection stops when the bracket around the knee is this narrow
+    /// (load units).
+    pub resolution: f64,
+    /// The SLO gate file whose absolute rules every level must meet.
+    pub slo_gate: Option<String>,
+}
+
+/// One level of a sweep, summarized.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SweepPoint {
+    /// Concurrency or requests per second.
+    pub load: f64,
+    /// Measured requests (attempted) and failures.
+    pub requests: u64,
+    pub failed: u64,
+    pub error_rate: f64,
+    pub ttft_p50_ms: Option<f64>,
+    pub ttft_p95_ms: Option<f64>,
+    pub ttft_p99_ms: Option<f64>,
+    pub itl_p50_ms: Option<f64>,
+    pub itl_p95_ms: Option<f64>,
+    pub itl_p99_ms: Option<f64>,
+    pub e2e_p95_ms: Option<f64>,
+    pub output_tokens_per_s: f64,
+    pub requests_per_s: f64,
+    /// Server queue time (p95 and mean) when the server exposes it.
+    pub server_queue_p95_ms: Option<f64>,
+    pub server_queue_mean_ms: Option<f64>,
+    /// Highest KV-cache usage (0–1) the server reported at this level.
+    pub kv_cache_peak: Option<f64>,
+    /// Whether the level met the SLO gate (`None` without one).
+    pub slo_met: Option<bool>,
+    /// Rules of the SLO gate this level broke.
+    pub slo_broken: Vec<String>,
+    /// The client was the bottleneck at this level (numbers suspect).
+    pub client_saturated: bool,
+}
+
+/// How one signal behaved along the curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SignalBend {
+    /// `ttft_p95`, `itl_p95`, `error_rate`, `server_queue_p95`, `kv_cache_peak`.
+    pub signal: String,
+    /// `client`, `server` or `errors`.
+    pub source: String,
+    /// The corner level: the highest load before the climb; `None` when
+    /// the signal did not bend (or was not measured).
+    pub bend_load: Option<f64>,
+    /// The signal's value at the lowest level.
+    pub floor: Option<f64>,
+    /// The signal's value at the corner and at the next level after it.
+    pub at_bend: Option<f64>,
+    pub after_bend: Option<f64>,
+    /// Slope after the corner / slope before it (∞ as `null` when flat before).
+    pub slope_ratio: Option<f64>,
+    /// One sentence: why it bent or why not.
+    pub note: String,
+}
+
+/// The knee of the curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Knee {
+    /// The corner level (concurrency or req/s).
+    pub load: f64,
+    /// The signal that bent first (lowest corner; ties go to the one that
+    /// rose most relative to its own value at the corner).
+    pub first_signal: String,
+    /// Every signal whose corner is at this level, first signal first.
+    pub signals: Vec<String>,
+    /// The rule, in words, with its source.
+    pub rule: String,
+}
+
+/// The recommended operating point and what to expect there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SafePoint {
+    /// Share of the knee's load (default 0.7).
+    pub share: f64,
+    /// share × knee load.
+    pub load: f64,
+    /// What to configure: the load rounded down to a whole number of users
+    /// in closed loop; equal to `load` in open loop.
+    pub configured_load: f64,
+    /// Expected values at `load`, interpolated linearly between the two
+    /// measured levels around it.
+    pub ttft_p95_ms: Option<f64>,
+    pub itl_p95_ms: Option<f64>,
+    pub output_tokens_per_s: f64,
+    pub requests_per_s: f64,
+    /// The measured level whose bundle is this bundle's headline.
+    pub headline_load: f64,
+}
+
+/// A long run at one level, cut into intervals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SoakSection {
+    /// Length of one snapshot, seconds.
+    pub interval_s: f64,
+    /// One snapshot per interval of the measurement window, in time order.
+    pub snapshots: Vec<SoakSnapshot>,
+    /// Trend of each tracked series over the snapshots.
+    pub trends: Vec<SoakTrend>,
+}
+
+/// What one interval of a soak run looked like.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SoakSnapshot {
+    /// Interval bounds, seconds since the measurement window opened.
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Requests started in the interval, and how many of them failed.
+    pub requests: u64,
+    pub failed: u64,
+    pub error_rate: f64,
+    pub ttft_p50_ms: Option<f64>,
+    pub ttft_p95_ms: Option<f64>,
+    pub tpot_p95_ms: Option<f64>,
+    pub e2e_p95_ms: Option<f64>,
+    /// Output tokens of requests started in the interval / interval length.
+    pub output_tokens_per_s: f64,
+    /// The client's resident memory at the end of the interval, MiB.
+    pub client_rss_mib: Option<f64>,
+    /// The server's resident memory (`process_resident_memory_bytes`), MiB.
+    pub server_rss_mib: Option<f64>,
+    /// Server gauges at the last scrape of the interval.
+    pub server_running: Option<f64>,
+    pub server_waiting: Option<f64>,
+    pub kv_cache_usage: Option<f64>,
+}
+
+/// A monotonic trend test over a soak series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SoakTrend {
+    /// `ttft_p95_ms`, `error_rate`, `client_rss_mib`, `server_rss_mib`, …
+    pub series: String,
+    /// Snapshots with a value.
+    pub points: u64,
+    /// Theil–Sen slope, units of the series per hour.
+    pub slope_per_hour: Option<f64>,
+    /// Slope per hour relative to the series' median.
+    pub relative_per_hour: Option<f64>,
+    /// Two-sided Mann–Kendall p-value.
+    pub p_value: Option<f64>,
+    /// A significant trend in the bad direction (rising latency, errors or
+    /// memory; falling throughput).
+    pub drifting: bool,
+    /// One sentence for the report.
+    pub note: String,
 }
 
 /// Server-side numbers from Prometheus `/metrics` (vLLM, llama.cpp, the
@@ -80,6 +281,21 @@ pub struct ServerTelemetry {
     pub peak_waiting: Option<f64>,
     /// Highest KV-cache usage seen (0–1).
     pub peak_kv_cache_usage: Option<f64>,
+    /// Every scrape of the run, in time order (gauges as scraped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<ServerScrape>,
+}
+
+/// One scrape of the server's gauges.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ServerScrape {
+    /// Seconds since the measurement window opened (negative during warm-up).
+    pub t_s: f64,
+    pub running: Option<f64>,
+    pub waiting: Option<f64>,
+    pub kv_cache_usage: Option<f64>,
+    /// `process_resident_memory_bytes` of the server process.
+    pub rss_bytes: Option<f64>,
 }
 
 /// The bundle key (DESIGN.md §4). Empty strings mean "not given".

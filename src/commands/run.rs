@@ -379,6 +379,8 @@ fn assemble(
         histograms: recorded.histograms,
         samples: recorded.samples,
         server: None,
+        sweep: None,
+        soak: None,
     }
 }
 

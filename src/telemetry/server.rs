@@ -197,6 +197,7 @@ pub fn summarize(
             ServerKind::Vllm => counter(&["num_preemptions_total"]),
             _ => None,
         },
+        timeline: Vec::new(),
         peak_running: peaks.running,
         peak_waiting: peaks.waiting,
         peak_kv_cache_usage: peaks.kv_cache_usage,

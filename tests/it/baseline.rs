@@ -107,6 +107,8 @@ fn bundle() -> Bundle {
         histograms: Histograms::default(),
         samples: Samples::default(),
         server: None,
+        sweep: None,
+        soak: None,
     }
 }
 

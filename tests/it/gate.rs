@@ -210,6 +210,8 @@ pub fn make_bundle(spec: &Spec) -> Bundle {
         },
         samples: s,
         server: None,
+        sweep: None,
+        soak: None,
     }
 }
 

@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod report;
 pub mod sim;
 pub mod stats;
+pub mod sweep;
 pub mod tokenizer;
 pub mod workload;
 pub mod yaml;

@@ -1,0 +1,562 @@
+//! What a sweep's curve says: each level summarized as a [`SweepPoint`],
+//! where each signal bends, the knee, and the safe operating point. Pure
+//! functions of the measured points, so the rule can be tested against
+//! curves whose answer is known.
+//!
+//! ## The bend rule
+//! For each signal (p95 TTFT, p95 ITL, error rate; server queue time and
+//! KV-cache usage when the server exposes them) a continuous two-segment
+//! ("hinge" or broken-stick) line is fitted by least squares, with the
+//! break at each measured level in turn, and the break with the smallest
+//! residual sum of squares is kept — segmented regression with the join
+//! point estimated over a grid (Hudson 1966, "Fitting segmented curves whose
+//! join points have to be estimated", JASA 61(316); Muggeo 2003, "Estimating
+//! regression models with unknown break-points", Stat. Med. 22(19)). The
+//! break is a *bend* — the start of the sharp climb that queueing theory
+//! predicts past saturation (Lazowska et al. 1984, "Quantitative System
+//! Performance", §5.2: response time is flat below N* and grows linearly in
+//! N beyond it) — when the segment after it climbs at least `slope_ratio`
+//! times as steeply as the one before it, and the signal rises by at least
+//! `min_rise` of its low-load value (and by a signal-specific absolute
+//! amount, so noise around zero is not a bend). A curve that rises and then
+//! flattens (ITL once the batch is full) has no bend.
+//!
+//! The knee is the lowest bend among the client signals; the first signal
+//! is the one with the lowest bend among all signals (ties: the one that
+//! rose most relative to its own value at the bend — queueing grows from
+//! nothing while the latency it causes only adds to a fixed cost).
+
+use crate::bundle::{Bundle, Knee, SafePoint, SignalBend, SweepPoint, SweepRules};
+
+/// Summarize one level's bundle as a point of the curve.
+pub fn point_of(bundle: &Bundle, load: f64) -> SweepPoint {
+    let m = &bundle.metrics;
+    let server = bundle.server.as_ref();
+    SweepPoint {
+        load,
+        requests: m.requests.attempted,
+        failed: m.requests.failed,
+        error_rate: m.error_rate,
+        ttft_p50_ms: m.ttft_ms.p50,
+        ttft_p95_ms: m.ttft_ms.p95,
+        ttft_p99_ms: m.ttft_ms.p99,
+        itl_p50_ms: m.itl_ms.p50,
+        itl_p95_ms: m.itl_ms.p95,
+        itl_p99_ms: m.itl_ms.p99,
+        e2e_p95_ms: m.e2e_ms.p95,
+        output_tokens_per_s: m.output_tokens_per_s,
+        requests_per_s: m.requests_per_s,
+        server_queue_p95_ms: server.and_then(|s| s.queue_time_ms.as_ref()?.p95),
+        server_queue_mean_ms: server.and_then(|s| s.queue_time_ms.as_ref()?.mean),
+        kv_cache_peak: server.and_then(|s| s.peak_kv_cache_usage),
+        slo_met: None,
+        slo_broken: Vec::new(),
+        client_saturated: bundle.context.client.saturated,
+    }
+}
+
+/// A signal the bend rule looks at.
+struct Signal {
+    name: &'static str,
+    source: &'static str,
+    /// Counts toward the knee (what users feel).
+    client: bool,
+    get: fn(&SweepPoint) -> Option<f64>,
+    /// Smallest rise (in the signal's unit) that can be a bend, given the curve.
+    min_abs_rise: fn(&[SweepPoint]) -> f64,
+}
+
+/// Order matters only for reports and for ties between equal rises.
+const SIGNALS: [Signal; 5] = [
+    Signal {
+        name: "server_queue_p95",
+        source: "server",
+        client: false,
+        get: |p| p.server_queue_p95_ms,
+        // Queueing that adds less than a tenth of the first-token time at
+        // low load is invisible to users; and never less than 1 ms.
+        min_abs_rise: |c| {
+            let ttft_floor = c.first().and_then(|p| p.ttft_p95_ms).unwrap_or(0.0);
+            (0.1 * ttft_floor).max(1.0)
+        },
+    },
+    Signal {
+        name: "kv_cache_peak",
+        source: "server",
+        client: false,
+        get: |p| p.kv_cache_peak,
+        min_abs_rise: |_| 0.05,
+    },
+    Signal {
+        name: "ttft_p95",
+        source: "client",
+        client: true,
+        get: |p| p.ttft_p95_ms,
+        min_abs_rise: |_| 1.0,
+    },
+    Signal {
+        name: "itl_p95",
+        source: "client",
+        client: true,
+        get: |p| p.itl_p95_ms,
+        min_abs_rise: |_| 1.0,
+    },
+    Signal {
+        name: "error_rate",
+        source: "errors",
+        client: true,
+        get: |p| Some(p.error_rate),
+        min_abs_rise: |_| 0.005,
+    },
+];
+
+/// Human name of a signal, for sentences.
+pub fn signal_label(name: &str) -> &'static str {
+    match name {
+        "server_queue_p95" => "p95 server queue time",
+        "kv_cache_peak" => "KV-cache usage",
+        "ttft_p95" => "p95 TTFT",
+        "itl_p95" => "p95 ITL",
+        "error_rate" => "error rate",
+        _ => "signal",
+    }
+}
+
+/// The knee rule in words, as stored in the bundle.
+pub const KNEE_RULE: &str = "Per signal, a continuous two-segment line is fitted by least squares with its break at each measured level; the best break is a bend when the segment after it climbs at least `slope_ratio` times as steeply as the one before and the signal rises at least `min_rise` above its low-load value (segmented regression with a grid-searched join point: Hudson 1966, JASA 61(316); Muggeo 2003, Stat. Med. 22(19)). The knee is the lowest bend of p95 TTFT, p95 ITL or error rate: past it, response time grows linearly with load as the asymptotic bounds of operational analysis predict (Lazowska et al. 1984, Quantitative System Performance, §5.2). The first signal is the lowest bend of any signal, server queue time and KV-cache usage included; ties go to the signal that rose most relative to its value at the bend.";
+
+/// The whole analysis of a curve.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    pub signals: Vec<SignalBend>,
+    pub knee: Option<Knee>,
+    pub safe: Option<SafePoint>,
+}
+
+/// Analyze a curve sorted by load (ascending, distinct loads).
+pub fn analyze(curve: &[SweepPoint], rules: &SweepRules, closed_loop: bool) -> Analysis {
+    let signals: Vec<(SignalBend, bool, f64)> = SIGNALS
+        .iter()
+        .map(|s| {
+            let bend = bend_of(s, curve, rules);
+            let rise = relative_rise(&bend);
+            (bend, s.client, rise)
+        })
+        .collect();
+    let knee_load = signals
+        .iter()
+        .filter(|(_, client, _)| *client)
+        .filter_map(|(b, _, _)| b.bend_load)
+        .min_by(f64::total_cmp);
+    let knee = knee_load.map(|load| {
+        // The first signal: lowest bend of any signal, then largest rise.
+        let mut bent: Vec<&(SignalBend, bool, f64)> =
+            signals.iter().filter(|(b, _, _)| b.bend_load.is_some()).collect();
+        bent.sort_by(|a, b| {
+            let la = a.0.bend_load.unwrap_or(f64::INFINITY);
+            let lb = b.0.bend_load.unwrap_or(f64::INFINITY);
+            la.total_cmp(&lb).then(b.2.total_cmp(&a.2))
+        });
+        let first = bent.first().map(|s| s.0.signal.clone()).unwrap_or_default();
+        let first_load = bent.first().and_then(|s| s.0.bend_load).unwrap_or(load);
+        let at_first: Vec<String> = bent
+            .iter()
+            .filter(|s| s.0.bend_load == Some(first_load))
+            .map(|s| s.0.signal.clone())
+            .collect();
+        Knee {
+            load,
+            first_signal: first,
+            signals: at_first,
+            rule: KNEE_RULE.to_owned(),
+        }
+    });
+    let safe = knee
+        .as_ref()
+        .map(|k| safe_point(curve, k.load, rules.safe_share, closed_loop));
+    Analysis {
+        signals: signals.into_iter().map(|(b, _, _)| b).collect(),
+        knee,
+        safe,
+    }
+}
+
+/// Rise from the bend to the next level, relative to the value at the bend
+/// (infinite when the value at the bend is zero and it rose).
+fn relative_rise(b: &SignalBend) -> f64 {
+    match (b.bend_load, b.at_bend, b.after_bend) {
+        (Some(_), Some(at), Some(after)) => {
+            let d = after - at;
+            if at.abs() < 1e-12 {
+                if d > 0.0 { f64::INFINITY } else { 0.0 }
+            } else {
+                d / at.abs()
+            }
+        }
+        _ => f64::NEG_INFINITY,
+    }
+}
+
+/// The bend of one signal (see the module doc for the rule).
+fn bend_of(s: &Signal, curve: &[SweepPoint], rules: &SweepRules) -> SignalBend {
+    let pts: Vec<(f64, f64)> = curve
+        .iter()
+        .filter_map(|p| Some((p.load, (s.get)(p)?)))
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
+    let mut out = SignalBend {
+        signal: s.name.to_owned(),
+        source: s.source.to_owned(),
+        bend_load: None,
+        floor: pts.first().map(|p| p.1),
+        at_bend: None,
+        after_bend: None,
+        slope_ratio: None,
+        note: String::new(),
+    };
+    if pts.is_empty() {
+        out.note = match s.source {
+            "server" => "not measured: the server exposes no such metric".to_owned(),
+            _ => "not measured".to_owned(),
+        };
+        return out;
+    }
+    if pts.len() < 3 {
+        out.note = format!(
+            "{} level(s) measured: a bend needs at least 3",
+            pts.len()
+        );
+        return out;
+    }
+    let Some(fit) = best_hinge(&pts) else {
+        out.note = "no two-segment fit (levels too close together)".to_owned();
+        return out;
+    };
+    let floor = pts[0].1;
+    let k = fit.corner;
+    out.at_bend = Some(pts[k].1);
+    out.after_bend = Some(pts[k + 1].1);
+    let ratio = (fit.slope_before > 0.0).then(|| fit.slope_after / fit.slope_before);
+    out.slope_ratio = ratio.filter(|r| r.is_finite());
+    let peak_after = pts[k + 1..]
+        .iter()
+        .map(|p| p.1)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let rise = peak_after - floor;
+    let needed = (rules.min_rise * floor.abs()).max((s.min_abs_rise)(curve));
+    let label = signal_label(s.name);
+    let x = fmt_num(pts[k].0);
+    if fit.slope_after <= 0.0 {
+        out.note = format!("{label} does not climb past any level: no bend");
+    } else if fit.slope_after < rules.slope_ratio * fit.slope_before.max(0.0) {
+        out.note = format!(
+            "{label} rises steadily (slope after {x} is only {:.1}× the slope before, below {}×): no bend",
+            fit.slope_after / fit.slope_before,
+            fmt_num(rules.slope_ratio)
+        );
+    } else if rise < needed {
+        out.note = format!(
+            "{label} rises by {} past {x}, less than the {} a bend needs: no bend",
+            fmt_num(rise),
+            fmt_num(needed)
+        );
+    } else {
+        out.bend_load = Some(pts[k].0);
+        let steeper = match ratio {
+            Some(r) if r.is_finite() => format!("{:.1}× as steeply as before", r),
+            _ => "from a flat start".to_owned(),
+        };
+        out.note = format!(
+            "{label} bends at {x}: it climbs {steeper}, from {} at {x} to {} at {}",
+            fmt_num(pts[k].1),
+            fmt_num(pts[k + 1].1),
+            fmt_num(pts[k + 1].0)
+        );
+    }
+    out
+}
+
+/// The best continuous two-segment fit with the break at a measured level.
+struct Hinge {
+    /// Index of the break point (1 ..= n − 2).
+    corner: usize,
+    slope_before: f64,
+    slope_after: f64,
+}
+
+/// Least squares of y = a + b·x + c·(x − x_k)₊ for each interior k; the k
+/// with the smallest residual sum of squares (the lowest k on ties, so an
+/// exact fit picks the earliest corner).
+fn best_hinge(pts: &[(f64, f64)]) -> Option<Hinge> {
+    let n = pts.len();
+    let mut best: Option<(f64, Hinge)> = None;
+    // Residuals are compared with a tolerance relative to the data's scale,
+    // so two exact fits are a tie, not a rounding accident.
+    let scale = pts.iter().map(|p| p.1 * p.1).sum::<f64>().max(1e-300);
+    for k in 1..n - 1 {
+        let xk = pts[k].0;
+        let rows: Vec<[f64; 3]> = pts
+            .iter()
+            .map(|&(x, _)| [1.0, x, (x - xk).max(0.0)])
+            .collect();
+        let Some(beta) = least_squares3(&rows, &pts.iter().map(|p| p.1).collect::<Vec<_>>())
+        else {
+            continue;
+        };
+        let sse: f64 = rows
+            .iter()
+            .zip(pts)
+            .map(|(r, &(_, y))| {
+                let f = beta[0] * r[0] + beta[1] * r[1] + beta[2] * r[2];
+                (y - f) * (y - f)
+            })
+            .sum();
+        let better = match &best {
+            None => true,
+            Some((b, _)) => sse < *b - 1e-9 * scale,
+        };
+        if better {
+            best = Some((
+                sse,
+                Hinge {
+                    corner: k,
+                    slope_before: beta[1],
+                    slope_after: beta[1] + beta[2],
+                },
+            ));
+        }
+    }
+    best.map(|(_, h)| h)
+}
+
+/// Solves the 3-parameter normal equations (XᵀX)β = Xᵀy by Gaussian
+/// elimination with partial pivoting; `None` when singular.
+fn least_squares3(rows: &[[f64; 3]], y: &[f64]) -> Option<[f64; 3]> {
+    let mut a = [[0.0f64; 4]; 3];
+    for (r, &yi) in rows.iter().zip(y) {
+        for i in 0..3 {
+            for j in 0..3 {
+                a[i][j] += r[i] * r[j];
+            }
+            a[i][3] += r[i] * yi;
+        }
+    }
+    for col in 0..3 {
+        let pivot = (col..3).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[pivot][col].abs() < 1e-12 * (1.0 + a[col][col].abs()) {
+            return None;
+        }
+        a.swap(col, pivot);
+        for row in 0..3 {
+            if row != col {
+                let f = a[row][col] / a[col][col];
+                for j in col..4 {
+                    a[row][j] -= f * a[col][j];
+                }
+            }
+        }
+    }
+    Some([a[0][3] / a[0][0], a[1][3] / a[1][1], a[2][3] / a[2][2]])
+}
+
+/// share × knee, and what the curve says to expect there.
+fn safe_point(curve: &[SweepPoint], knee: f64, share: f64, closed_loop: bool) -> SafePoint {
+    let load = share * knee;
+    let configured = if closed_loop {
+        load.floor().max(1.0)
+    } else {
+        load
+    };
+    let at = |get: fn(&SweepPoint) -> Option<f64>| interpolate(curve, load, get);
+    let headline = curve
+        .iter()
+        .map(|p| p.load)
+        .filter(|&l| l <= configured + 1e-9)
+        .fold(None, |acc: Option<f64>, l| Some(acc.map_or(l, |a| a.max(l))))
+        .or_else(|| curve.first().map(|p| p.load))
+        .unwrap_or(configured);
+    SafePoint {
+        share,
+        load,
+        configured_load: configured,
+        ttft_p95_ms: at(|p| p.ttft_p95_ms),
+        itl_p95_ms: at(|p| p.itl_p95_ms),
+        output_tokens_per_s: at(|p| Some(p.output_tokens_per_s)).unwrap_or(0.0),
+        requests_per_s: at(|p| Some(p.requests_per_s)).unwrap_or(0.0),
+        headline_load: headline,
+    }
+}
+
+/// Linear interpolation of a point value at `load` between the measured
+/// levels around it; the nearest end's value outside the measured range.
+pub fn interpolate(
+    curve: &[SweepPoint],
+    load: f64,
+    get: fn(&SweepPoint) -> Option<f64>,
+) -> Option<f64> {
+    let pts: Vec<(f64, f64)> = curve
+        .iter()
+        .filter_map(|p| Some((p.load, get(p)?)))
+        .collect();
+    let first = pts.first()?;
+    if load <= first.0 {
+        return Some(first.1);
+    }
+    for w in pts.windows(2) {
+        let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+        if load <= x1 {
+            let t = if x1 > x0 { (load - x0) / (x1 - x0) } else { 0.0 };
+            return Some(y0 + t * (y1 - y0));
+        }
+    }
+    pts.last().map(|p| p.1)
+}
+
+/// A number for sentences: integers plain, others with up to 3 significant
+/// decimals.
+pub fn fmt_num(v: f64) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    if (v - v.round()).abs() < 1e-9 && v.abs() < 1e15 {
+        return format!("{}", v.round() as i64);
+    }
+    let digits = if v.abs() >= 100.0 {
+        1
+    } else if v.abs() >= 1.0 {
+        2
+    } else {
+        4
+    };
+    let s = format!("{v:.digits$}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> SweepRules {
+        SweepRules {
+            slope_ratio: 3.0,
+            min_rise: 0.25,
+            error_ceiling: 0.05,
+            min_throughput_gain: 0.05,
+            safe_share: 0.7,
+            resolution: 1.0,
+            slo_gate: None,
+        }
+    }
+
+    /// A closed loop of `n` users against `c` servers with deterministic
+    /// service `s` and no think time: no wait up to `c`, then each request
+    /// waits for (n − c)/c service times (Lazowska et al. 1984, §5.2 bounds).
+    fn queueing_point(n: f64, c: f64, prefill: f64, service: f64) -> SweepPoint {
+        let wait = ((n - c) / c).max(0.0) * service;
+        SweepPoint {
+            load: n,
+            requests: 200,
+            ttft_p95_ms: Some(prefill + wait),
+            itl_p95_ms: Some(8.0 * (1.0 + 0.05 * (n.min(c) - 1.0))),
+            output_tokens_per_s: 64.0 * n.min(c) / (service / 1e3),
+            requests_per_s: n.min(c) / (service / 1e3),
+            server_queue_p95_ms: Some(wait),
+            ..SweepPoint::default()
+        }
+    }
+
+    fn curve(levels: &[f64]) -> Vec<SweepPoint> {
+        levels
+            .iter()
+            .map(|&n| queueing_point(n, 8.0, 40.0, 550.0))
+            .collect()
+    }
+
+    #[test]
+    fn hinge_fit_finds_the_corner_of_a_broken_stick() {
+        let pts = [(1.0, 5.0), (2.0, 5.0), (4.0, 5.0), (8.0, 5.0), (16.0, 45.0), (32.0, 125.0)];
+        let h = best_hinge(&pts).expect("a fit");
+        assert_eq!(h.corner, 3);
+        assert!(h.slope_before.abs() < 1e-9, "{}", h.slope_before);
+        assert!((h.slope_after - 5.0).abs() < 1e-9, "{}", h.slope_after);
+    }
+
+    #[test]
+    fn the_knee_of_an_eight_server_closed_loop_is_eight() {
+        let c = curve(&[1.0, 2.0, 4.0, 8.0, 16.0, 12.0, 10.0, 9.0]);
+        let mut c = c;
+        c.sort_by(|a, b| a.load.total_cmp(&b.load));
+        let a = analyze(&c, &rules(), true);
+        let knee = a.knee.expect("a knee");
+        assert_eq!(knee.load, 8.0);
+        // Queueing starts from zero at the same level: it is named first.
+        assert_eq!(knee.first_signal, "server_queue_p95");
+        assert_eq!(knee.signals, vec!["server_queue_p95", "ttft_p95"]);
+        let itl = a.signals.iter().find(|s| s.signal == "itl_p95").unwrap();
+        assert_eq!(itl.bend_load, None, "{}", itl.note);
+        let safe = a.safe.expect("a safe point");
+        assert!((safe.load - 5.6).abs() < 1e-12);
+        assert_eq!(safe.configured_load, 5.0);
+        assert_eq!(safe.headline_load, 4.0);
+        // Between 4 and 8 users TTFT is flat at the prefill time.
+        assert_eq!(safe.ttft_p95_ms, Some(40.0));
+        // Throughput interpolated at 5.6 users: 5.6 × 64 tok / 0.55 s.
+        assert!((safe.output_tokens_per_s - 5.6 * 64.0 / 0.55).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_flat_or_steadily_rising_curve_has_no_knee() {
+        let mut c: Vec<SweepPoint> = [1.0, 2.0, 4.0, 8.0]
+            .iter()
+            .map(|&n| SweepPoint {
+                load: n,
+                ttft_p95_ms: Some(40.0 + 0.3 * (n % 2.0)),
+                itl_p95_ms: Some(8.0 + 2.0 * n),
+                ..SweepPoint::default()
+            })
+            .collect();
+        let a = analyze(&c, &rules(), true);
+        assert_eq!(a.knee, None, "{:?}", a.signals);
+        assert!(a.safe.is_none());
+        // Errors that jump past the ceiling are a bend of the error rate.
+        c.push(SweepPoint {
+            load: 16.0,
+            ttft_p95_ms: Some(40.0),
+            itl_p95_ms: Some(40.0),
+            error_rate: 0.2,
+            ..SweepPoint::default()
+        });
+        let a = analyze(&c, &rules(), true);
+        let knee = a.knee.expect("errors bend");
+        assert_eq!(knee.load, 8.0);
+        assert_eq!(knee.first_signal, "error_rate");
+    }
+
+    #[test]
+    fn too_few_levels_or_missing_server_metrics_are_said_plainly() {
+        let c = curve(&[1.0, 2.0]);
+        let a = analyze(&c, &rules(), true);
+        assert!(a.knee.is_none());
+        assert!(a.signals[2].note.contains("at least 3"), "{}", a.signals[2].note);
+        let kv = a.signals.iter().find(|s| s.signal == "kv_cache_peak").unwrap();
+        assert!(kv.note.contains("exposes no such metric"), "{}", kv.note);
+    }
+
+    #[test]
+    fn interpolation_is_linear_between_levels_and_clamped_outside() {
+        let c = curve(&[1.0, 8.0, 16.0]);
+        let rps = |p: &SweepPoint| Some(p.requests_per_s);
+        let at = |x| interpolate(&c, x, rps).unwrap();
+        assert!((at(4.5) - (c[0].requests_per_s + c[1].requests_per_s) / 2.0).abs() < 1e-9);
+        assert_eq!(at(0.5), c[0].requests_per_s);
+        assert_eq!(at(40.0), c[2].requests_per_s);
+    }
+
+    #[test]
+    fn numbers_read_naturally() {
+        assert_eq!(fmt_num(8.0), "8");
+        assert_eq!(fmt_num(5.6), "5.6");
+        assert_eq!(fmt_num(1234.56), "1234.6");
+        assert_eq!(fmt_num(0.012345), "0.0123");
+    }
+}

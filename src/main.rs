@@ -9,12 +9,13 @@ use clap::Parser;
 use tokengate::ci::{AnnotationLevel, annotation};
 use tokengate::cli::{
     Cli, CliBaselineCommand, CliCheckArgs, CliCommand, CliCommentArgs, CliGateArgs, CliGateOptions,
-    CliRunArgs, CliSimArgs, gate_options_of, overrides_of,
+    CliRunArgs, CliSimArgs, CliSweepArgs, gate_options_of, overrides_of, sweep_overrides_of,
+    sweep_rules_of,
 };
 use tokengate::commands::{
     CommentOptions, GateOptions, Platform, ProgressMode, PublishFlags, PublishOptions, ReportFiles,
-    RunOptions, gate_bundle, post_comment, publish, render_summary, render_verdict_summary,
-    run_workload,
+    RunOptions, SweepOptions, gate_bundle, post_comment, publish, render_summary,
+    render_sweep_level, render_sweep_summary, render_verdict_summary, run_workload, sweep_workload,
 };
 use tokengate::driver::StopSignal;
 use tokengate::exit_code;
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
             CliCommand::Baseline(cmd) => cmd_baseline(cmd),
             CliCommand::Comment(args) => cmd_comment(args).await,
             CliCommand::Sim(args) => cmd_sim(args).await,
+            CliCommand::Sweep(args) => cmd_sweep(args).await,
         };
         match result {
             Ok(code) => code,
@@ -136,6 +138,44 @@ async fn run_and_summarize(args: &CliRunArgs) -> anyhow::Result<(std::path::Path
         );
     }
     Ok((outcome.path, complete))
+}
+
+async fn cmd_sweep(args: CliSweepArgs) -> anyhow::Result<i32> {
+    let stop = StopSignal::new();
+    install_signal_handlers(stop.clone());
+    let observer: tokengate::commands::LevelObserver =
+        Arc::new(|p, _, unit| emit_line(&render_sweep_level(p, unit)));
+    let opts = SweepOptions {
+        run: RunOptions {
+            workload: args.workload.clone(),
+            overrides: sweep_overrides_of(&args),
+            out: args.out.clone(),
+            progress: if args.quiet {
+                ProgressMode::Off
+            } else {
+                ProgressMode::Auto
+            },
+            stop: stop.clone(),
+            env: Arc::new(|k: &str| std::env::var(k).ok()),
+        },
+        levels: args.levels.clone(),
+        start: args.start,
+        max_load: args.max_load,
+        rules: sweep_rules_of(&args),
+        slo_gate: args.slo.clone(),
+        confirm_safe: !args.no_confirm,
+        max_levels: args.max_levels,
+        time_budget: args.time_budget,
+        levels_dir: args.report_dir.join("levels"),
+        on_level: Some(observer),
+    };
+    let outcome = sweep_workload(opts).await?;
+    emit(&render_sweep_summary(&outcome.bundle, &outcome.path));
+    Ok(if outcome.interrupted {
+        exit_code::INTERRUPTED
+    } else {
+        exit_code::PASS
+    })
 }
 
 async fn cmd_run(args: CliRunArgs) -> anyhow::Result<i32> {

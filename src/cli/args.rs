@@ -34,6 +34,9 @@ pub enum CliCommand {
     Comment(CliCommentArgs),
     /// Serve the built-in simulated OpenAI-compatible endpoint.
     Sim(CliSimArgs),
+    /// Step the load up level by level: the saturation curve, the knee and
+    /// the safe operating point, with charts.
+    Sweep(CliSweepArgs),
 }
 
 /// Where baselines live.
@@ -215,6 +218,85 @@ pub struct CliRunArgs {
 }
 
 #[derive(Debug, Args, Clone)]
+pub struct CliSweepArgs {
+    /// Workload file (YAML); its count or duration applies to every level.
+    pub workload: PathBuf,
+    /// Endpoint URL (`http://HOST:PORT/v1`) or `sim://NAME`; overrides the workload.
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Where to write the sweep bundle.
+    #[arg(long, default_value = "tokengate-out/sweep.json")]
+    pub out: PathBuf,
+    /// Directory for the reports (`sweep.html`, `sweep.md`, charts) and
+    /// each level's bundle (`levels/`).
+    #[arg(long, default_value = "tokengate-out")]
+    pub report_dir: PathBuf,
+    /// Bundle key field or metadata (as for `run`).
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
+    pub meta: Vec<(String, String)>,
+    /// Measured requests per level (overrides the workload).
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// Measurement duration per level, e.g. `30s` (overrides the workload).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Seed of every random choice of the plan.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Levels to measure, e.g. `1,2,4,8,16` (concurrency, or req/s with
+    /// `--open-loop`); default: automatic doubling, then bisection at the knee.
+    #[arg(long, value_delimiter = ',', value_parser = parse_positive)]
+    pub levels: Option<Vec<f64>>,
+    /// First level of the automatic doubling.
+    #[arg(long, value_parser = parse_positive, conflicts_with = "levels")]
+    pub start: Option<f64>,
+    /// Highest level the automatic doubling may reach.
+    #[arg(long, default_value_t = 256.0, value_parser = parse_positive)]
+    pub max_load: f64,
+    /// Step request rates (open loop, Poisson arrivals) instead of
+    /// concurrency, whatever the workload's load block says.
+    #[arg(long)]
+    pub open_loop: bool,
+    /// Safe operating point as a share of the knee (`70%` or `0.7`).
+    #[arg(long, default_value = "70%", value_parser = parse_share)]
+    pub safe_share: f64,
+    /// SLO gate file: a level breaking one of its absolute rules stops the
+    /// stepping (e.g. `gates/slo.yaml`).
+    #[arg(long, value_name = "GATE")]
+    pub slo: Option<PathBuf>,
+    /// Stop stepping up once a level's error rate passes this share.
+    #[arg(long, default_value = "5%", value_parser = parse_share)]
+    pub error_ceiling: f64,
+    /// Stop once a step raises output tokens/s by less than this share.
+    #[arg(long, default_value = "5%", value_parser = parse_share)]
+    pub min_gain: f64,
+    /// A bend needs the curve past it to climb this many times as steeply
+    /// as before it.
+    #[arg(long, default_value_t = 5.0)]
+    pub slope_ratio: f64,
+    /// …and the signal to rise at least this share over its low-load value.
+    #[arg(long, default_value = "25%", value_parser = parse_share)]
+    pub min_rise: f64,
+    /// Stop bisecting when the bracket around the knee is this narrow
+    /// (default 1 user; a quarter of the first rate in open loop).
+    #[arg(long, value_parser = parse_positive)]
+    pub resolution: Option<f64>,
+    /// Do not measure the safe operating point itself (its numbers are then
+    /// interpolated between levels only).
+    #[arg(long)]
+    pub no_confirm: bool,
+    /// Measure at most this many levels.
+    #[arg(long, default_value_t = 24)]
+    pub max_levels: usize,
+    /// Start no new level after this much time, e.g. `30m`.
+    #[arg(long, value_parser = parse_duration)]
+    pub time_budget: Option<std::time::Duration>,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args, Clone)]
 pub struct CliSimArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 8000)]
@@ -261,6 +343,13 @@ fn parse_inconclusive(s: &str) -> Result<crate::gate::InconclusivePolicy, String
         "block" => Ok(crate::gate::InconclusivePolicy::Block),
         "warn" => Ok(crate::gate::InconclusivePolicy::Warn),
         _ => Err(format!("expected `block` or `warn`, got `{s}`")),
+    }
+}
+
+fn parse_positive(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("expected a positive number, got `{s}`")),
     }
 }
 

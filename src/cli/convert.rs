@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use super::args::{CliGateOptions, CliRunArgs};
+use super::args::{CliGateOptions, CliRunArgs, CliSweepArgs};
 use crate::commands::GateOptions;
 use crate::workload::Overrides;
 
@@ -40,5 +40,34 @@ pub fn gate_options_of(
         template: g.template.clone(),
         now: SystemTime::now(),
         inconclusive: g.inconclusive,
+    }
+}
+
+/// The base overrides of every sweep level (the level sets the load).
+pub fn sweep_overrides_of(a: &CliSweepArgs) -> Overrides {
+    Overrides {
+        endpoint: a.endpoint.clone(),
+        requests: a.requests,
+        duration: a.duration,
+        concurrency: None,
+        // Any rate turns a closed-loop workload into an open-loop one; each
+        // level then sets its own.
+        rate: a.open_loop.then(|| a.start.unwrap_or(1.0)),
+        seed: a.seed,
+        meta: a.meta.clone(),
+    }
+}
+
+/// The thresholds of a sweep from its flags.
+pub fn sweep_rules_of(a: &CliSweepArgs) -> crate::bundle::SweepRules {
+    crate::bundle::SweepRules {
+        slope_ratio: a.slope_ratio,
+        min_rise: a.min_rise,
+        error_ceiling: a.error_ceiling,
+        min_throughput_gain: a.min_gain,
+        safe_share: a.safe_share,
+        // Set by the sweep from `--resolution` or the load mode's default.
+        resolution: a.resolution.unwrap_or(f64::NAN),
+        slo_gate: a.slo.as_ref().map(|p| p.display().to_string()),
     }
 }

@@ -102,3 +102,87 @@ pub fn render_summary(b: &Bundle, path: &Path) -> String {
     let _ = writeln!(s, "bundle: {}", path.display());
     s
 }
+
+fn opt_ms(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
+}
+
+/// One line per measured level, as the sweep goes.
+pub fn render_sweep_level(p: &crate::bundle::SweepPoint, unit: &str) -> String {
+    let slo = match p.slo_met {
+        Some(true) => " SLO ok",
+        Some(false) => " SLO broken",
+        None => "",
+    };
+    format!(
+        "level {:>7} {unit}: {:>5} req, TTFT p95 {:>8} ms, ITL p95 {:>6} ms, {:>9.1} tok/s, {:>6.2} req/s, errors {:.2} %, queue p95 {} ms{slo}",
+        crate::sweep::fmt_num(p.load),
+        p.requests,
+        opt_ms(p.ttft_p95_ms),
+        opt_ms(p.itl_p95_ms),
+        p.output_tokens_per_s,
+        p.requests_per_s,
+        p.error_rate * 100.0,
+        opt_ms(p.server_queue_p95_ms),
+    )
+}
+
+/// The end of a sweep: the knee, the first signal, the safe operating point.
+pub fn render_sweep_summary(b: &Bundle, path: &Path) -> String {
+    use crate::sweep::{fmt_num, signal_label};
+    let mut s = String::new();
+    let Some(sw) = &b.sweep else {
+        return s;
+    };
+    let unit = &sw.load_unit;
+    let _ = writeln!(
+        s,
+        "tokengate sweep: {} → {} ({} loop, {} levels, {})",
+        b.context.workload_name,
+        b.context.endpoint,
+        sw.mode,
+        sw.curve.len(),
+        sw.strategy
+    );
+    let _ = writeln!(s, "stopped: {}", sw.stop_reason);
+    match (&sw.knee, &sw.safe) {
+        (Some(k), Some(safe)) => {
+            let _ = writeln!(
+                s,
+                "knee: {unit} {} — first signal: {} ({})",
+                fmt_num(k.load),
+                signal_label(&k.first_signal),
+                k.signals
+                    .iter()
+                    .map(|x| signal_label(x))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let _ = writeln!(
+                s,
+                "safe operating point: {unit} {} ({:.0} % of the knee) → configure {}; expected p95 TTFT {} ms, p95 ITL {} ms, {:.1} output tok/s, {:.2} req/s",
+                fmt_num(safe.load),
+                safe.share * 100.0,
+                fmt_num(safe.configured_load),
+                opt_ms(safe.ttft_p95_ms),
+                opt_ms(safe.itl_p95_ms),
+                safe.output_tokens_per_s,
+                safe.requests_per_s
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                s,
+                "knee: none in the measured range (no client signal bent); no safe operating point"
+            );
+        }
+    }
+    for sig in &sw.signals {
+        let _ = writeln!(s, "  {}: {}", signal_label(&sig.signal), sig.note);
+    }
+    for w in &b.context.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
+    let _ = writeln!(s, "bundle: {}", path.display());
+    s
+}

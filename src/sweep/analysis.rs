@@ -4,27 +4,36 @@
 //! curves whose answer is known.
 //!
 //! ## The bend rule
-//! For each signal (p95 TTFT, p95 ITL, error rate; server queue time and
-//! KV-cache usage when the server exposes them) a continuous two-segment
-//! ("hinge" or broken-stick) line is fitted by least squares, with the
-//! break at each measured level in turn, and the break with the smallest
-//! residual sum of squares is kept — segmented regression with the join
-//! point estimated over a grid (Hudson 1966, "Fitting segmented curves whose
-//! join points have to be estimated", JASA 61(316); Muggeo 2003, "Estimating
-//! regression models with unknown break-points", Stat. Med. 22(19)). The
-//! break is a *bend* — the start of the sharp climb that queueing theory
-//! predicts past saturation (Lazowska et al. 1984, "Quantitative System
-//! Performance", §5.2: response time is flat below N* and grows linearly in
-//! N beyond it) — when the segment after it climbs at least `slope_ratio`
-//! times as steeply as the one before it, and the signal rises by at least
-//! `min_rise` of its low-load value (and by a signal-specific absolute
-//! amount, so noise around zero is not a bend). A curve that rises and then
-//! flattens (ITL once the batch is full) has no bend.
+//! Below saturation a closed system's response time stays near its
+//! no-load value; past the saturation point N* it grows linearly with the
+//! load (the asymptotic bounds of operational analysis: Lazowska, Zahorjan,
+//! Graham & Sevcik 1984, "Quantitative System Performance", §5.2). The knee
+//! is where the curve leaves the flat asymptote and starts "its sharp climb"
+//! (Jain 1991, "The Art of Computer Systems Performance Analysis", §3.3,
+//! knee capacity) — a point of high curvature (Satopää, Albrecht, Irwin &
+//! Raghavan 2011, "Finding a 'Kneedle' in a Haystack", ICDCS workshops).
 //!
-//! The knee is the lowest bend among the client signals; the first signal
-//! is the one with the lowest bend among all signals (ties: the one that
-//! rose most relative to its own value at the bend — queueing grows from
-//! nothing while the latency it causes only adds to a fixed cost).
+//! Discretely, over the measured levels x₀ < x₁ < … with values y: a signal
+//! *bends* at x_{j−1} for the first j ≥ 1 where
+//! 1. it has left its low-load value: y_j − y₀ ≥ max(min_rise · |y₀|, a
+//!    signal-specific absolute amount, so noise around zero is no bend), and
+//! 2. it arrived there sharply: the slope into x_j, (y_j − y_{j−1}) /
+//!    (x_j − x_{j−1}), is at least `slope_ratio` times the average slope
+//!    before it, (y_{j−1} − y₀) / (x_{j−1} − x₀) (any rise counts when the
+//!    curve was flat or falling before) — the discrete curvature test, and
+//! 3. it stays out: every later level also satisfies 1 (a one-level spike
+//!    on a shared host is not a bend).
+//!
+//! A signal that rises steadily (ITL as the batch fills) or rises and then
+//! flattens (ITL once the batch is full) has no bend; p95 TTFT and server
+//! queue time jump as soon as requests wait for a slot.
+//!
+//! The knee is the lowest bend among the client signals (p95 TTFT, p95
+//! ITL, error rate); the first signal is the one with the lowest bend among
+//! all signals, server queue time and KV-cache usage included (ties: the one
+//! that rose most relative to its own value at the bend — queueing grows
+//! from almost nothing while the latency it causes only adds to a fixed
+//! cost).
 
 use crate::bundle::{Bundle, Knee, SafePoint, SignalBend, SweepPoint, SweepRules};
 
@@ -123,7 +132,7 @@ pub fn signal_label(name: &str) -> &'static str {
 }
 
 /// The knee rule in words, as stored in the bundle.
-pub const KNEE_RULE: &str = "Per signal, a continuous two-segment line is fitted by least squares with its break at each measured level; the best break is a bend when the segment after it climbs at least `slope_ratio` times as steeply as the one before and the signal rises at least `min_rise` above its low-load value (segmented regression with a grid-searched join point: Hudson 1966, JASA 61(316); Muggeo 2003, Stat. Med. 22(19)). The knee is the lowest bend of p95 TTFT, p95 ITL or error rate: past it, response time grows linearly with load as the asymptotic bounds of operational analysis predict (Lazowska et al. 1984, Quantitative System Performance, §5.2). The first signal is the lowest bend of any signal, server queue time and KV-cache usage included; ties go to the signal that rose most relative to its value at the bend.";
+pub const KNEE_RULE: &str = "A signal bends at the last level before the first level where it has risen at least `min_rise` above its value at the lowest level (and by a signal-specific absolute amount) arrived there at least `slope_ratio` times as steeply as its average slope before, and stays out of that low-load band at every later level: the departure from the flat low-load asymptote of operational analysis (Lazowska et al. 1984, Quantitative System Performance, §5.2; Jain 1991, The Art of Computer Systems Performance Analysis, §3.3 knee capacity), tested as a discrete curvature (Satopää et al. 2011, Kneedle). The knee is the lowest bend of p95 TTFT, p95 ITL or error rate; the first signal is the lowest bend of any signal, server queue time and KV-cache usage included; ties go to the signal that rose most relative to its value at the bend.";
 
 /// The whole analysis of a curve.
 #[derive(Debug, Clone, PartialEq)]
@@ -150,8 +159,10 @@ pub fn analyze(curve: &[SweepPoint], rules: &SweepRules, closed_loop: bool) -> A
         .min_by(f64::total_cmp);
     let knee = knee_load.map(|load| {
         // The first signal: lowest bend of any signal, then largest rise.
-        let mut bent: Vec<&(SignalBend, bool, f64)> =
-            signals.iter().filter(|(b, _, _)| b.bend_load.is_some()).collect();
+        let mut bent: Vec<&(SignalBend, bool, f64)> = signals
+            .iter()
+            .filter(|(b, _, _)| b.bend_load.is_some())
+            .collect();
         bent.sort_by(|a, b| {
             let la = a.0.bend_load.unwrap_or(f64::INFINITY);
             let lb = b.0.bend_load.unwrap_or(f64::INFINITY);
@@ -222,141 +233,66 @@ fn bend_of(s: &Signal, curve: &[SweepPoint], rules: &SweepRules) -> SignalBend {
         return out;
     }
     if pts.len() < 3 {
-        out.note = format!(
-            "{} level(s) measured: a bend needs at least 3",
-            pts.len()
-        );
+        out.note = format!("{} level(s) measured: a bend needs at least 3", pts.len());
         return out;
     }
-    let Some(fit) = best_hinge(&pts) else {
-        out.note = "no two-segment fit (levels too close together)".to_owned();
-        return out;
-    };
     let floor = pts[0].1;
-    let k = fit.corner;
-    out.at_bend = Some(pts[k].1);
-    out.after_bend = Some(pts[k + 1].1);
-    let ratio = (fit.slope_before > 0.0).then(|| fit.slope_after / fit.slope_before);
-    out.slope_ratio = ratio.filter(|r| r.is_finite());
-    let peak_after = pts[k + 1..]
-        .iter()
-        .map(|p| p.1)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let rise = peak_after - floor;
     let needed = (rules.min_rise * floor.abs()).max((s.min_abs_rise)(curve));
     let label = signal_label(s.name);
-    let x = fmt_num(pts[k].0);
-    if fit.slope_after <= 0.0 {
-        out.note = format!("{label} does not climb past any level: no bend");
-    } else if fit.slope_after < rules.slope_ratio * fit.slope_before.max(0.0) {
-        out.note = format!(
-            "{label} rises steadily (slope after {x} is only {:.1}× the slope before, below {}×): no bend",
-            fit.slope_after / fit.slope_before,
-            fmt_num(rules.slope_ratio)
-        );
-    } else if rise < needed {
-        out.note = format!(
-            "{label} rises by {} past {x}, less than the {} a bend needs: no bend",
-            fmt_num(rise),
-            fmt_num(needed)
-        );
-    } else {
-        out.bend_load = Some(pts[k].0);
-        let steeper = match ratio {
-            Some(r) if r.is_finite() => format!("{:.1}× as steeply as before", r),
-            _ => "from a flat start".to_owned(),
-        };
-        out.note = format!(
-            "{label} bends at {x}: it climbs {steeper}, from {} at {x} to {} at {}",
-            fmt_num(pts[k].1),
-            fmt_num(pts[k + 1].1),
-            fmt_num(pts[k + 1].0)
-        );
-    }
-    out
-}
-
-/// The best continuous two-segment fit with the break at a measured level.
-struct Hinge {
-    /// Index of the break point (1 ..= n − 2).
-    corner: usize,
-    slope_before: f64,
-    slope_after: f64,
-}
-
-/// Least squares of y = a + b·x + c·(x − x_k)₊ for each interior k; the k
-/// with the smallest residual sum of squares (the lowest k on ties, so an
-/// exact fit picks the earliest corner).
-fn best_hinge(pts: &[(f64, f64)]) -> Option<Hinge> {
-    let n = pts.len();
-    let mut best: Option<(f64, Hinge)> = None;
-    // Residuals are compared with a tolerance relative to the data's scale,
-    // so two exact fits are a tie, not a rounding accident.
-    let scale = pts.iter().map(|p| p.1 * p.1).sum::<f64>().max(1e-300);
-    for k in 1..n - 1 {
-        let xk = pts[k].0;
-        let rows: Vec<[f64; 3]> = pts
-            .iter()
-            .map(|&(x, _)| [1.0, x, (x - xk).max(0.0)])
-            .collect();
-        let Some(beta) = least_squares3(&rows, &pts.iter().map(|p| p.1).collect::<Vec<_>>())
-        else {
+    let mut gradual: Option<(f64, f64)> = None;
+    for j in 1..pts.len() {
+        let (xj, yj) = pts[j];
+        let (xp, yp) = pts[j - 1];
+        if yj - floor < needed {
             continue;
+        }
+        let slope_in = (yj - yp) / (xj - xp).max(1e-12);
+        let slope_before = if j >= 2 {
+            (yp - floor) / (xp - pts[0].0).max(1e-12)
+        } else {
+            0.0
         };
-        let sse: f64 = rows
-            .iter()
-            .zip(pts)
-            .map(|(r, &(_, y))| {
-                let f = beta[0] * r[0] + beta[1] * r[1] + beta[2] * r[2];
-                (y - f) * (y - f)
-            })
-            .sum();
-        let better = match &best {
-            None => true,
-            Some((b, _)) => sse < *b - 1e-9 * scale,
-        };
-        if better {
-            best = Some((
-                sse,
-                Hinge {
-                    corner: k,
-                    slope_before: beta[1],
-                    slope_after: beta[1] + beta[2],
-                },
-            ));
+        // A one-level spike (a pause on a shared host) is not a bend: every
+        // later level must stay out of the low-load band too.
+        let persists = pts[j..].iter().all(|p| p.1 - floor >= needed);
+        if persists && slope_in > 0.0 && slope_in >= rules.slope_ratio * slope_before.max(0.0) {
+            out.bend_load = Some(xp);
+            out.at_bend = Some(yp);
+            out.after_bend = Some(yj);
+            out.slope_ratio = (slope_before > 0.0).then(|| slope_in / slope_before);
+            let steeper = match out.slope_ratio {
+                Some(r) => format!("{r:.1}× as steeply as before"),
+                None => "from a flat start".to_owned(),
+            };
+            out.note = format!(
+                "{label} bends at {}: it climbs {steeper}, from {} at {} to {} at {}",
+                fmt_num(xp),
+                fmt_num(yp),
+                fmt_num(xp),
+                fmt_num(yj),
+                fmt_num(xj)
+            );
+            return out;
+        }
+        if gradual.is_none() {
+            gradual = Some((xj, slope_in / slope_before.max(1e-12)));
         }
     }
-    best.map(|(_, h)| h)
-}
-
-/// Solves the 3-parameter normal equations (XᵀX)β = Xᵀy by Gaussian
-/// elimination with partial pivoting; `None` when singular.
-fn least_squares3(rows: &[[f64; 3]], y: &[f64]) -> Option<[f64; 3]> {
-    let mut a = [[0.0f64; 4]; 3];
-    for (r, &yi) in rows.iter().zip(y) {
-        for i in 0..3 {
-            for j in 0..3 {
-                a[i][j] += r[i] * r[j];
-            }
-            a[i][3] += r[i] * yi;
-        }
-    }
-    for col in 0..3 {
-        let pivot = (col..3).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
-        if a[pivot][col].abs() < 1e-12 * (1.0 + a[col][col].abs()) {
-            return None;
-        }
-        a.swap(col, pivot);
-        for row in 0..3 {
-            if row != col {
-                let f = a[row][col] / a[col][col];
-                for j in col..4 {
-                    a[row][j] -= f * a[col][j];
-                }
-            }
-        }
-    }
-    Some([a[0][3] / a[0][0], a[1][3] / a[1][1], a[2][3] / a[2][2]])
+    out.note = match gradual {
+        Some((x, r)) => format!(
+            "{label} rises gradually: above its low-load value by {} at {}, but at only {:.1}× its earlier slope (a bend needs {}×): no bend",
+            fmt_num(needed),
+            fmt_num(x),
+            r.max(0.0),
+            fmt_num(rules.slope_ratio)
+        ),
+        None => format!(
+            "{label} stays within {} of its low-load value {}: no bend",
+            fmt_num(needed),
+            fmt_num(floor)
+        ),
+    };
+    out
 }
 
 /// share × knee, and what the curve says to expect there.
@@ -372,7 +308,9 @@ fn safe_point(curve: &[SweepPoint], knee: f64, share: f64, closed_loop: bool) ->
         .iter()
         .map(|p| p.load)
         .filter(|&l| l <= configured + 1e-9)
-        .fold(None, |acc: Option<f64>, l| Some(acc.map_or(l, |a| a.max(l))))
+        .fold(None, |acc: Option<f64>, l| {
+            Some(acc.map_or(l, |a| a.max(l)))
+        })
         .or_else(|| curve.first().map(|p| p.load))
         .unwrap_or(configured);
     SafePoint {
@@ -405,7 +343,11 @@ pub fn interpolate(
     for w in pts.windows(2) {
         let ((x0, y0), (x1, y1)) = (w[0], w[1]);
         if load <= x1 {
-            let t = if x1 > x0 { (load - x0) / (x1 - x0) } else { 0.0 };
+            let t = if x1 > x0 {
+                (load - x0) / (x1 - x0)
+            } else {
+                0.0
+            };
             return Some(y0 + t * (y1 - y0));
         }
     }
@@ -438,7 +380,7 @@ mod tests {
 
     fn rules() -> SweepRules {
         SweepRules {
-            slope_ratio: 3.0,
+            slope_ratio: 5.0,
             min_rise: 0.25,
             error_ceiling: 0.05,
             min_throughput_gain: 0.05,
@@ -473,12 +415,32 @@ mod tests {
     }
 
     #[test]
-    fn hinge_fit_finds_the_corner_of_a_broken_stick() {
-        let pts = [(1.0, 5.0), (2.0, 5.0), (4.0, 5.0), (8.0, 5.0), (16.0, 45.0), (32.0, 125.0)];
-        let h = best_hinge(&pts).expect("a fit");
-        assert_eq!(h.corner, 3);
-        assert!(h.slope_before.abs() < 1e-9, "{}", h.slope_before);
-        assert!((h.slope_after - 5.0).abs() < 1e-9, "{}", h.slope_after);
+    fn a_step_in_p95_bends_at_the_last_level_before_it() {
+        // p95 TTFT of a closed loop past its slot count jumps by a whole
+        // service time and then stays: a step, not a line.
+        let pts = [
+            (1.0, 41.5),
+            (2.0, 41.3),
+            (4.0, 41.6),
+            (8.0, 43.0),
+            (10.0, 411.0),
+            (12.0, 419.0),
+            (16.0, 427.0),
+        ];
+        let c: Vec<SweepPoint> = pts
+            .iter()
+            .map(|&(x, y)| SweepPoint {
+                load: x,
+                ttft_p95_ms: Some(y),
+                ..SweepPoint::default()
+            })
+            .collect();
+        let a = analyze(&c, &rules(), true);
+        let ttft = &a.signals[2];
+        assert_eq!(ttft.signal, "ttft_p95");
+        assert_eq!(ttft.bend_load, Some(8.0), "{}", ttft.note);
+        assert_eq!((ttft.at_bend, ttft.after_bend), (Some(43.0), Some(411.0)));
+        assert_eq!(a.knee.map(|k| k.load), Some(8.0));
     }
 
     #[test]
@@ -537,8 +499,16 @@ mod tests {
         let c = curve(&[1.0, 2.0]);
         let a = analyze(&c, &rules(), true);
         assert!(a.knee.is_none());
-        assert!(a.signals[2].note.contains("at least 3"), "{}", a.signals[2].note);
-        let kv = a.signals.iter().find(|s| s.signal == "kv_cache_peak").unwrap();
+        assert!(
+            a.signals[2].note.contains("at least 3"),
+            "{}",
+            a.signals[2].note
+        );
+        let kv = a
+            .signals
+            .iter()
+            .find(|s| s.signal == "kv_cache_peak")
+            .unwrap();
         assert!(kv.note.contains("exposes no such metric"), "{}", kv.note);
     }
 

@@ -90,7 +90,12 @@ impl Planner {
     /// Given the point just measured (`last`), every point so far sorted by
     /// load, and their analysis, the next level to measure; `None` when the
     /// sweep is over.
-    pub fn next(&mut self, last: &SweepPoint, sorted: &[SweepPoint], analysis: &Analysis) -> Option<f64> {
+    pub fn next(
+        &mut self,
+        last: &SweepPoint,
+        sorted: &[SweepPoint],
+        analysis: &Analysis,
+    ) -> Option<f64> {
         self.measured.push(last.load);
         if self.measured.len() >= self.cfg.max_levels {
             self.abort(&format!(
@@ -210,7 +215,11 @@ impl Planner {
             return None;
         }
         let mid = (low + high) / 2.0;
-        let mid = if self.cfg.closed_loop { mid.floor() } else { mid };
+        let mid = if self.cfg.closed_loop {
+            mid.floor()
+        } else {
+            mid
+        };
         (mid > low + 1e-9 && mid < high - 1e-9).then_some(mid)
     }
 }
@@ -223,7 +232,7 @@ mod tests {
 
     fn rules() -> SweepRules {
         SweepRules {
-            slope_ratio: 3.0,
+            slope_ratio: 5.0,
             min_rise: 0.25,
             error_ceiling: 0.05,
             min_throughput_gain: 0.05,

@@ -145,7 +145,8 @@ pub struct SignalBend {
     /// The signal's value at the corner and at the next level after it.
     pub at_bend: Option<f64>,
     pub after_bend: Option<f64>,
-    /// Slope after the corner / slope before it (∞ as `null` when flat before).
+    /// Slope of the climb / the steepest earlier step (`null` when the
+    /// curve was flat or falling before).
     pub slope_ratio: Option<f64>,
     /// One sentence: why it bent or why not.
     pub note: String,

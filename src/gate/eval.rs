@@ -381,6 +381,10 @@ impl Evaluator<'_> {
                 );
                 None
             }
+            Metric::Sweep(v) => {
+                super::sweep::assess(rule, &mut r, v, cand, &self.cmp.baseline_runs);
+                None
+            }
             Metric::Server(kind, stat) => {
                 self.bundle_value(
                     rule,

@@ -15,6 +15,8 @@
 //! | `error_rate`, `stream_error_rate` | `max_increase: 0.5pp` (percentage points) | `max: 0.5%` |
 //! | `goodput`, `quality_pass_rate` | — | `min: 95%` |
 //! | `cost_per_1k` | — | `max: 2.50` (pricing block currency) |
+//! | `sweep.knee`, `sweep.safe_load` (sweep bundles) | `max_decrease: 10%` | `min: 8` (users or req/s) |
+//! | `sweep.safe_output_tokens_per_s`, `sweep.max_output_tokens_per_s` | `max_decrease: 10%` | `min: 500 tok/s` |
 //!
 //! The direction is fixed by the metric: a limit that would reward a
 //! regression (`max_increase` on a throughput, `min` on a latency) is an error.
@@ -141,6 +143,50 @@ pub enum Metric {
     /// A latency the server itself reported (Prometheus `/metrics`),
     /// compared as a point value (`server.queue_time.p95 <= 50ms`).
     Server(ServerLatency, Stat),
+    /// A number a load sweep found (`tokengate sweep`), compared as a
+    /// point value; skipped for bundles without a sweep.
+    Sweep(SweepValue),
+}
+
+/// What a sweep found, as gateable numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SweepValue {
+    /// The knee's load (users or req/s).
+    Knee,
+    /// The safe operating point's load.
+    SafeLoad,
+    /// Output tokens/s expected at the safe operating point.
+    SafeOutputTokensPerS,
+    /// The highest output tokens/s of any level.
+    MaxOutputTokensPerS,
+}
+
+impl SweepValue {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SweepValue::Knee => "knee",
+            SweepValue::SafeLoad => "safe_load",
+            SweepValue::SafeOutputTokensPerS => "safe_output_tokens_per_s",
+            SweepValue::MaxOutputTokensPerS => "max_output_tokens_per_s",
+        }
+    }
+
+    fn parse(s: &str) -> Option<SweepValue> {
+        [
+            SweepValue::Knee,
+            SweepValue::SafeLoad,
+            SweepValue::SafeOutputTokensPerS,
+            SweepValue::MaxOutputTokensPerS,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+
+    /// True for the loads (resolved only to the sweep's bisection grid).
+    pub fn is_load(self) -> bool {
+        matches!(self, SweepValue::Knee | SweepValue::SafeLoad)
+    }
 }
 
 /// Server-side latencies kept in the bundle's `server` section.
@@ -188,6 +234,8 @@ pub enum UnitFamily {
     RequestsPerSecond,
     Rate,
     Money,
+    /// Concurrent users or requests per second, as the sweep measured.
+    Load,
 }
 
 impl Metric {
@@ -215,6 +263,8 @@ impl Metric {
             | Metric::Goodput
             | Metric::QualityPassRate => UnitFamily::Rate,
             Metric::CostPer1k => UnitFamily::Money,
+            Metric::Sweep(v) if v.is_load() => UnitFamily::Load,
+            Metric::Sweep(_) => UnitFamily::TokensPerSecond,
         }
     }
 
@@ -238,7 +288,7 @@ impl Metric {
             UnitFamily::TokensPerSecond => "tok/s",
             UnitFamily::RequestsPerSecond => "req/s",
             UnitFamily::Rate => "%",
-            UnitFamily::Money => "",
+            UnitFamily::Money | UnitFamily::Load => "",
         }
     }
 }
@@ -257,6 +307,7 @@ impl fmt::Display for Metric {
             Metric::Goodput => f.write_str("goodput"),
             Metric::QualityPassRate => f.write_str("quality_pass_rate"),
             Metric::Server(k, s) => write!(f, "server.{}.{s}", k.as_str()),
+            Metric::Sweep(v) => write!(f, "sweep.{}", v.as_str()),
         }
     }
 }
@@ -264,7 +315,7 @@ impl fmt::Display for Metric {
 const METRIC_HELP: &str = "one of ttft|ttfb|itl|tpot|e2e|decode_tokens_per_s followed by .pNN or .mean, \
 output_tokens_per_s, input_tokens_per_s, requests_per_s, error_rate, stream_error_rate, \
 cost_per_1k, goodput, quality_pass_rate, or server.ttft|queue_time|itl|e2e|prefill|decode \
-followed by .p50, .p90, .p95, .p99 or .mean";
+followed by .p50, .p90, .p95, .p99 or .mean, or sweep.knee|safe_load|safe_output_tokens_per_s|max_output_tokens_per_s";
 
 impl std::str::FromStr for Metric {
     type Err = String;
@@ -285,6 +336,11 @@ impl std::str::FromStr for Metric {
             return Ok(m);
         }
         let unknown = || format!("expected {METRIC_HELP}, found `{s}`");
+        if let Some(rest) = s.strip_prefix("sweep.") {
+            return SweepValue::parse(rest)
+                .map(Metric::Sweep)
+                .ok_or_else(unknown);
+        }
         if let Some(rest) = s.strip_prefix("server.") {
             // Server histograms give only these quantiles (and the mean).
             let (kind, stat) = rest.split_once('.').ok_or_else(unknown)?;
@@ -768,6 +824,14 @@ fn parse_threshold(metric: Metric, text: &str) -> Result<Threshold, String> {
             .map(|v| Threshold::Rate(Rate(v / 100.0)))
             .ok_or_else(|| {
                 format!("expected a percentage like `0.5%` in [0 %, 100 %] for `{metric}`, found `{text}`")
+            }),
+        UnitFamily::Load => parse_number(text)
+            .filter(|v| *v >= 0.0)
+            .map(Threshold::PerSecond)
+            .ok_or_else(|| {
+                format!(
+                    "expected a load like `8` (concurrent users, or requests per second for an open-loop sweep) for `{metric}`, found `{text}`"
+                )
             }),
         UnitFamily::Money => parse_number(text)
             .filter(|v| *v >= 0.0)

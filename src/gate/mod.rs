@@ -6,13 +6,14 @@ mod data;
 mod eval;
 mod file;
 mod report;
+mod sweep;
 mod waiver;
 
 pub use eval::{Comparison, evaluate};
 pub use file::{
     GateFile, GateFileError, InconclusivePolicy, LatencyKind, Limit, Metric, Millis, Policy, Rate,
-    RelativeChange, Rule, ServerLatency, Severity, Stat, Threshold, UnitFamily, load_gate_file,
-    parse_gate_file,
+    RelativeChange, Rule, ServerLatency, Severity, Stat, SweepValue, Threshold, UnitFamily,
+    load_gate_file, parse_gate_file,
 };
 pub use report::{
     BaselineDesc, CandidateDesc, Estimate, EstimateKind, GateReport, KeyChange, Outcome,

@@ -18,9 +18,10 @@
 //! 1. it has left its low-load value: y_j − y₀ ≥ max(min_rise · |y₀|, a
 //!    signal-specific absolute amount, so noise around zero is no bend), and
 //! 2. it arrived there sharply: the slope into x_j, (y_j − y_{j−1}) /
-//!    (x_j − x_{j−1}), is at least `slope_ratio` times the average slope
-//!    before it, (y_{j−1} − y₀) / (x_{j−1} − x₀) (any rise counts when the
-//!    curve was flat or falling before) — the discrete curvature test, and
+//!    (x_j − x_{j−1}), is at least `slope_ratio` times the steepest step
+//!    before it (any rise counts when the curve was flat or falling before)
+//!    — a conservative discrete curvature test: on a shared host single
+//!    steps are noisy, and a bend must out-climb all of them, and
 //! 3. it stays out: every later level also satisfies 1 (a one-level spike
 //!    on a shared host is not a bend).
 //!
@@ -132,7 +133,7 @@ pub fn signal_label(name: &str) -> &'static str {
 }
 
 /// The knee rule in words, as stored in the bundle.
-pub const KNEE_RULE: &str = "A signal bends at the last level before the first level where it has risen at least `min_rise` above its value at the lowest level (and by a signal-specific absolute amount) arrived there at least `slope_ratio` times as steeply as its average slope before, and stays out of that low-load band at every later level: the departure from the flat low-load asymptote of operational analysis (Lazowska et al. 1984, Quantitative System Performance, §5.2; Jain 1991, The Art of Computer Systems Performance Analysis, §3.3 knee capacity), tested as a discrete curvature (Satopää et al. 2011, Kneedle). The knee is the lowest bend of p95 TTFT, p95 ITL or error rate; the first signal is the lowest bend of any signal, server queue time and KV-cache usage included; ties go to the signal that rose most relative to its value at the bend.";
+pub const KNEE_RULE: &str = "A signal bends at the last level before the first level where it has risen at least `min_rise` above its value at the lowest level (and by a signal-specific absolute amount) arrived there at least `slope_ratio` times as steeply as any earlier step, and stays out of that low-load band at every later level: the departure from the flat low-load asymptote of operational analysis (Lazowska et al. 1984, Quantitative System Performance, §5.2; Jain 1991, The Art of Computer Systems Performance Analysis, §3.3 knee capacity), tested as a discrete curvature (Satopää et al. 2011, Kneedle). The knee is the lowest bend of p95 TTFT, p95 ITL or error rate; the first signal is the lowest bend of any signal, server queue time and KV-cache usage included; ties go to the signal that rose most relative to its value at the bend.";
 
 /// The whole analysis of a curve.
 #[derive(Debug, Clone, PartialEq)]
@@ -247,11 +248,13 @@ fn bend_of(s: &Signal, curve: &[SweepPoint], rules: &SweepRules) -> SignalBend {
             continue;
         }
         let slope_in = (yj - yp) / (xj - xp).max(1e-12);
-        let slope_before = if j >= 2 {
-            (yp - floor) / (xp - pts[0].0).max(1e-12)
-        } else {
-            0.0
-        };
+        // The steepest step before this one: noise on a shared host makes
+        // single steps jump, so a bend must out-climb every earlier step,
+        // not only their average.
+        let slope_before = pts[..j]
+            .windows(2)
+            .map(|w| (w[1].1 - w[0].1) / (w[1].0 - w[0].0).max(1e-12))
+            .fold(0.0f64, f64::max);
         // A one-level spike (a pause on a shared host) is not a bend: every
         // later level must stay out of the low-load band too.
         let persists = pts[j..].iter().all(|p| p.1 - floor >= needed);
@@ -261,7 +264,7 @@ fn bend_of(s: &Signal, curve: &[SweepPoint], rules: &SweepRules) -> SignalBend {
             out.after_bend = Some(yj);
             out.slope_ratio = (slope_before > 0.0).then(|| slope_in / slope_before);
             let steeper = match out.slope_ratio {
-                Some(r) => format!("{r:.1}× as steeply as before"),
+                Some(r) => format!("{r:.1}× as steeply as any earlier step"),
                 None => "from a flat start".to_owned(),
             };
             out.note = format!(

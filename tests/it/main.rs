@@ -14,4 +14,5 @@ mod hostile;
 mod report;
 mod run;
 mod sim;
+mod sweep;
 mod workload;

@@ -1,0 +1,290 @@
+//! Rules on what a load sweep found (`sweep.knee`, `sweep.safe_load`,
+//! `sweep.safe_output_tokens_per_s`, `sweep.max_output_tokens_per_s`).
+//!
+//! A sweep is one curve, so there is nothing to resample. The knee is known
+//! only to the sweep's grid: it is the last level before the climb, so the
+//! true saturation point lies between it and the next measured level (in a
+//! closed loop, a whole number of users up to one below that level; a fully
+//! bisected closed-loop knee is exact). Knee and safe-load rules therefore
+//! compare *intervals*: fail only when even the most favourable reading of
+//! both grids is past the limit, pass only when the least favourable one is
+//! within it, inconclusive in between (interval arithmetic on the grid's
+//! bracket). A sweep without a knee saturated beyond its highest level:
+//! its knee is at least that. Throughputs are point values.
+
+use super::eval::fmt_value;
+use super::file::{Limit, Rule, SweepValue};
+use super::report::{Estimate, EstimateKind, RuleResult, Verdict};
+use crate::bundle::{Bundle, SweepSection};
+use crate::stats::Interval;
+
+/// Where the value lies: a point, or a bracket from the sweep's grid.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Bracket {
+    point: f64,
+    lo: f64,
+    hi: f64,
+}
+
+fn bracket(sw: &SweepSection, v: SweepValue) -> Option<Bracket> {
+    let closed = sw.mode == "closed";
+    let top = sw.curve.iter().map(|p| p.load).fold(f64::NAN, f64::max);
+    let knee = || -> Option<Bracket> {
+        match &sw.knee {
+            Some(k) => {
+                let next = sw
+                    .curve
+                    .iter()
+                    .map(|p| p.load)
+                    .filter(|&l| l > k.load + 1e-9)
+                    .fold(f64::INFINITY, f64::min);
+                let hi = if closed { next - 1.0 } else { next };
+                Some(Bracket {
+                    point: k.load,
+                    lo: k.load,
+                    hi: hi.max(k.load),
+                })
+            }
+            None if top.is_finite() => Some(Bracket {
+                point: top,
+                lo: top,
+                hi: f64::INFINITY,
+            }),
+            None => None,
+        }
+    };
+    let point = |x: f64| Bracket {
+        point: x,
+        lo: x,
+        hi: x,
+    };
+    match v {
+        SweepValue::Knee => knee(),
+        SweepValue::SafeLoad => {
+            let share = sw.rules.safe_share;
+            knee().map(|b| Bracket {
+                point: b.point * share,
+                lo: b.lo * share,
+                hi: b.hi * share,
+            })
+        }
+        SweepValue::SafeOutputTokensPerS => sw.safe.as_ref().map(|s| point(s.output_tokens_per_s)),
+        SweepValue::MaxOutputTokensPerS => sw
+            .curve
+            .iter()
+            .map(|p| p.output_tokens_per_s)
+            .reduce(f64::max)
+            .map(point),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+fn shown(b: &Bracket, rule: &Rule) -> String {
+    let v = |x: f64| fmt_value(x, rule.metric);
+    if b.lo == b.hi {
+        v(b.point)
+    } else if b.hi.is_infinite() {
+        format!("at least {} (no knee in the measured range)", v(b.lo))
+    } else {
+        format!("{} (grid: {} to {})", v(b.point), v(b.lo), v(b.hi))
+    }
+}
+
+/// Judge one sweep rule; the caller has checked completeness and that
+/// relative rules have baseline runs.
+pub(super) fn assess(
+    rule: &Rule,
+    r: &mut RuleResult,
+    v: SweepValue,
+    cand: &Bundle,
+    baselines: &[&Bundle],
+) {
+    let Some(sw) = cand.sweep.as_deref() else {
+        r.verdict = Verdict::Skipped;
+        r.explanation =
+            "skipped: not a sweep bundle (`tokengate sweep` writes the knee and safe point)".into();
+        return;
+    };
+    let Some(c) = bracket(sw, v) else {
+        r.verdict = Verdict::Skipped;
+        r.explanation = format!("skipped: the sweep has no {}", v.as_str());
+        return;
+    };
+    r.candidate_value = Some(c.point);
+    let finite = |x: f64| if x.is_finite() { x } else { f64::MAX };
+    match rule.limit {
+        Limit::MaxDecrease(change) => {
+            let runs: Vec<Bracket> = baselines
+                .iter()
+                .filter_map(|b| bracket(b.sweep.as_deref()?, v))
+                .collect();
+            if runs.is_empty() {
+                r.verdict = Verdict::Skipped;
+                r.explanation = format!(
+                    "skipped: the baseline runs are not sweeps with a {}",
+                    v.as_str()
+                );
+                return;
+            }
+            let b = Bracket {
+                point: median(runs.iter().map(|b| b.point).collect()).unwrap_or(f64::NAN),
+                lo: median(runs.iter().map(|b| b.lo).collect()).unwrap_or(f64::NAN),
+                hi: median(runs.iter().map(|b| finite(b.hi)).collect()).unwrap_or(f64::NAN),
+            };
+            r.baseline_value = Some(b.point);
+            if !(b.lo > 0.0) {
+                r.verdict = Verdict::Skipped;
+                r.explanation = "skipped: the baseline value is zero".into();
+                return;
+            }
+            let floor = 1.0 - change.fraction();
+            let point = c.point / b.point;
+            let worst = c.lo / finite(b.hi);
+            let best = finite(c.hi) / b.lo;
+            r.estimate = Some(Estimate {
+                kind: EstimateKind::Ratio,
+                point,
+                interval: Some(Interval {
+                    lo: worst,
+                    hi: best.min(f64::MAX),
+                }),
+            });
+            let text = format!(
+                "{} = {} against the baseline's {} ({:+.1} %; limit −{:.0} %)",
+                rule.metric,
+                shown(&c, rule),
+                shown(&b, rule),
+                (point - 1.0) * 100.0,
+                change.fraction() * 100.0
+            );
+            if best < floor {
+                r.verdict = Verdict::Fail;
+                r.explanation = format!(
+                    "{text}: past the limit even at the most favourable ends of both sweeps' grids."
+                );
+            } else if worst >= floor {
+                r.verdict = Verdict::Pass;
+                r.explanation = format!("{text}: within the limit across both sweeps' grids.");
+            } else {
+                r.verdict = Verdict::Inconclusive;
+                r.explanation = format!(
+                    "{text}: the sweeps' grids cannot tell (bisect finer with `--resolution`, or widen the limit)."
+                );
+            }
+        }
+        Limit::Min(t) => {
+            let limit = t.value();
+            r.estimate = Some(Estimate {
+                kind: EstimateKind::Value,
+                point: c.point,
+                interval: Some(Interval {
+                    lo: c.lo,
+                    hi: finite(c.hi),
+                }),
+            });
+            let text = format!(
+                "{} = {} against the minimum {}",
+                rule.metric,
+                shown(&c, rule),
+                fmt_value(limit, rule.metric)
+            );
+            if c.lo >= limit {
+                r.verdict = Verdict::Pass;
+                r.explanation = format!("{text}: at or above the limit.");
+            } else if c.hi < limit {
+                r.verdict = Verdict::Fail;
+                r.explanation = format!("{text}: below the limit.");
+            } else {
+                r.verdict = Verdict::Inconclusive;
+                r.explanation =
+                    format!("{text}: the sweep's grid straddles the limit (bisect finer).");
+            }
+        }
+        _ => {
+            // The parser admits only `max_decrease` and `min` for sweep
+            // values (higher is better); anything else is a parser bug,
+            // reported rather than panicking.
+            r.verdict = Verdict::Skipped;
+            r.explanation = format!(
+                "skipped: `{}` does not apply to sweep values",
+                rule.limit_text
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::{Knee, SweepPoint, SweepRules};
+
+    fn section(mode: &str, levels: &[f64], knee: Option<f64>) -> SweepSection {
+        SweepSection {
+            mode: mode.into(),
+            load_unit: "concurrency".into(),
+            strategy: "auto".into(),
+            stop_reason: String::new(),
+            rules: SweepRules {
+                slope_ratio: 5.0,
+                min_rise: 0.25,
+                error_ceiling: 0.05,
+                min_throughput_gain: 0.05,
+                safe_share: 0.7,
+                resolution: 1.0,
+                slo_gate: None,
+            },
+            curve: levels
+                .iter()
+                .map(|&l| SweepPoint {
+                    load: l,
+                    output_tokens_per_s: 100.0 * l.min(8.0),
+                    ..SweepPoint::default()
+                })
+                .collect(),
+            signals: Vec::new(),
+            knee: knee.map(|load| Knee {
+                load,
+                first_signal: "ttft_p95".into(),
+                signals: vec!["ttft_p95".into()],
+                rule: String::new(),
+            }),
+            safe: None,
+            levels: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_bisected_closed_loop_knee_is_exact_and_a_list_knee_is_a_bracket() {
+        let s = section("closed", &[1.0, 2.0, 4.0, 8.0, 9.0, 16.0], Some(8.0));
+        let b = bracket(&s, SweepValue::Knee).unwrap();
+        assert_eq!((b.lo, b.hi), (8.0, 8.0));
+        let s = section("closed", &[2.0, 4.0, 8.0, 16.0], Some(8.0));
+        let b = bracket(&s, SweepValue::Knee).unwrap();
+        assert_eq!((b.lo, b.hi), (8.0, 15.0));
+        let b = bracket(&s, SweepValue::SafeLoad).unwrap();
+        assert!((b.lo - 5.6).abs() < 1e-12 && (b.hi - 10.5).abs() < 1e-12);
+        let s = section("open", &[1.0, 2.0, 4.0, 8.0], None);
+        let b = bracket(&s, SweepValue::Knee).unwrap();
+        assert_eq!((b.lo, b.hi), (8.0, f64::INFINITY));
+        let b = bracket(&s, SweepValue::MaxOutputTokensPerS).unwrap();
+        assert_eq!(b.point, 800.0);
+    }
+
+    #[test]
+    fn median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(vec![]), None);
+    }
+}

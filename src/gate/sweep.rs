@@ -144,7 +144,7 @@ pub(super) fn assess(
                 hi: median(runs.iter().map(|b| finite(b.hi)).collect()).unwrap_or(f64::NAN),
             };
             r.baseline_value = Some(b.point);
-            if !(b.lo > 0.0) {
+            if b.lo.is_nan() || b.lo <= 0.0 {
                 r.verdict = Verdict::Skipped;
                 r.explanation = "skipped: the baseline value is zero".into();
                 return;

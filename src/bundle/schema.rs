@@ -81,9 +81,9 @@ pub struct SweepSection {
 /// Thresholds of a sweep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SweepRules {
-    /// A bend needs the segment after the corner to climb at least this many
-    /// times as steeply as the segment before it.
-    pub slope_ratio: f64,
+    /// A knee point must lie at least this far below the chord from the
+    /// first to the last level, in normalized units (Kneedle's difference).
+    pub min_prominence: f64,
     /// …and the signal to rise at least this share above its low-load value.
     pub min_rise: f64,
     /// Stop stepping up once the error rate passes this share.
@@ -137,17 +137,17 @@ pub struct SignalBend {
     pub signal: String,
     /// `client`, `server` or `errors`.
     pub source: String,
-    /// The corner level: the highest load before the climb; `None` when
-    /// the signal did not bend (or was not measured).
+    /// The knee point of this signal: the highest load before the climb;
+    /// `None` when the signal did not bend (or was not measured).
     pub bend_load: Option<f64>,
     /// The signal's value at the lowest level.
     pub floor: Option<f64>,
     /// The signal's value at the corner and at the next level after it.
     pub at_bend: Option<f64>,
     pub after_bend: Option<f64>,
-    /// Slope of the climb / the steepest earlier step (`null` when the
-    /// curve was flat or falling before).
-    pub slope_ratio: Option<f64>,
+    /// Kneedle's difference at the knee point: how far (normalized) the
+    /// curve lies below the chord from its first to its last level.
+    pub prominence: Option<f64>,
     /// One sentence: why it bent or why not.
     pub note: String,
 }

@@ -270,10 +270,10 @@ pub struct CliSweepArgs {
     /// Stop once a step raises output tokens/s by less than this share.
     #[arg(long, default_value = "5%", value_parser = parse_share)]
     pub min_gain: f64,
-    /// A bend needs the curve past it to climb this many times as steeply
-    /// as before it.
-    #[arg(long, default_value_t = 5.0)]
-    pub slope_ratio: f64,
+    /// A knee point must lie at least this far below the straight line from
+    /// the first to the last level (normalized, 0–1; Kneedle's difference).
+    #[arg(long, default_value_t = 0.1)]
+    pub min_prominence: f64,
     /// …and the signal to rise at least this share over its low-load value.
     #[arg(long, default_value = "25%", value_parser = parse_share)]
     pub min_rise: f64,

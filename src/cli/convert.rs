@@ -61,7 +61,7 @@ pub fn sweep_overrides_of(a: &CliSweepArgs) -> Overrides {
 /// The thresholds of a sweep from its flags.
 pub fn sweep_rules_of(a: &CliSweepArgs) -> crate::bundle::SweepRules {
     crate::bundle::SweepRules {
-        slope_ratio: a.slope_ratio,
+        min_prominence: a.min_prominence,
         min_rise: a.min_rise,
         error_ceiling: a.error_ceiling,
         min_throughput_gain: a.min_gain,

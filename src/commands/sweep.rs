@@ -253,8 +253,11 @@ fn validate(opts: &SweepOptions, closed_loop: bool) -> anyhow::Result<()> {
             r.safe_share
         );
     }
-    if !(r.slope_ratio.is_finite() && r.slope_ratio >= 1.0) {
-        bail!("--slope-ratio {}: expected a number ≥ 1", r.slope_ratio);
+    if !(r.min_prominence.is_finite() && (0.0..1.0).contains(&r.min_prominence)) {
+        bail!(
+            "--min-prominence {}: expected a number in [0, 1)",
+            r.min_prominence
+        );
     }
     if !(r.resolution.is_finite() && r.resolution > 0.0) {
         bail!("--resolution {}: expected a positive load", r.resolution);
@@ -311,8 +314,8 @@ fn sweep_digest(
         Strategy::Auto { start, max } => format!("auto:{start}:{max}"),
     };
     let text = format!(
-        "tokengate-sweep-v1\n{first}\n{strategy}\nclosed={closed_loop}\nslope_ratio={}\nmin_rise={}\nerror_ceiling={}\nmin_gain={}\nshare={}\nresolution={}",
-        rules.slope_ratio,
+        "tokengate-sweep-v1\n{first}\n{strategy}\nclosed={closed_loop}\nmin_prominence={}\nmin_rise={}\nerror_ceiling={}\nmin_gain={}\nshare={}\nresolution={}",
+        rules.min_prominence,
         rules.min_rise,
         rules.error_ceiling,
         rules.min_throughput_gain,

@@ -237,7 +237,7 @@ mod tests {
             strategy: "auto".into(),
             stop_reason: String::new(),
             rules: SweepRules {
-                slope_ratio: 5.0,
+                min_prominence: 0.1,
                 min_rise: 0.25,
                 error_ceiling: 0.05,
                 min_throughput_gain: 0.05,

@@ -8,26 +8,27 @@
 //! no-load value; past the saturation point N* it grows linearly with the
 //! load (the asymptotic bounds of operational analysis: Lazowska, Zahorjan,
 //! Graham & Sevcik 1984, "Quantitative System Performance", §5.2). The knee
-//! is where the curve leaves the flat asymptote and starts "its sharp climb"
+//! is where the curve leaves the flat asymptote and starts its sharp climb
 //! (Jain 1991, "The Art of Computer Systems Performance Analysis", §3.3,
-//! knee capacity) — a point of high curvature (Satopää, Albrecht, Irwin &
-//! Raghavan 2011, "Finding a 'Kneedle' in a Haystack", ICDCS workshops).
+//! knee capacity).
 //!
-//! Discretely, over the measured levels x₀ < x₁ < … with values y: a signal
-//! *bends* at x_{j−1} for the first j ≥ 1 where
-//! 1. it has left its low-load value: y_j − y₀ ≥ max(min_rise · |y₀|, a
-//!    signal-specific absolute amount, so noise around zero is no bend), and
-//! 2. it arrived there sharply: the slope into x_j, (y_j − y_{j−1}) /
-//!    (x_j − x_{j−1}), is at least `slope_ratio` times the steepest step
-//!    before it (any rise counts when the curve was flat or falling before)
-//!    — a conservative discrete curvature test: on a shared host single
-//!    steps are noisy, and a bend must out-climb all of them, and
-//! 3. it stays out: every later level also satisfies 1 (a one-level spike
-//!    on a shared host is not a bend).
-//!
-//! A signal that rises steadily (ITL as the batch fills) or rises and then
-//! flattens (ITL once the batch is full) has no bend; p95 TTFT and server
-//! queue time jump as soon as requests wait for a slot.
+//! Per signal, over the measured levels (x, y) sorted by load, the knee
+//! point is found with Kneedle (Satopää, Albrecht, Irwin & Raghavan 2011,
+//! "Finding a 'Kneedle' in a Haystack: Detecting Knee Points in System
+//! Behavior", ICDCS workshops): normalize x and y to [0, 1], take the
+//! difference curve x_n − y_n (how far an increasing convex curve lies
+//! below the chord from its first to its last point) and its maximum. The
+//! point is a *bend* when
+//! 1. the difference is at least `min_prominence` (our threshold in place of
+//!    the paper's online sensitivity test, which assumes many evenly spaced
+//!    points; a sweep has few, doubling ones): a curve that rises steadily
+//!    or rises and then flattens (ITL as the batch fills) lies on or above
+//!    the chord and has no knee;
+//! 2. the signal rises overall by at least `min_rise` of its value at the
+//!    lowest level, and by a signal-specific absolute amount, so noise
+//!    around zero or a flat curve is no bend;
+//! 3. every level past the knee stays out of that low-load band (a
+//!    one-level spike on a shared host is no bend).
 //!
 //! The knee is the lowest bend among the client signals (p95 TTFT, p95
 //! ITL, error rate); the first signal is the one with the lowest bend among
@@ -133,7 +134,7 @@ pub fn signal_label(name: &str) -> &'static str {
 }
 
 /// The knee rule in words, as stored in the bundle.
-pub const KNEE_RULE: &str = "A signal bends at the last level before the first level where it has risen at least `min_rise` above its value at the lowest level (and by a signal-specific absolute amount) arrived there at least `slope_ratio` times as steeply as any earlier step, and stays out of that low-load band at every later level: the departure from the flat low-load asymptote of operational analysis (Lazowska et al. 1984, Quantitative System Performance, §5.2; Jain 1991, The Art of Computer Systems Performance Analysis, §3.3 knee capacity), tested as a discrete curvature (Satopää et al. 2011, Kneedle). The knee is the lowest bend of p95 TTFT, p95 ITL or error rate; the first signal is the lowest bend of any signal, server queue time and KV-cache usage included; ties go to the signal that rose most relative to its value at the bend.";
+pub const KNEE_RULE: &str = "Per signal, the knee point is the maximum of Kneedle's difference curve: with load and value normalized to [0, 1], how far the curve lies below the straight line from its first to its last level (Satopää et al. 2011, Finding a 'Kneedle' in a Haystack). It is a bend when that distance is at least `min_prominence`, the signal rises at least `min_rise` above its value at the lowest level, and every later level stays above that band: the departure from the flat low-load asymptote that operational analysis predicts at saturation (Lazowska et al. 1984, Quantitative System Performance, §5.2; Jain 1991, §3.3 knee capacity). The knee is the lowest bend of p95 TTFT, p95 ITL or error rate (the lowest server bend when none of those bends); the first signal is the lowest bend of any signal, server queue time and KV-cache usage included; ties go to the signal that rose most relative to its value at the bend.";
 
 /// The whole analysis of a curve.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,11 +154,16 @@ pub fn analyze(curve: &[SweepPoint], rules: &SweepRules, closed_loop: bool) -> A
             (bend, s.client, rise)
         })
         .collect();
-    let knee_load = signals
-        .iter()
-        .filter(|(_, client, _)| *client)
-        .filter_map(|(b, _, _)| b.bend_load)
-        .min_by(f64::total_cmp);
+    let lowest = |client_only: bool| {
+        signals
+            .iter()
+            .filter(|(_, client, _)| *client || !client_only)
+            .filter_map(|(b, _, _)| b.bend_load)
+            .min_by(f64::total_cmp)
+    };
+    // The server saturating (queue time, KV cache) while no client signal
+    // climbs sharply enough to count is still the knee of the system.
+    let knee_load = lowest(true).or_else(|| lowest(false));
     let knee = knee_load.map(|load| {
         // The first signal: lowest bend of any signal, then largest rise.
         let mut bent: Vec<&(SignalBend, bool, f64)> = signals
@@ -223,7 +229,7 @@ fn bend_of(s: &Signal, curve: &[SweepPoint], rules: &SweepRules) -> SignalBend {
         floor: pts.first().map(|p| p.1),
         at_bend: None,
         after_bend: None,
-        slope_ratio: None,
+        prominence: None,
         note: String::new(),
     };
     if pts.is_empty() {
@@ -240,61 +246,66 @@ fn bend_of(s: &Signal, curve: &[SweepPoint], rules: &SweepRules) -> SignalBend {
     let floor = pts[0].1;
     let needed = (rules.min_rise * floor.abs()).max((s.min_abs_rise)(curve));
     let label = signal_label(s.name);
-    let mut gradual: Option<(f64, f64)> = None;
-    for j in 1..pts.len() {
-        let (xj, yj) = pts[j];
-        let (xp, yp) = pts[j - 1];
-        if yj - floor < needed {
-            continue;
-        }
-        let slope_in = (yj - yp) / (xj - xp).max(1e-12);
-        // The steepest step before this one: noise on a shared host makes
-        // single steps jump, so a bend must out-climb every earlier step,
-        // not only their average.
-        let slope_before = pts[..j]
-            .windows(2)
-            .map(|w| (w[1].1 - w[0].1) / (w[1].0 - w[0].0).max(1e-12))
-            .fold(0.0f64, f64::max);
-        // A one-level spike (a pause on a shared host) is not a bend: every
-        // later level must stay out of the low-load band too.
-        let persists = pts[j..].iter().all(|p| p.1 - floor >= needed);
-        if persists && slope_in > 0.0 && slope_in >= rules.slope_ratio * slope_before.max(0.0) {
-            out.bend_load = Some(xp);
-            out.at_bend = Some(yp);
-            out.after_bend = Some(yj);
-            out.slope_ratio = (slope_before > 0.0).then(|| slope_in / slope_before);
-            let steeper = match out.slope_ratio {
-                Some(r) => format!("{r:.1}× as steeply as any earlier step"),
-                None => "from a flat start".to_owned(),
-            };
-            out.note = format!(
-                "{label} bends at {}: it climbs {steeper}, from {} at {} to {} at {}",
-                fmt_num(xp),
-                fmt_num(yp),
-                fmt_num(xp),
-                fmt_num(yj),
-                fmt_num(xj)
-            );
-            return out;
-        }
-        if gradual.is_none() {
-            gradual = Some((xj, slope_in / slope_before.max(1e-12)));
-        }
-    }
-    out.note = match gradual {
-        Some((x, r)) => format!(
-            "{label} rises gradually: above its low-load value by {} at {}, but at only {:.1}× its earlier slope (a bend needs {}×): no bend",
-            fmt_num(needed),
-            fmt_num(x),
-            r.max(0.0),
-            fmt_num(rules.slope_ratio)
-        ),
-        None => format!(
+    let (x0, x1) = (pts[0].0, pts[pts.len() - 1].0);
+    let (ylo, yhi) = pts
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.1), hi.max(p.1))
+        });
+    if yhi - floor < needed {
+        out.note = format!(
             "{label} stays within {} of its low-load value {}: no bend",
             fmt_num(needed),
             fmt_num(floor)
-        ),
-    };
+        );
+        return out;
+    }
+    // Kneedle's difference curve for an increasing convex curve: how far
+    // the normalized curve lies below the chord from its first to its last
+    // point; the knee is its maximum (Satopää et al. 2011, §3).
+    let span_x = (x1 - x0).max(1e-12);
+    let span_y = (yhi - ylo).max(1e-12);
+    let (k, d) = pts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i, (p.0 - x0) / span_x - (p.1 - ylo) / span_y))
+        .fold((0, f64::NEG_INFINITY), |best, c| {
+            if c.1 > best.1 + 1e-12 { c } else { best }
+        });
+    out.prominence = Some(d);
+    if k == 0 || k + 1 >= pts.len() || d < rules.min_prominence {
+        out.note = format!(
+            "{label} rises by {} but not in a knee: at most {:.2} of its range below the straight line from the first to the last level (a knee needs {}): no bend",
+            fmt_num(yhi - floor),
+            d.max(0.0),
+            fmt_num(rules.min_prominence)
+        );
+        return out;
+    }
+    // A one-level spike (a pause on a shared host) is not a climb: every
+    // level past the knee must stay out of the low-load band.
+    if let Some(p) = pts[k + 1..].iter().find(|p| p.1 - floor < needed) {
+        out.note = format!(
+            "{label} has a knee-shaped point at {} but falls back to {} at {}: no bend",
+            fmt_num(pts[k].0),
+            fmt_num(p.1),
+            fmt_num(p.0)
+        );
+        return out;
+    }
+    let (xk, yk) = pts[k];
+    let (xn, yn) = pts[k + 1];
+    out.bend_load = Some(xk);
+    out.at_bend = Some(yk);
+    out.after_bend = Some(yn);
+    out.note = format!(
+        "{label} bends at {}: {} there, {} at {} ({:.2} of its range below the straight line)",
+        fmt_num(xk),
+        fmt_num(yk),
+        fmt_num(yn),
+        fmt_num(xn),
+        d
+    );
     out
 }
 
@@ -383,7 +394,7 @@ mod tests {
 
     fn rules() -> SweepRules {
         SweepRules {
-            slope_ratio: 5.0,
+            min_prominence: 0.1,
             min_rise: 0.25,
             error_ceiling: 0.05,
             min_throughput_gain: 0.05,

@@ -191,23 +191,38 @@ impl Planner {
         }
     }
 
-    /// The midpoint of the bracket around the knee (or, without a knee,
-    /// around the level where stepping stopped), while it is wider than the
-    /// resolution.
+    /// The midpoint of the bracket to refine, while it is wider than the
+    /// resolution. The bracket starts at the knee; without one, at the
+    /// lowest bend of any signal (server queue time bends before client
+    /// latency when levels are coarse); without that, below the level where
+    /// stepping stopped on a failure or on flat throughput — saturation lies
+    /// inside that last step.
     fn bisect(&self, sorted: &[SweepPoint], analysis: &Analysis) -> Option<f64> {
-        let low = match &analysis.knee {
-            Some(k) => k.load,
-            None => {
-                // No knee: refine below the level that broke a stop rule,
-                // if one did (not when the range simply ended).
-                let stopped_by_failure = sorted
-                    .last()
-                    .map(|p| !p.slo_broken.is_empty() || p.error_rate > self.cfg.error_ceiling)
-                    .unwrap_or(false);
-                if !stopped_by_failure || sorted.len() < 2 {
+        let any_bend = analysis
+            .signals
+            .iter()
+            .filter_map(|s| s.bend_load)
+            .reduce(f64::min);
+        let low = match (&analysis.knee, any_bend) {
+            (Some(k), _) => k.load,
+            (None, Some(b)) => b,
+            (None, None) => {
+                let last = *self.measured.last()?;
+                let stepped: Vec<f64> = self
+                    .measured
+                    .iter()
+                    .copied()
+                    .filter(|&l| l < last)
+                    .collect();
+                let below = stepped.into_iter().reduce(f64::max)?;
+                let stopped = self
+                    .stop_reason
+                    .as_deref()
+                    .is_some_and(|r| !r.contains("highest level"));
+                if !stopped {
                     return None;
                 }
-                sorted[sorted.len() - 2].load
+                below
             }
         };
         let high = sorted.iter().map(|p| p.load).find(|&l| l > low + 1e-9)?;
@@ -232,7 +247,7 @@ mod tests {
 
     fn rules() -> SweepRules {
         SweepRules {
-            slope_ratio: 5.0,
+            min_prominence: 0.1,
             min_rise: 0.25,
             error_ceiling: 0.05,
             min_throughput_gain: 0.05,

@@ -24,7 +24,7 @@ fn workload(url: &str, duration: &str, warmup: &str) -> String {
 
 fn rules() -> SweepRules {
     SweepRules {
-        slope_ratio: 5.0,
+        min_prominence: 0.1,
         min_rise: 0.25,
         error_ceiling: 0.05,
         min_throughput_gain: 0.05,
@@ -321,7 +321,7 @@ fn bad_sweep_flags_are_errors_that_name_the_flag() {
         ),
         (vec!["--safe-share", "0"], "--safe-share"),
         (vec!["--levels", "0,2"], "expected a positive number"),
-        (vec!["--slope-ratio", "0.5"], "--slope-ratio"),
+        (vec!["--min-prominence", "1.5"], "--min-prominence"),
     ] {
         let out = tokengate()
             .arg("sweep")

@@ -39,6 +39,8 @@ pub struct Series {
     pub color: String,
     /// Dashed line (trend lines, secondary statistics).
     pub dashed: bool,
+    /// Line width, user units.
+    pub width: f64,
     /// Draw a dot at every point.
     pub dots: bool,
     /// Points in drawing order; `None` (or a non-finite value) breaks the line.
@@ -52,6 +54,7 @@ impl Series {
             name: name.into(),
             color: color.to_owned(),
             dashed: false,
+            width: 2.5,
             dots: true,
             points,
         }
@@ -60,6 +63,12 @@ impl Series {
     /// The same series drawn dashed.
     pub fn dashed(mut self) -> Self {
         self.dashed = true;
+        self
+    }
+
+    /// The same series with another line width.
+    pub fn with_width(mut self, width: f64) -> Self {
+        self.width = width;
         self
     }
 
@@ -157,8 +166,8 @@ pub struct Ticks {
 }
 
 impl Ticks {
-    /// Nice ticks covering `[lo, hi]`: a step of 1, 2 or 5 × 10ᵏ giving about
-    /// `target` intervals, the domain widened to whole steps (Heckbert,
+    /// Nice ticks covering `[lo, hi]`: the smallest step of 1, 2 or 5 × 10ᵏ
+    /// giving at most `target` intervals, the domain widened to whole steps (Heckbert,
     /// "Nice numbers for graph labels", Graphics Gems, 1990).
     pub fn nice(lo: f64, hi: f64, target: usize) -> Ticks {
         let (mut lo, mut hi) = if lo.is_finite() && hi.is_finite() && lo <= hi {
@@ -176,9 +185,15 @@ impl Ticks {
             }
             hi += pad;
         }
-        let step = nice_step((hi - lo) / target.max(1) as f64);
-        let first = (lo / step + 1e-9).floor() as i64;
-        let last = (hi / step - 1e-9).ceil() as i64;
+        let target = target.max(1);
+        let mut step = nice_step((hi - lo) / target as f64);
+        let (mut first, mut last) = bounds(lo, hi, step);
+        // Widening the domain to whole steps can add an interval; the next
+        // 1-2-5 step brings the count back to at most `target`.
+        while (last - first) as usize > target {
+            step = nice_step(step * 1.000_001);
+            (first, last) = bounds(lo, hi, step);
+        }
         let values: Vec<f64> = (first..=last).map(|i| clean(i as f64 * step)).collect();
         Ticks {
             min: clean(first as f64 * step),
@@ -196,6 +211,14 @@ impl Ticks {
             (-self.step.log10().floor()) as usize
         }
     }
+}
+
+/// The whole multiples of `step` at or below `lo` and at or above `hi`.
+fn bounds(lo: f64, hi: f64, step: f64) -> (i64, i64) {
+    (
+        (lo / step + 1e-9).floor() as i64,
+        (hi / step - 1e-9).ceil() as i64,
+    )
 }
 
 /// The smallest 1, 2 or 5 × 10ᵏ that is at least `rough`.
@@ -295,10 +318,10 @@ impl LineChart {
         }
         // Headroom: the marker labels sit in the top rows of the plot.
         let rows = self.markers.len().min(3) as f64;
-        y_hi += (y_hi - y_lo) * (0.06 + 0.07 * rows);
+        y_hi += (y_hi - y_lo) * (0.04 + 0.05 * rows);
         Scale {
             x: Ticks::nice(x_lo, x_hi, 8),
-            y: Ticks::nice(y_lo, y_hi, 5),
+            y: Ticks::nice(y_lo, y_hi, 8),
         }
     }
 
@@ -513,40 +536,56 @@ impl LineChart {
     }
 
     fn markers_svg(&self, o: &mut String, sc: &Scale) {
-        for (i, m) in self.markers.iter().enumerate() {
-            if !m.x.is_finite() {
-                continue;
-            }
-            let px = sc.x_px(m.x);
+        let shown: Vec<(&Marker, f64)> = self
+            .markers
+            .iter()
+            .filter(|m| m.x.is_finite())
+            .map(|m| (m, sc.x_px(m.x)))
+            .collect();
+        // Lines first, then every label over them, so a label that crosses
+        // a neighbouring marker's line stays legible (white halo).
+        for (m, px) in &shown {
             let dash = if m.dashed {
                 " stroke-dasharray=\"8 5\""
             } else {
                 ""
             };
-            let color = xml_escape(&m.color);
             let _ = writeln!(
                 o,
-                "<line class=\"marker {}\" x1=\"{p}\" y1=\"{}\" x2=\"{p}\" y2=\"{}\" stroke=\"{color}\" stroke-width=\"3\"{dash}/>",
+                "<line class=\"marker {}\" x1=\"{p}\" y1=\"{}\" x2=\"{p}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"3\"{dash}/>",
                 xml_escape(m.class),
                 num(PLOT_TOP),
                 num(PLOT_BOTTOM),
-                p = num(px),
+                xml_escape(&m.color),
+                p = num(*px),
             );
-            // Labels stack downwards so two close markers do not overlap;
-            // near the right edge the label goes to the left of its line.
+        }
+        for (i, (m, px)) in shown.iter().enumerate() {
+            // Labels stack downwards so close markers do not overlap; a
+            // label goes left of its line when the right side would run off
+            // the plot or across another marker and the left side is free.
             let ly = PLOT_TOP + 18.0 + 18.0 * (i % 3) as f64;
-            let w = text_width(&m.label, 14.0);
-            let (lx, anchor) = if px + 7.0 + w > PLOT_RIGHT - 4.0 {
-                (px - 7.0, "end")
-            } else {
+            let w = text_width(&m.label, 14.0) * 1.1;
+            let crosses = |a: f64, b: f64| {
+                shown
+                    .iter()
+                    .enumerate()
+                    .any(|(j, (_, x))| j != i && *x >= a && *x <= b)
+            };
+            let right_ok = px + 7.0 + w <= PLOT_RIGHT - 4.0 && !crosses(*px + 1.0, px + 7.0 + w);
+            let left_ok = px - 7.0 - w >= PLOT_LEFT + 4.0 && !crosses(px - 7.0 - w, px - 1.0);
+            let (lx, anchor) = if right_ok || (!left_ok && px + 7.0 + w <= PLOT_RIGHT - 4.0) {
                 (px + 7.0, "start")
+            } else {
+                (px - 7.0, "end")
             };
             let _ = writeln!(
                 o,
-                "<text class=\"marker-label {}\" x=\"{}\" y=\"{}\" font-size=\"14\" font-weight=\"bold\" text-anchor=\"{anchor}\" fill=\"{color}\" {HALO}>{}</text>",
+                "<text class=\"marker-label {}\" x=\"{}\" y=\"{}\" font-size=\"14\" font-weight=\"bold\" text-anchor=\"{anchor}\" fill=\"{}\" {HALO}>{}</text>",
                 xml_escape(m.class),
                 num(lx),
                 num(ly),
+                xml_escape(&m.color),
                 xml_escape(&m.label)
             );
         }
@@ -628,17 +667,26 @@ fn series_svg(o: &mut String, sc: &Scale, s: &Series) {
         };
         let _ = writeln!(
             o,
-            "<path d=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2.5\" stroke-linejoin=\"round\" stroke-linecap=\"round\"{dash}/>",
-            d.trim_end()
+            "<path d=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"{}\" stroke-linejoin=\"round\" stroke-linecap=\"round\"{dash}/>",
+            d.trim_end(),
+            num(s.width)
         );
     }
+    // Dots shrink as points crowd (a soak of hundreds of intervals).
+    let radius = match pts.len() {
+        0..=40 => 4.0,
+        41..=150 => 2.6,
+        _ => 1.8,
+    };
     if s.dots {
         for (x, y) in pts.iter().flatten() {
             let _ = writeln!(
                 o,
-                "<circle class=\"dot\" cx=\"{}\" cy=\"{}\" r=\"4\" fill=\"{color}\" stroke=\"#ffffff\" stroke-width=\"1.2\"/>",
+                "<circle class=\"dot\" cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{color}\" stroke=\"#ffffff\" stroke-width=\"{}\"/>",
                 num(*x),
-                num(*y)
+                num(*y),
+                num(radius),
+                num(radius * 0.3)
             );
         }
     }

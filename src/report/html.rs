@@ -42,6 +42,8 @@ const C_CLIENT_RSS: &str = "#2c5fa8";
 const C_SERVER_RSS: &str = "#8c510a";
 const C_RUNNING: &str = "#01665e";
 const C_WAITING: &str = "#e66101";
+/// Trend lines of drifting soak series: one warning colour on every chart.
+const C_DRIFT: &str = "#b2182b";
 
 /// One chart of a report: its file name (the Markdown embeds it by this
 /// relative path), its title (the image's alt text) and the SVG document.
@@ -117,15 +119,7 @@ fn sweep_models(sw: &SweepSection) -> Vec<(&'static str, LineChart)> {
                 color: KNEE_COLOR.into(),
             });
         }
-        if let Some(s) = &sw.safe {
-            c.markers.push(Marker {
-                x: s.load,
-                label: safe_label(s.load, s.share),
-                color: SAFE_COLOR.into(),
-                dashed: true,
-                class: "safe",
-            });
-        }
+        // The knee first: its label takes the top row.
         if let Some(k) = &sw.knee {
             c.markers.push(Marker {
                 x: k.load,
@@ -133,6 +127,15 @@ fn sweep_models(sw: &SweepSection) -> Vec<(&'static str, LineChart)> {
                 color: KNEE_COLOR.into(),
                 dashed: false,
                 class: "knee",
+            });
+        }
+        if let Some(s) = &sw.safe {
+            c.markers.push(Marker {
+                x: s.load,
+                label: safe_label(s.load, s.share),
+                color: SAFE_COLOR.into(),
+                dashed: true,
+                class: "safe",
             });
         }
         c
@@ -707,7 +710,7 @@ fn soak_models(sk: &SoakSection) -> Vec<(&'static str, LineChart)> {
     let x_axis = || Axis::new("Time since the window opened", "min");
     // (series name, colour, dashed) of each chart; a chart is drawn when
     // any of its series has a value.
-    let layout: [SoakChartLayout; 7] = [
+    let layout: [SoakChartLayout; 8] = [
         (
             "soak-ttft.svg",
             "Time to first token per interval",
@@ -733,13 +736,16 @@ fn soak_models(sk: &SoakSection) -> Vec<(&'static str, LineChart)> {
             vec![("output_tokens_per_s", C_TOK, false)],
         ),
         (
-            "soak-memory.svg",
-            "Resident memory",
+            "soak-client-memory.svg",
+            "Client resident memory",
             "RSS (MiB)",
-            vec![
-                ("client_rss_mib", C_CLIENT_RSS, false),
-                ("server_rss_mib", C_SERVER_RSS, false),
-            ],
+            vec![("client_rss_mib", C_CLIENT_RSS, false)],
+        ),
+        (
+            "soak-server-memory.svg",
+            "Server resident memory",
+            "RSS (MiB)",
+            vec![("server_rss_mib", C_SERVER_RSS, false)],
         ),
         (
             "soak-server.svg",
@@ -784,16 +790,20 @@ fn soak_models(sk: &SoakSection) -> Vec<(&'static str, LineChart)> {
                 trends.push(
                     Series::new(
                         format!("{} trend ({})", f.label, slope_text(t, f)),
-                        color,
+                        C_DRIFT,
                         line,
                     )
                     .dashed()
+                    .with_width(3.0)
                     .without_dots(),
                 );
             }
         }
         if c.series.is_empty() {
             continue;
+        }
+        if !trends.is_empty() {
+            c.title.push_str(" — drifting");
         }
         c.series.extend(trends);
         out.push((file, c));
@@ -1130,8 +1140,16 @@ struct Row {
 
 fn html_table(o: &mut String, t: &Table) {
     o.push_str("<div class=\"scroll\"><table>\n<thead><tr>");
-    for hd in &t.headers {
-        let _ = write!(o, "<th>{}</th>", h(hd));
+    // A column is right-aligned when its first cell reads as a number.
+    let numeric_col = |i: usize| {
+        t.rows
+            .first()
+            .and_then(|r| r.cells.get(i))
+            .is_some_and(|c| is_numeric(c))
+    };
+    for (i, hd) in t.headers.iter().enumerate() {
+        let class = if numeric_col(i) { " class=\"n\"" } else { "" };
+        let _ = write!(o, "<th{class}>{}</th>", h(hd));
     }
     o.push_str("</tr></thead>\n<tbody>\n");
     for r in &t.rows {
@@ -1142,11 +1160,19 @@ fn html_table(o: &mut String, t: &Table) {
             None => o.push_str("<tr>"),
         }
         for c in &r.cells {
-            let _ = write!(o, "<td>{}</td>", h(c));
+            let class = if is_numeric(c) { " class=\"n\"" } else { "" };
+            let _ = write!(o, "<td{class}>{}</td>", h(c));
         }
         o.push_str("</tr>\n");
     }
     o.push_str("</tbody>\n</table></div>\n");
+}
+
+/// Whether a cell reads as a number (or a missing one), for alignment.
+fn is_numeric(cell: &str) -> bool {
+    cell.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_digit() || "+−-<∞—".contains(c))
 }
 
 fn md_table(o: &mut String, t: &Table) {
@@ -1166,10 +1192,17 @@ fn md_table(o: &mut String, t: &Table) {
         "{}",
         row(&mut t.headers.iter().map(|c| escape_markdown(c)))
     );
+    let first = &t.rows[0].cells;
     let _ = writeln!(
         o,
         "{}",
-        row(&mut t.headers.iter().map(|_| "---".to_owned()))
+        row(&mut (0..t.headers.len()).map(|i| {
+            if first.get(i).is_some_and(|c| is_numeric(c)) {
+                "---:".to_owned()
+            } else {
+                "---".to_owned()
+            }
+        }))
     );
     for r in &t.rows {
         let _ = writeln!(
@@ -1303,9 +1336,10 @@ figure{margin:0 0 18px;padding:0}
 figure svg{display:block;width:100%;max-width:960px;height:auto;border:1px solid #e2e2e2}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;font-size:13px;margin:4px 0 12px}
-th,td{border:1px solid #d6d6d6;padding:4px 8px;text-align:right;vertical-align:top}
+th,td{border:1px solid #d6d6d6;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f0f1f3}
-td:last-child,th:last-child,td:first-child{text-align:left}
+th.n{text-align:right}
+td.n{text-align:right;white-space:nowrap}
 tr.knee td{background:#fbe3e3;font-weight:bold}
 tr.past td{background:#fdf4f4}
 tr.safe td{background:#e8f5ec}
@@ -1340,13 +1374,7 @@ fn charts_html(o: &mut String, charts: &[Chart]) {
         return;
     }
     for c in charts {
-        let _ = writeln!(
-            o,
-            "<figure>\n{}<figcaption class=\"sub\">{} ({})</figcaption>\n</figure>",
-            c.inline_svg(),
-            h(&c.title),
-            h(c.file_name)
-        );
+        let _ = writeln!(o, "<figure>\n{}</figure>", c.inline_svg());
     }
 }
 

@@ -706,6 +706,9 @@ fn parse_md(md: &str) -> Md {
 fn sweep_markdown_links_the_html_report_and_embeds_every_chart() {
     let b = sweep_bundle();
     let md = sweep_markdown(&b, "sweep.html");
+    if let Ok(dir) = std::env::var("TOKENGATE_SCREENSHOT_DIR") {
+        std::fs::write(Path::new(&dir).join("sweep.md"), &md).expect("write markdown");
+    }
     let parsed = parse_md(&md);
     assert_eq!(parsed.links, ["sweep.html"]);
     let files: Vec<String> = sweep_charts(&b)
@@ -825,7 +828,8 @@ fn soak_charts_draw_trend_lines_only_for_drifting_series() {
             "soak-e2e.svg",
             "soak-errors.svg",
             "soak-throughput.svg",
-            "soak-memory.svg",
+            "soak-client-memory.svg",
+            "soak-server-memory.svg",
             "soak-server.svg",
             "soak-kv-cache.svg"
         ]
@@ -848,7 +852,7 @@ fn soak_charts_draw_trend_lines_only_for_drifting_series() {
         // 120 snapshots: every plain series has 120 dots.
         assert_eq!(first_series_dots(&doc).len(), 120, "{}", c.file_name);
     }
-    assert_eq!(trend_charts, ["soak-ttft.svg", "soak-memory.svg"]);
+    assert_eq!(trend_charts, ["soak-ttft.svg", "soak-server-memory.svg"]);
 
     // The TTFT trend line: dashed, no dots, and it rises (y decreases in
     // SVG) by about 12 ms/h × (119/60) h on the chart's own scale.
@@ -904,7 +908,7 @@ fn soak_html_and_markdown_show_drift_trends_and_snapshots() {
     let md = soak_markdown(&b, "soak.html");
     let parsed = parse_md(&md);
     assert_eq!(parsed.links, ["soak.html"]);
-    assert_eq!(parsed.images.len(), 7);
+    assert_eq!(parsed.images.len(), 8);
     assert_eq!(parsed.tables, 2);
     assert!(md.contains("60 of 120 snapshots, evenly spaced"));
     assert_eq!(md, soak_markdown(&soak_bundle(), "soak.html"));
@@ -976,9 +980,12 @@ fn screenshot(html: &str, name: &str) -> Option<(u32, u32, Vec<[u8; 3]>)> {
             None => std::thread::sleep(Duration::from_millis(100)),
         }
     }
+    // For a person to look at: TOKENGATE_SCREENSHOT_DIR keeps the page and
+    // its screenshot.
     if let Ok(dir) = std::env::var("TOKENGATE_SCREENSHOT_DIR") {
         std::fs::copy(&shot, Path::new(&dir).join(format!("{name}-shot.png")))
             .expect("copy the screenshot");
+        std::fs::write(Path::new(&dir).join(format!("{name}.html")), html).expect("copy the page");
     }
     let file = std::fs::File::open(&shot).expect("chromium wrote no screenshot");
     let mut decoder = png::Decoder::new(std::io::BufReader::new(file));

@@ -81,7 +81,7 @@ impl Series {
     fn has_values(&self) -> bool {
         self.points
             .iter()
-            .any(|&(x, y)| x.is_finite() && y.is_some_and(f64::is_finite))
+            .any(|&(x, y)| usable(x) && y.is_some_and(usable))
     }
 }
 
@@ -170,14 +170,19 @@ impl Ticks {
     /// giving at most `target` intervals, the domain widened to whole steps (Heckbert,
     /// "Nice numbers for graph labels", Graphics Gems, 1990).
     pub fn nice(lo: f64, hi: f64, target: usize) -> Ticks {
-        let (mut lo, mut hi) = if lo.is_finite() && hi.is_finite() && lo <= hi {
+        let (mut lo, mut hi) = if usable(lo) && usable(hi) && lo <= hi {
             (lo, hi)
         } else {
             (0.0, 1.0)
         };
-        if hi - lo < f64::EPSILON * hi.abs().max(1.0) {
-            // A single value: give it room on both sides (or above zero).
-            let pad = if hi == 0.0 { 1.0 } else { hi.abs() * 0.5 };
+        if hi - lo < 1e-6 {
+            // A single value (or values closer than the ticks can tell
+            // apart): give it room on both sides (or above zero).
+            let pad = if hi.abs() >= 1e-6 {
+                hi.abs() * 0.5
+            } else {
+                1.0
+            };
             if lo >= 0.0 && lo - pad < 0.0 {
                 lo = 0.0;
             } else {
@@ -240,6 +245,13 @@ fn nice_step(rough: f64) -> f64 {
     m * mag
 }
 
+/// Whether a value can be drawn: finite and within ±10¹⁵ (beyond that no
+/// measurement of latency, throughput or memory is meaningful, and the
+/// tick arithmetic would overflow). Anything else counts as missing.
+pub fn usable(v: f64) -> bool {
+    v.is_finite() && v.abs() <= 1e15
+}
+
 /// Rounds away binary noise (0.30000000000000004 → 0.3) and negative zero.
 fn clean(v: f64) -> f64 {
     let r = (v * 1e9).round() / 1e9;
@@ -293,7 +305,7 @@ impl LineChart {
         for s in &self.series {
             for &(x, y) in &s.points {
                 match y {
-                    Some(y) if y.is_finite() && x.is_finite() => {
+                    Some(y) if usable(y) && usable(x) => {
                         xs.push(x);
                         ys.push(y);
                     }
@@ -301,11 +313,11 @@ impl LineChart {
                 }
             }
         }
-        xs.extend(self.markers.iter().map(|m| m.x).filter(|x| x.is_finite()));
+        xs.extend(self.markers.iter().map(|m| m.x).filter(|x| usable(*x)));
         if let Some(b) = &self.band {
-            xs.extend([b.from].into_iter().chain(b.to).filter(|x| x.is_finite()));
+            xs.extend([b.from].into_iter().chain(b.to).filter(|x| usable(*x)));
         }
-        if let Some(r) = self.ref_line.as_ref().filter(|r| r.y.is_finite()) {
+        if let Some(r) = self.ref_line.as_ref().filter(|r| usable(r.y)) {
             ys.push(r.y);
         }
         let (mut x_lo, x_hi) = min_max(&xs);
@@ -440,12 +452,12 @@ impl LineChart {
 
     fn band_svg(&self, o: &mut String, sc: &Scale) {
         let Some(b) = &self.band else { return };
-        if !b.from.is_finite() {
+        if !usable(b.from) {
             return;
         }
         let x1 = sc.x_px(b.from).clamp(PLOT_LEFT, PLOT_RIGHT);
         let x2 =
-            b.to.filter(|t| t.is_finite())
+            b.to.filter(|t| usable(*t))
                 .map_or(PLOT_RIGHT, |t| sc.x_px(t).clamp(PLOT_LEFT, PLOT_RIGHT));
         if x2 <= x1 {
             return;
@@ -518,7 +530,7 @@ impl LineChart {
 
     fn ref_line_svg(&self, o: &mut String, sc: &Scale) {
         let Some(r) = &self.ref_line else { return };
-        if !r.y.is_finite() {
+        if !usable(r.y) {
             return;
         }
         let py = sc.y_px(r.y);
@@ -539,7 +551,7 @@ impl LineChart {
         let shown: Vec<(&Marker, f64)> = self
             .markers
             .iter()
-            .filter(|m| m.x.is_finite())
+            .filter(|m| usable(m.x))
             .map(|m| (m, sc.x_px(m.x)))
             .collect();
         // Lines first, then every label over them, so a label that crosses
@@ -632,7 +644,7 @@ fn series_svg(o: &mut String, sc: &Scale, s: &Series) {
         .points
         .iter()
         .map(|&(x, y)| match y {
-            Some(y) if y.is_finite() && x.is_finite() => Some((sc.x_px(x), sc.y_px(y))),
+            Some(y) if usable(y) && usable(x) => Some((sc.x_px(x), sc.y_px(y))),
             _ => None,
         })
         .collect();

@@ -1140,3 +1140,190 @@ fn a_chromium_screenshot_of_the_soak_report_is_not_blank() {
     let frames = runs.iter().filter(|r| r.0 > 200).count();
     assert!(frames >= 2, "no chart frame in the soak screenshot");
 }
+
+// ---------------------------------------------------------------------------
+// Odd numbers and text: never a panic, always well-formed output
+// ---------------------------------------------------------------------------
+
+mod odd_inputs {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Values a hand-edited or corrupted bundle could hold, the awkward
+    /// ones over-represented.
+    fn value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(0.0),
+            Just(-0.0),
+            Just(1e300),
+            Just(-1e-300),
+            Just(5e-310),
+            -1e6..1e6f64,
+            0.0..100.0f64,
+        ]
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("<script>x</script>".to_string()),
+            Just("]]>&amp;&#0;\u{0}\u{7}\u{feff}".to_string()),
+            Just("a | b\n`c` @d".to_string()),
+            "[ -~]{0,16}".prop_map(|s| s),
+            any::<String>(),
+        ]
+    }
+
+    fn point() -> impl Strategy<Value = SweepPoint> {
+        (
+            value(),
+            prop::collection::vec(prop::option::of(value()), 10),
+            value(),
+            value(),
+            any::<u64>(),
+            text(),
+        )
+            .prop_map(|(load, v, tok, err, failed, broken)| SweepPoint {
+                load,
+                requests: failed.saturating_add(3),
+                failed,
+                error_rate: err,
+                ttft_p50_ms: v[0],
+                ttft_p95_ms: v[1],
+                ttft_p99_ms: v[2],
+                itl_p50_ms: v[3],
+                itl_p95_ms: v[4],
+                itl_p99_ms: v[5],
+                e2e_p95_ms: v[6],
+                output_tokens_per_s: tok,
+                requests_per_s: tok,
+                server_queue_p95_ms: v[7],
+                server_queue_mean_ms: v[8],
+                kv_cache_peak: v[9],
+                slo_met: Some(failed % 2 == 0),
+                slo_broken: vec![broken],
+                client_saturated: failed % 3 == 0,
+            })
+    }
+
+    fn snapshot() -> impl Strategy<Value = SoakSnapshot> {
+        (
+            value(),
+            value(),
+            prop::collection::vec(prop::option::of(value()), 9),
+            value(),
+        )
+            .prop_map(|(start, len, v, err)| SoakSnapshot {
+                start_s: start,
+                end_s: start + len,
+                requests: 10,
+                failed: 1,
+                error_rate: err,
+                ttft_p50_ms: v[0],
+                ttft_p95_ms: v[1],
+                tpot_p95_ms: v[2],
+                e2e_p95_ms: v[3],
+                output_tokens_per_s: len,
+                client_rss_mib: v[4],
+                server_rss_mib: v[5],
+                server_running: v[6],
+                server_waiting: v[7],
+                kv_cache_usage: v[8],
+            })
+    }
+
+    /// Well-formed, and every coordinate is a plain decimal number inside
+    /// a sane range (no NaN, no infinity, no exponent).
+    fn check_svg(what: &str, svg: &str) {
+        let doc = parse_xml(what, svg);
+        for e in &doc.elements {
+            for (k, v) in &e.attrs {
+                let coords: Vec<&str> = match k.as_str() {
+                    "x" | "y" | "x1" | "y1" | "x2" | "y2" | "cx" | "cy" | "r" | "width"
+                    | "height" => vec![v.as_str()],
+                    "d" => v
+                        .split(['M', 'L', ',', ' '])
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                    _ => continue,
+                };
+                for c in coords {
+                    let ok = c.parse::<f64>().is_ok_and(|n| n.abs() < 1e7)
+                        && c.bytes()
+                            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
+                    assert!(ok, "{what}: {k}={v:?} on <{}>", e.name);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 64,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn sweep_reports_never_panic_and_stay_well_formed(
+            curve in prop::collection::vec(point(), 0..10),
+            knee in prop::option::of(value()),
+            safe in prop::option::of(value()),
+            words in prop::collection::vec(text(), 4),
+        ) {
+            let mut b = sweep_bundle();
+            b.key.model_version = words[0].clone();
+            let sw = b.sweep.as_deref_mut().expect("sweep");
+            sw.curve = curve;
+            sw.levels.clear();
+            sw.stop_reason = words[1].clone();
+            sw.load_unit = words[2].clone();
+            if let Some(k) = sw.knee.as_mut() {
+                k.rule = words[3].clone();
+            }
+            match knee {
+                Some(k) => if let Some(kn) = sw.knee.as_mut() { kn.load = k },
+                None => sw.knee = None,
+            }
+            match safe {
+                Some(s) => if let Some(sp) = sw.safe.as_mut() { sp.load = s; sp.ttft_p95_ms = Some(s) },
+                None => sw.safe = None,
+            }
+            for c in sweep_charts(&b) {
+                check_svg(c.file_name, &c.svg);
+            }
+            let html = sweep_html(&b).expect("html");
+            assert_self_contained(&parse_xml("sweep.html", &html));
+            let md = parse_md(&sweep_markdown(&b, "sweep.html"));
+            prop_assert_eq!(md.links, vec!["sweep.html".to_string()]);
+            prop_assert!(md.raw_html.is_empty(), "{:?}", md.raw_html);
+        }
+
+        #[test]
+        fn soak_reports_never_panic_and_stay_well_formed(
+            snaps in prop::collection::vec(snapshot(), 0..30),
+            slope in value(),
+            series in text(),
+        ) {
+            let mut b = soak_bundle();
+            let sk = b.soak.as_mut().expect("soak");
+            sk.snapshots = snaps;
+            for t in &mut sk.trends {
+                t.slope_per_hour = Some(slope);
+            }
+            sk.trends[2].series = series;
+            sk.trends[2].drifting = true;
+            for c in soak_charts(&b) {
+                check_svg(c.file_name, &c.svg);
+            }
+            let html = soak_html(&b).expect("html");
+            assert_self_contained(&parse_xml("soak.html", &html));
+            let md = parse_md(&soak_markdown(&b, "soak.html"));
+            prop_assert_eq!(md.links, vec!["soak.html".to_string()]);
+            prop_assert!(md.raw_html.is_empty(), "{:?}", md.raw_html);
+        }
+    }
+}

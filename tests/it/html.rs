@@ -708,6 +708,9 @@ fn sweep_markdown_links_the_html_report_and_embeds_every_chart() {
     let md = sweep_markdown(&b, "sweep.html");
     if let Ok(dir) = std::env::var("TOKENGATE_SCREENSHOT_DIR") {
         std::fs::write(Path::new(&dir).join("sweep.md"), &md).expect("write markdown");
+        for c in sweep_charts(&b) {
+            std::fs::write(Path::new(&dir).join(c.file_name), &c.svg).expect("write chart");
+        }
     }
     let parsed = parse_md(&md);
     assert_eq!(parsed.links, ["sweep.html"]);

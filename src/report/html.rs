@@ -534,8 +534,9 @@ fn signals_table(sw: &SweepSection) -> Table {
                     signal_value(&s.signal, s.after_bend),
                     match (s.slope_ratio, s.bend_load) {
                         (Some(r), _) => trim_num(r, 1),
-                        // The schema stores ∞ (flat before the corner) as null.
-                        (None, Some(_)) => "∞".into(),
+                        // null: the curve was flat or falling before the
+                        // corner, so the ratio has no finite value.
+                        (None, Some(_)) => "no earlier rise".into(),
                         (None, None) => "—".into(),
                     },
                     s.note.clone(),

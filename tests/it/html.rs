@@ -568,7 +568,7 @@ fn sweep_html_is_self_contained_and_says_where_the_knee_is() {
         "4 (headline)",
         "broken: ttft_p95_under_1s",
         "412.3",
-        "∞",
+        "no earlier rise",
         "Stop reason:",
         "last level reached",
         "The knee is the highest level before the first client signal bends",

@@ -269,7 +269,10 @@ pub fn sweep_html(bundle: &Bundle) -> Result<String, ReportError> {
             let _ = writeln!(o, "<p>{}</p>", h(&k.rule));
         }
         None => {
-            let _ = writeln!(o, "<p>No signal bent in the measured range.</p>");
+            let _ = writeln!(
+                o,
+                "<p>No client signal (p95 TTFT, p95 ITL, error rate) bent in the measured range, so the sweep found no knee.</p>"
+            );
         }
     }
     let _ = writeln!(

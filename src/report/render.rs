@@ -35,4 +35,6 @@ pub enum ReportError {
     Junit(#[source] quick_junit::SerializeError),
     #[error("cannot serialize the JSON verdict")]
     Json(#[source] serde_json::Error),
+    #[error("the bundle has no `{section}` section (it was not written by `tokengate {section}`)")]
+    MissingSection { section: &'static str },
 }

@@ -11,6 +11,7 @@ mod faults;
 mod fuzz;
 mod gate;
 mod hostile;
+mod html;
 mod report;
 mod run;
 mod sim;

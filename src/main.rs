@@ -167,10 +167,18 @@ async fn cmd_sweep(args: CliSweepArgs) -> anyhow::Result<i32> {
         max_levels: args.max_levels,
         time_budget: args.time_budget,
         levels_dir: args.report_dir.join("levels"),
+        report_dir: Some(args.report_dir.clone()),
         on_level: Some(observer),
     };
     let outcome = sweep_workload(opts).await?;
     emit(&render_sweep_summary(&outcome.bundle, &outcome.path));
+    for p in outcome
+        .reports
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e != "svg"))
+    {
+        emit_line(&format!("report: {}", p.display()));
+    }
     Ok(if outcome.interrupted {
         exit_code::INTERRUPTED
     } else {

@@ -5,7 +5,7 @@
 //! section (every level's bundle, the curve, the bends, the knee, the safe
 //! operating point).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -13,9 +13,11 @@ use anyhow::{Context as _, bail};
 
 use super::run::{RunOptions, run_workload};
 use crate::bundle::{Bundle, SweepPoint, SweepRules, SweepSection, hex_sha256, write_bundle};
+use crate::fsutil::write_atomic;
 use crate::gate::{
     BaselineDesc, Comparison, Date, GateFile, Severity, Verdict, evaluate, load_gate_file,
 };
+use crate::report::{sweep_charts, sweep_html, sweep_markdown};
 use crate::sweep::{Phase, PlanConfig, Planner, Strategy, analyze, fmt_num, point_of};
 use crate::workload::{LoadPlan, load_plan};
 
@@ -42,12 +44,17 @@ pub struct SweepOptions {
     pub time_budget: Option<Duration>,
     /// Where each level's own bundle is written.
     pub levels_dir: PathBuf,
+    /// Where `sweep.html`, `sweep.md` and the SVG charts are written
+    /// (`None`: no reports).
+    pub report_dir: Option<PathBuf>,
     pub on_level: Option<LevelObserver>,
 }
 
 pub struct SweepOutcome {
     pub bundle: Bundle,
     pub path: PathBuf,
+    /// Report files written (HTML, Markdown, charts).
+    pub reports: Vec<PathBuf>,
     /// The sweep was interrupted (SIGINT/SIGTERM): exit 130.
     pub interrupted: bool,
 }
@@ -217,11 +224,35 @@ pub async fn sweep_workload(opts: SweepOptions) -> anyhow::Result<SweepOutcome> 
         levels: levels.into_iter().map(|(_, b)| b).collect(),
     }));
     write_bundle(&headline, &opts.run.out)?;
+    let reports = match &opts.report_dir {
+        Some(dir) => write_reports(&headline, dir)?,
+        None => Vec::new(),
+    };
     Ok(SweepOutcome {
         bundle: headline,
         path: opts.run.out.clone(),
+        reports,
         interrupted,
     })
+}
+
+/// `sweep.html` (charts inline), the charts as SVG files and `sweep.md`,
+/// which links to the HTML and embeds the SVG files by relative path.
+fn write_reports(bundle: &Bundle, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for chart in sweep_charts(bundle) {
+        let p = dir.join(chart.file_name);
+        write_atomic(&p, chart.svg.as_bytes())?;
+        written.push(p);
+    }
+    let html = sweep_html(bundle).context("cannot render the sweep report")?;
+    let p = dir.join("sweep.html");
+    write_atomic(&p, html.as_bytes())?;
+    written.push(p);
+    let p = dir.join("sweep.md");
+    write_atomic(&p, sweep_markdown(bundle, "sweep.html").as_bytes())?;
+    written.push(p);
+    Ok(written)
 }
 
 fn validate(opts: &SweepOptions, closed_loop: bool) -> anyhow::Result<()> {

@@ -509,7 +509,7 @@ fn signals_table(sw: &SweepSection) -> Table {
         "Floor",
         "At bend",
         "After bend",
-        "Slope ratio",
+        "Knee prominence",
         "Note",
     ]
     .map(String::from)
@@ -535,13 +535,9 @@ fn signals_table(sw: &SweepSection) -> Table {
                     signal_value(&s.signal, s.floor),
                     signal_value(&s.signal, s.at_bend),
                     signal_value(&s.signal, s.after_bend),
-                    match (s.slope_ratio, s.bend_load) {
-                        (Some(r), _) => trim_num(r, 1),
-                        // null: the curve was flat or falling before the
-                        // corner, so the ratio has no finite value.
-                        (None, Some(_)) => "no earlier rise".into(),
-                        (None, None) => "—".into(),
-                    },
+                    s.prominence
+                        .filter(|p| p.is_finite())
+                        .map_or("—".into(), |p| trim_num(p.max(0.0), 2)),
                     s.note.clone(),
                 ],
             }
@@ -1284,8 +1280,8 @@ fn context_table(bundle: &Bundle, sw: Option<&SweepSection>) -> Table {
         ));
         let r = &sw.rules;
         let mut rules = format!(
-            "bend: slope ratio ≥ {} and rise ≥ {}; stop: error rate > {} or throughput gain < {}; safe point: {} of the knee; bisection resolution {}",
-            trim_num(r.slope_ratio, 2),
+            "bend: knee prominence ≥ {} and rise ≥ {}; stop: error rate > {} or throughput gain < {}; safe point: {} of the knee; bisection resolution {}",
+            trim_num(r.min_prominence, 2),
             fmt_pct(r.min_rise),
             fmt_pct(r.error_ceiling),
             fmt_pct(r.min_throughput_gain),

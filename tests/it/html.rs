@@ -96,7 +96,7 @@ fn sweep_bundle() -> Bundle {
             floor: curve[0].ttft_p95_ms,
             at_bend: p8.ttft_p95_ms,
             after_bend: curve[4].ttft_p95_ms,
-            slope_ratio: Some(412.3),
+            prominence: Some(0.46),
             note: "p95 TTFT climbs 412× more steeply after concurrency 8".into(),
         },
         SignalBend {
@@ -106,7 +106,7 @@ fn sweep_bundle() -> Bundle {
             floor: curve[0].itl_p95_ms,
             at_bend: None,
             after_bend: None,
-            slope_ratio: None,
+            prominence: None,
             note: "flat once the batch is full: no bend".into(),
         },
         SignalBend {
@@ -116,7 +116,7 @@ fn sweep_bundle() -> Bundle {
             floor: Some(0.0),
             at_bend: Some(0.0),
             after_bend: Some(0.005),
-            slope_ratio: None,
+            prominence: None,
             note: "errors start after concurrency 16".into(),
         },
         SignalBend {
@@ -126,7 +126,7 @@ fn sweep_bundle() -> Bundle {
             floor: curve[0].server_queue_p95_ms,
             at_bend: p8.server_queue_p95_ms,
             after_bend: curve[4].server_queue_p95_ms,
-            slope_ratio: None,
+            prominence: None,
             note: "queue empty up to 8, then grows linearly".into(),
         },
     ];
@@ -153,7 +153,7 @@ fn sweep_bundle() -> Bundle {
         strategy: "list".into(),
         stop_reason: "last level reached".into(),
         rules: SweepRules {
-            slope_ratio: 3.0,
+            min_prominence: 0.1,
             min_rise: 0.2,
             error_ceiling: 0.05,
             min_throughput_gain: 0.1,
@@ -567,8 +567,7 @@ fn sweep_html_is_self_contained_and_says_where_the_knee_is() {
         "8 (knee)",
         "4 (headline)",
         "broken: ttft_p95_under_1s",
-        "412.3",
-        "no earlier rise",
+        "0.46",
         "Stop reason:",
         "last level reached",
         "The knee is the highest level before the first client signal bends",

@@ -53,6 +53,7 @@ fn options(dir: &Path, w: &Path, out: &str) -> SweepOptions {
         max_levels: 16,
         time_budget: None,
         levels_dir: dir.join(format!("{out}.levels")),
+        report_dir: Some(dir.join(format!("{out}.reports"))),
         on_level: None,
     }
 }
@@ -377,6 +378,12 @@ fn the_sweep_command_prints_each_level_and_writes_its_bundles() {
     );
     let b = read_bundle(&dir.path().join("s.json")).unwrap();
     assert_eq!(b.sweep.as_ref().unwrap().curve.len(), 2);
+    assert!(stdout.contains("report: "), "{stdout}");
+    let html = std::fs::read_to_string(dir.path().join("sweep.html")).unwrap();
+    assert!(html.contains("<svg"), "the HTML embeds its charts");
+    let md = std::fs::read_to_string(dir.path().join("sweep.md")).unwrap();
+    assert!(md.contains("(sweep.html)"), "{md}");
+    assert!(dir.path().join("sweep-ttft.svg").exists());
     for l in ["level-1.json", "level-2.json"] {
         assert!(
             read_bundle(&dir.path().join("levels").join(l)).is_ok(),

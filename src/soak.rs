@@ -65,7 +65,8 @@ pub fn cut_intervals(horizon_s: f64, interval_s: f64) -> Vec<(f64, f64)> {
 /// measurement window and a trend per series. `client_rss` holds the
 /// client's resident memory samples (seconds since the window opened, MiB);
 /// each snapshot takes the sample nearest its end, within half an interval.
-/// Server memory and gauges come from `bundle.server.timeline`.
+/// Server memory and gauges come from `bundle.server.timeline`, from the
+/// scrape nearest each snapshot's end, within half an interval.
 pub fn soak_section(bundle: &Bundle, interval: Duration, client_rss: &[(f64, f64)]) -> SoakSection {
     let interval_s = interval.as_secs_f64();
     let s = &bundle.samples;
@@ -99,21 +100,21 @@ pub fn soak_section(bundle: &Bundle, interval: Duration, client_rss: &[(f64, f64
         .as_ref()
         .map(|t| t.timeline.as_slice())
         .unwrap_or(&[]);
-    let n_cuts = cuts.len();
     let snapshots: Vec<SoakSnapshot> = cuts
         .iter()
         .zip(&members)
-        .enumerate()
-        .map(|(k, (&(a, b), idx))| {
+        .map(|(&(a, b), idx)| {
             let mut snap = snapshot(bundle, a, b, idx);
             snap.client_rss_mib = nearest(client_rss, b, interval_s.min(b - a) / 2.0);
-            // The last scrape of the interval; the last snapshot also takes
-            // the closing scrape, made just after the window ended.
-            let last = k + 1 == n_cuts;
+            // The scrape at the end of the interval: the nearest to its end
+            // within half an interval. Scrapes run on the same clock as the
+            // intervals, so "the last one inside" would often be the one a
+            // millisecond past the boundary, i.e. the next interval's first.
+            let tol = interval_s.min(b - a) / 2.0;
             if let Some(p) = timeline
                 .iter()
-                .rev()
-                .find(|p| p.t_s > a && (p.t_s <= b || last))
+                .filter(|p| (p.t_s - b).abs() <= tol)
+                .min_by(|x, y| (x.t_s - b).abs().total_cmp(&(y.t_s - b).abs()))
             {
                 snap.server_rss_mib = p.rss_bytes.map(|v| round3(v / MIB));
                 snap.server_running = p.running;
@@ -351,6 +352,88 @@ fn trend(series: &Series, snapshots: &[SoakSnapshot]) -> SoakTrend {
     out
 }
 
+/// Most rows of the per-interval table on stdout; longer soaks show every
+/// k-th interval (and the last). The bundle keeps them all.
+const MAX_TABLE_ROWS: usize = 30;
+
+/// `h:mm:ss` of seconds since the window opened.
+fn clock(s: f64) -> String {
+    let t = s.max(0.0).round() as u64;
+    format!("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
+}
+
+/// A short per-interval table and the trend notes, for the terminal.
+pub fn render_soak_text(section: &SoakSection) -> String {
+    use std::fmt::Write as _;
+    let opt = |v: Option<f64>, digits: usize| match v {
+        Some(v) => format!("{v:.digits$}"),
+        None => "-".into(),
+    };
+    let snaps = &section.snapshots;
+    let mut out = String::new();
+    let step = snaps.len().div_ceil(MAX_TABLE_ROWS).max(1);
+    let _ = writeln!(
+        out,
+        "\nsoak: {} interval(s) of {}s{}",
+        snaps.len(),
+        section.interval_s,
+        if step > 1 {
+            format!(" (one row in {step} shown; all are in the bundle)")
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(
+        out,
+        "{:>8}  {:>6} {:>6} {:>7}  {:>9} {:>9} {:>9} {:>9}  {:>10} {:>10}",
+        "end",
+        "reqs",
+        "failed",
+        "err %",
+        "ttft p50",
+        "ttft p95",
+        "e2e p95",
+        "tok/s",
+        "client MiB",
+        "server MiB"
+    );
+    for (i, s) in snaps.iter().enumerate() {
+        if i % step != 0 && i + 1 != snaps.len() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{:>8}  {:>6} {:>6} {:>7.2}  {:>9} {:>9} {:>9} {:>9.1}  {:>10} {:>10}",
+            clock(s.end_s),
+            s.requests,
+            s.failed,
+            s.error_rate * 100.0,
+            opt(s.ttft_p50_ms, 1),
+            opt(s.ttft_p95_ms, 1),
+            opt(s.e2e_p95_ms, 1),
+            s.output_tokens_per_s,
+            opt(s.client_rss_mib, 1),
+            opt(s.server_rss_mib, 1),
+        );
+    }
+    let _ = writeln!(out, "\ntrends:");
+    for t in &section.trends {
+        let _ = writeln!(out, "  {}", t.note);
+    }
+    let drifting: Vec<&str> = section
+        .trends
+        .iter()
+        .filter(|t| t.drifting)
+        .map(|t| t.series.as_str())
+        .collect();
+    let _ = if drifting.is_empty() {
+        writeln!(out, "no series is drifting")
+    } else {
+        writeln!(out, "drifting: {}", drifting.join(", "))
+    };
+    out
+}
+
 fn round3(v: f64) -> f64 {
     (v * 1e3).round() / 1e3
 }
@@ -505,7 +588,7 @@ mod tests {
     }
 
     #[test]
-    fn server_gauges_come_from_the_last_scrape_of_each_interval() {
+    fn server_gauges_come_from_the_scrape_nearest_each_interval_end() {
         let mut b = bundle(4.0, |_| 40.0, None);
         let scrape = |t: f64, running: f64, rss_mib: f64| ServerScrape {
             t_s: t,
@@ -516,10 +599,11 @@ mod tests {
         };
         b.server = Some(crate::bundle::ServerTelemetry {
             timeline: vec![
-                scrape(-0.5, 0.0, 10.0),
+                scrape(-0.001, 0.0, 10.0),
                 scrape(0.4, 3.0, 11.0),
-                scrape(0.9, 4.0, 12.0),
-                scrape(2.5, 5.0, 13.0),
+                scrape(1.001, 4.0, 12.0),
+                // Nearer to 3.0 than to 2.0.
+                scrape(2.6, 5.0, 13.0),
                 scrape(4.1, 0.0, 14.0),
             ],
             ..Default::default()
@@ -555,5 +639,24 @@ mod tests {
         assert_eq!(t.p_value, Some(0.010442));
         assert_eq!(t.relative_per_hour, None);
         assert!(t.note.contains("from a median of 0"), "{}", t.note);
+    }
+
+    #[test]
+    fn the_terminal_table_lists_intervals_and_trend_notes() {
+        let b = bundle(10.0, |t| 40.0 + 5.0 * t, None);
+        let text = render_soak_text(&soak_section(&b, Duration::from_secs(1), &[]));
+        assert!(text.contains("soak: 10 interval(s) of 1s"), "{text}");
+        assert!(text.contains("0:00:10"), "{text}");
+        assert!(text.contains("p95 TTFT rises"), "{text}");
+        assert!(text.contains("drifting: ttft_p95_ms, e2e_p95_ms"), "{text}");
+        // A long soak is thinned to at most 30 rows plus the last.
+        let long = bundle(100.0, |_| 40.0, None);
+        let text = render_soak_text(&soak_section(&long, Duration::from_secs(1), &[]));
+        let rows = text.lines().filter(|l| l.contains(":0")).count();
+        assert!(rows <= 31, "{rows}\n{text}");
+        assert!(
+            text.contains("one row in 4 shown") && text.contains("0:01:40"),
+            "{text}"
+        );
     }
 }

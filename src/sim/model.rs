@@ -99,13 +99,16 @@ impl FaultKind {
 }
 
 /// The fault for a uniform draw `u` in [0, 1), by cumulative rates in
-/// `FaultKind::ALL` order.
+/// `FaultKind::ALL` order, at uptime zero.
+#[cfg(test)]
 pub fn choose_fault(profile: &SimProfile, u: f64) -> Option<FaultKind> {
     choose_fault_at(profile, u, std::time::Duration::ZERO)
 }
 
-/// [`choose_fault`] after `uptime` of the simulator: the `error_rate` fault
-/// takes its drifted probability (`SimProfile::error_rate_at`).
+/// The fault for a uniform draw `u` in [0, 1) after `uptime` of the
+/// simulator, by cumulative rates in `FaultKind::ALL` order; the
+/// `error_rate` fault takes its drifted probability
+/// (`SimProfile::error_rate_at`).
 pub fn choose_fault_at(
     profile: &SimProfile,
     u: f64,

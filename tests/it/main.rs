@@ -14,5 +14,6 @@ mod hostile;
 mod report;
 mod run;
 mod sim;
+mod soak;
 mod sweep;
 mod workload;

@@ -336,8 +336,11 @@ fn trend(series: &Series, snapshots: &[SoakSnapshot]) -> SoakTrend {
         None => format!("{:.4}/h from a median of 0", ts.slope.abs()),
     };
     let p = fmt_p(mk.p_value);
-    out.note = if !significant || ts.slope == 0.0 {
+    out.note = if !significant {
         format!("{label}: no significant trend (Mann–Kendall {p})")
+    } else if ts.slope == 0.0 {
+        // Possible with many ties: the ranks move, the median slope does not.
+        format!("{label}: Mann–Kendall {p} but a Theil–Sen slope of 0: no drift")
     } else if out.drifting {
         format!("{label} {verb} {rate} (Mann–Kendall {p}): drifting")
     } else if !worse {

@@ -30,6 +30,7 @@ pub mod gate;
 pub mod metrics;
 pub mod report;
 pub mod sim;
+pub mod soak;
 pub mod stats;
 pub mod sweep;
 pub mod tokenizer;

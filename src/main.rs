@@ -9,8 +9,8 @@ use clap::Parser;
 use tokengate::ci::{AnnotationLevel, annotation};
 use tokengate::cli::{
     Cli, CliBaselineCommand, CliCheckArgs, CliCommand, CliCommentArgs, CliGateArgs, CliGateOptions,
-    CliRunArgs, CliSimArgs, CliSweepArgs, gate_options_of, overrides_of, sweep_overrides_of,
-    sweep_rules_of,
+    CliRunArgs, CliSimArgs, CliSoakArgs, CliSweepArgs, gate_options_of, overrides_of,
+    sweep_overrides_of, sweep_rules_of,
 };
 use tokengate::commands::{
     CommentOptions, GateOptions, Platform, ProgressMode, PublishFlags, PublishOptions, ReportFiles,
@@ -42,6 +42,7 @@ fn main() -> ExitCode {
             CliCommand::Comment(args) => cmd_comment(args).await,
             CliCommand::Sim(args) => cmd_sim(args).await,
             CliCommand::Sweep(args) => cmd_sweep(args).await,
+            CliCommand::Soak(args) => cmd_soak(args).await,
         };
         match result {
             Ok(code) => code,
@@ -368,4 +369,41 @@ async fn cmd_sim(args: CliSimArgs) -> anyhow::Result<i32> {
     let _ = tokio::signal::ctrl_c().await;
     server.shutdown().await;
     Ok(exit_code::PASS)
+}
+
+/// `soak`: one long run, the per-interval table and the trend notes; exit 0
+/// (drift is reported, not gated), 130 when interrupted (bundle written).
+async fn cmd_soak(args: CliSoakArgs) -> anyhow::Result<i32> {
+    let stop = StopSignal::new();
+    install_signal_handlers(stop.clone());
+    let run = RunOptions {
+        workload: args.run.workload.clone(),
+        overrides: overrides_of(&args.run),
+        out: args.run.out.clone(),
+        progress: if args.run.quiet {
+            ProgressMode::Off
+        } else {
+            ProgressMode::Auto
+        },
+        stop,
+        env: Arc::new(|k: &str| std::env::var(k).ok()),
+    };
+    let outcome = tokengate::commands::soak_workload(tokengate::commands::SoakOptions {
+        run,
+        interval: args.interval,
+    })
+    .await?;
+    emit(&render_summary(&outcome.bundle, &outcome.path));
+    if let Some(soak) = &outcome.bundle.soak {
+        emit(&tokengate::soak::render_soak_text(soak));
+    }
+    if outcome.bundle.context.complete {
+        Ok(exit_code::PASS)
+    } else {
+        eprintln!(
+            "tokengate: the soak was interrupted; the bundle {} is marked incomplete",
+            outcome.path.display()
+        );
+        Ok(exit_code::INTERRUPTED)
+    }
 }

@@ -37,6 +37,9 @@ pub enum CliCommand {
     /// Step the load up level by level: the saturation curve, the knee and
     /// the safe operating point, with charts.
     Sweep(CliSweepArgs),
+    /// A long run at one level with per-interval snapshots and trend tests
+    /// (latency drift, memory growth, error creep).
+    Soak(CliSoakArgs),
 }
 
 /// Where baselines live.
@@ -215,6 +218,20 @@ pub struct CliRunArgs {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `tokengate soak`: the `run` flags (the bundle goes to
+/// `tokengate-out/soak.json` by default) plus the snapshot interval.
+#[derive(Debug, Args, Clone)]
+#[command(mut_arg("out", |a| a.default_value("tokengate-out/soak.json")))]
+pub struct CliSoakArgs {
+    #[command(flatten)]
+    pub run: CliRunArgs,
+    /// Length of one snapshot, e.g. `1m`: at least 1s and at most the
+    /// duration (`--duration`, or the workload's `duration`; count mode is
+    /// refused).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
 }
 
 #[derive(Debug, Args, Clone)]

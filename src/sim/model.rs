@@ -99,11 +99,27 @@ impl FaultKind {
 }
 
 /// The fault for a uniform draw `u` in [0, 1), by cumulative rates in
-/// `FaultKind::ALL` order.
+/// `FaultKind::ALL` order, at uptime zero.
+#[cfg(test)]
 pub fn choose_fault(profile: &SimProfile, u: f64) -> Option<FaultKind> {
+    choose_fault_at(profile, u, std::time::Duration::ZERO)
+}
+
+/// The fault for a uniform draw `u` in [0, 1) after `uptime` of the
+/// simulator, by cumulative rates in `FaultKind::ALL` order; the
+/// `error_rate` fault takes its drifted probability
+/// (`SimProfile::error_rate_at`).
+pub fn choose_fault_at(
+    profile: &SimProfile,
+    u: f64,
+    uptime: std::time::Duration,
+) -> Option<FaultKind> {
     let mut cumulative = 0.0;
     for kind in FaultKind::ALL {
-        let rate = kind.rate(profile);
+        let rate = match kind {
+            FaultKind::ErrorStatus => profile.error_rate_at(uptime),
+            _ => kind.rate(profile),
+        };
         cumulative += rate;
         if rate > 0.0 && u < cumulative {
             return Some(kind);
@@ -540,6 +556,24 @@ mod tests {
         assert!((share(FaultKind::RateLimited) - 0.2).abs() < 0.015);
         assert!((share(FaultKind::SlowHeaders) - 0.1).abs() < 0.01);
         assert_eq!(counts[FaultKind::StreamCut.index()], 0);
+    }
+
+    #[test]
+    fn error_drift_shifts_draws_into_errors_with_uptime() {
+        let mut p = SimProfile::default();
+        p.faults.error_rate = 0.1;
+        p.faults.rate_429 = 0.2;
+        p.faults.error_drift_per_s = 0.01;
+        let at = |s| choose_fault_at(&p, 0.15, Duration::from_secs(s));
+        // At start 0.15 falls in the 429 band [0.1, 0.3); after 10 s the
+        // error band is [0, 0.2) and takes it.
+        assert_eq!(at(0), Some(FaultKind::RateLimited));
+        assert_eq!(at(10), Some(FaultKind::ErrorStatus));
+        // Capped at 1 − 0.2: draws above 0.8 still reach the 429s.
+        assert_eq!(
+            choose_fault_at(&p, 0.9, Duration::from_secs(10_000)),
+            Some(FaultKind::RateLimited)
+        );
     }
 
     #[test]

@@ -62,6 +62,11 @@ pub struct SimProfile {
     /// Send a role-only chunk (`delta: {role: assistant}`) at admission, as
     /// vLLM and OpenAI do. Chat API only.
     pub role_first_chunk: bool,
+    /// Drift for soak tests: prefill (hence TTFT) grows by this many
+    /// milliseconds per second of simulator uptime, measured at admission —
+    /// a server that slowly degrades. 0 (the default): no drift. At most
+    /// 1000; the added time is capped at one day.
+    pub ttft_drift_ms_per_s: f64,
     /// Injected faults.
     pub faults: FaultProfile,
 }
@@ -110,6 +115,11 @@ pub struct FaultProfile {
     pub slow_headers_rate: f64,
     /// Delay of slow headers, milliseconds.
     pub slow_headers_ms: f64,
+    /// Drift for soak tests: the `error_rate` probability grows by this much
+    /// per second of simulator uptime (errors creeping in), capped so all
+    /// fault rates still sum to at most 1. 0 (the default): no drift. At
+    /// most 1.
+    pub error_drift_per_s: f64,
 }
 
 impl Default for FaultProfile {
@@ -130,6 +140,7 @@ impl Default for FaultProfile {
             huge_line_rate: 0.0,
             slow_headers_rate: 0.0,
             slow_headers_ms: 500.0,
+            error_drift_per_s: 0.0,
         }
     }
 }
@@ -153,6 +164,7 @@ impl Default for SimProfile {
             seed: 0,
             tokens_per_event: 1,
             role_first_chunk: true,
+            ttft_drift_ms_per_s: 0.0,
             faults: FaultProfile::default(),
         }
     }
@@ -347,6 +359,22 @@ impl SimProfile {
         }
         non_negative("faults.stall_ms", f.stall_ms)?;
         non_negative("faults.slow_headers_ms", f.slow_headers_ms)?;
+        if !(self.ttft_drift_ms_per_s.is_finite()
+            && (0.0..=1000.0).contains(&self.ttft_drift_ms_per_s))
+        {
+            return Err(invalid(
+                "ttft_drift_ms_per_s",
+                self.ttft_drift_ms_per_s,
+                "a finite number of milliseconds per second in [0, 1000]",
+            ));
+        }
+        if !(f.error_drift_per_s.is_finite() && (0.0..=1.0).contains(&f.error_drift_per_s)) {
+            return Err(invalid(
+                "faults.error_drift_per_s",
+                f.error_drift_per_s,
+                "a finite probability per second in [0, 1]",
+            ));
+        }
         Ok(())
     }
 
@@ -355,6 +383,33 @@ impl SimProfile {
         Duration::from_secs_f64(
             (self.ttft_ms * 1e-3) + self.prefill_us_per_token * 1e-6 * f64::from(prompt_tokens),
         )
+    }
+
+    /// Extra prefill time after `uptime` of the simulator
+    /// (`ttft_drift_ms_per_s`), capped at one day.
+    pub fn ttft_drift(&self, uptime: Duration) -> Duration {
+        ms((self.ttft_drift_ms_per_s * uptime.as_secs_f64()).min(86_400_000.0))
+    }
+
+    /// Probability of an `error_rate` fault after `uptime` of the simulator
+    /// (`faults.error_drift_per_s`): the base rate plus the drift, capped so
+    /// all fault rates sum to at most 1.
+    pub fn error_rate_at(&self, uptime: Duration) -> f64 {
+        let f = &self.faults;
+        if f.error_drift_per_s == 0.0 {
+            return f.error_rate;
+        }
+        let others = f.rate_429
+            + f.empty_body_rate
+            + f.non_json_error_rate
+            + f.stream_cut_rate
+            + f.stall_rate
+            + f.malformed_rate
+            + f.invalid_utf8_rate
+            + f.huge_line_rate
+            + f.slow_headers_rate;
+        let drifted = f.error_rate + f.error_drift_per_s * uptime.as_secs_f64();
+        drifted.min(1.0 - others).max(f.error_rate)
     }
 
     /// Decode step with `running` sequences holding slots.
@@ -448,10 +503,64 @@ mod tests {
                 },
                 "`models`",
             ),
+            (
+                SimProfile {
+                    ttft_drift_ms_per_s: -1.0,
+                    ..SimProfile::default()
+                },
+                "`ttft_drift_ms_per_s`",
+            ),
+            (
+                SimProfile {
+                    ttft_drift_ms_per_s: f64::INFINITY,
+                    ..SimProfile::default()
+                },
+                "`ttft_drift_ms_per_s`",
+            ),
+            (
+                SimProfile {
+                    faults: FaultProfile {
+                        error_drift_per_s: 2.0,
+                        ..FaultProfile::default()
+                    },
+                    ..SimProfile::default()
+                },
+                "`faults.error_drift_per_s`",
+            ),
         ];
         for (p, field) in cases {
             let err = p.validate().expect_err(field).to_string();
             assert!(err.contains(field), "{err} should name {field}");
         }
+    }
+
+    #[test]
+    fn drift_grows_with_uptime_and_the_error_rate_stays_a_probability() {
+        let p = SimProfile {
+            ttft_drift_ms_per_s: 20.0,
+            faults: FaultProfile {
+                error_rate: 0.1,
+                rate_429: 0.5,
+                error_drift_per_s: 0.01,
+                ..FaultProfile::default()
+            },
+            ..SimProfile::default()
+        };
+        p.validate().expect("valid");
+        assert_eq!(p.ttft_drift(Duration::ZERO), Duration::ZERO);
+        assert_eq!(
+            p.ttft_drift(Duration::from_secs(10)),
+            Duration::from_millis(200)
+        );
+        assert!((p.error_rate_at(Duration::from_secs(10)) - 0.2).abs() < 1e-12);
+        // Capped: 0.5 of the draws already go to 429s.
+        assert_eq!(p.error_rate_at(Duration::from_secs(3600)), 0.5);
+        // No drift configured: the base values, however long it ran.
+        let still = SimProfile::default();
+        assert_eq!(
+            still.ttft_drift(Duration::from_secs(86_400)),
+            Duration::ZERO
+        );
+        assert_eq!(still.error_rate_at(Duration::from_secs(86_400)), 0.0);
     }
 }

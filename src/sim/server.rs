@@ -25,7 +25,7 @@ use super::clock::sleep_until;
 
 use super::error::SimError;
 use super::model::{
-    FaultKind, Finish, Scheduler, SlotGuard, Stream, choose_fault, jitter, next_word,
+    FaultKind, Finish, Scheduler, SlotGuard, Stream, choose_fault_at, jitter, next_word,
     output_length, request_rng,
 };
 use super::profile::{SimProfile, ms};
@@ -45,6 +45,8 @@ pub struct SimState {
     arrivals: AtomicU64,
     /// Unix time of start (`created` of models and chunks).
     created: u64,
+    /// When the state was made: the origin of uptime for the drift knobs.
+    started: Instant,
     /// Becomes true at shutdown: running streams end at once.
     closing: watch::Sender<bool>,
 }
@@ -62,6 +64,7 @@ impl SimState {
             telemetry: Telemetry::default(),
             arrivals: AtomicU64::new(0),
             created,
+            started: Instant::now(),
             closing: watch::Sender::new(false),
         })
     }
@@ -210,7 +213,7 @@ async fn generate(state: Arc<SimState>, api: Api, body: Bytes) -> Response {
     }
 
     let mut fault_rng = request_rng(p.seed, index, Stream::Fault);
-    let fault = choose_fault(p, fault_rng.random::<f64>());
+    let fault = choose_fault_at(p, fault_rng.random::<f64>(), arrival - state.started);
     let mut gen_rng = request_rng(p.seed, index, Stream::Generation);
     let (out_len, finish) =
         output_length(p, &mut gen_rng, max_tokens, req.ignore_eos.unwrap_or(false));
@@ -412,7 +415,8 @@ impl Job {
         let stall = ms(p.faults.stall_ms);
         let mut at = admitted
             + p.prefill(self.prompt_tokens)
-                .mul_f64(jitter(&p, &mut self.rng));
+                .mul_f64(jitter(&p, &mut self.rng))
+            + p.ttft_drift(admitted - self.state.started);
         let mut prev_at = at;
         // Text of the event being packed (streaming) or of the whole
         // response (non-streaming).

@@ -5,7 +5,7 @@
 //! the scrape count.
 
 use super::prometheus::{Exposition, HistogramSnapshot};
-use crate::bundle::{LatencyStats, ServerTelemetry};
+use crate::bundle::{LatencyStats, ServerScrape, ServerTelemetry};
 
 /// Which family names a server uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,17 +85,45 @@ pub struct GaugePeaks {
 
 impl GaugePeaks {
     pub fn observe(&mut self, kind: ServerKind, e: &Exposition) {
-        for (name, families) in gauges(kind) {
-            let Some(v) = families.iter().find_map(|f| e.sum(f)) else {
-                continue;
-            };
-            let slot = match name {
-                "running" => &mut self.running,
-                "waiting" => &mut self.waiting,
-                _ => &mut self.kv_cache_usage,
-            };
-            *slot = Some(slot.map_or(v, |old: f64| old.max(v)));
+        let now = read_gauges(kind, e);
+        for (slot, v) in [
+            (&mut self.running, now.running),
+            (&mut self.waiting, now.waiting),
+            (&mut self.kv_cache_usage, now.kv_cache_usage),
+        ] {
+            if let Some(v) = v {
+                *slot = Some(slot.map_or(v, |old: f64| old.max(v)));
+            }
         }
+    }
+}
+
+/// The interesting gauges of one scrape, as scraped.
+fn read_gauges(kind: ServerKind, e: &Exposition) -> GaugePeaks {
+    let mut g = GaugePeaks::default();
+    for (name, families) in gauges(kind) {
+        let v = families.iter().find_map(|f| e.sum(f));
+        match name {
+            "running" => g.running = v,
+            "waiting" => g.waiting = v,
+            _ => g.kv_cache_usage = v,
+        }
+    }
+    g
+}
+
+/// One point of the server timeline: the gauges the peaks use, and the
+/// process's resident memory (`process_resident_memory_bytes`, the
+/// Prometheus client libraries' standard process metric) when exposed.
+/// `t_s` is the caller's.
+pub fn scrape_point(kind: ServerKind, e: &Exposition, t_s: f64) -> ServerScrape {
+    let g = read_gauges(kind, e);
+    ServerScrape {
+        t_s,
+        running: g.running,
+        waiting: g.waiting,
+        kv_cache_usage: g.kv_cache_usage,
+        rss_bytes: e.sum("process_resident_memory_bytes"),
     }
 }
 

@@ -15,5 +15,6 @@ mod html;
 mod report;
 mod run;
 mod sim;
+mod soak;
 mod sweep;
 mod workload;

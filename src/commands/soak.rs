@@ -1,0 +1,194 @@
+//! `tokengate soak`: one long run at one load level (the workload's), with
+//! the client's own memory sampled every interval while it runs; afterwards
+//! the bundle gets its soak section (per-interval snapshots and trends, see
+//! [`crate::soak`]) and is written again.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use tokio::sync::oneshot;
+
+use super::run::{RunOptions, RunOutcome, run_workload};
+use crate::bundle::write_bundle;
+use crate::workload::WorkloadFile;
+
+/// Shortest snapshot interval.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Most snapshots a soak may have: bounds the bundle (a snapshot is about
+/// 400 bytes of JSON) and the O(n²) trend test.
+pub const MAX_SNAPSHOTS: u64 = 10_000;
+
+pub struct SoakOptions {
+    /// The run. Its overrides decide the duration (`--duration`); without
+    /// one, the workload must be in duration mode.
+    pub run: RunOptions,
+    /// Length of one snapshot.
+    pub interval: Duration,
+}
+
+/// Run a soak: validate the interval against the duration, run the workload
+/// while sampling the client's resident memory every interval, then add the
+/// soak section to the bundle and write it again (atomically). Errors are
+/// tool/configuration errors (exit 2).
+pub async fn soak_workload(opts: SoakOptions) -> anyhow::Result<RunOutcome> {
+    let SoakOptions { mut run, interval } = opts;
+    if interval < MIN_INTERVAL {
+        bail!(
+            "--interval {}: a soak interval must be at least {}",
+            human(interval),
+            human(MIN_INTERVAL)
+        );
+    }
+    let duration = soak_duration(&run)?;
+    if interval > duration {
+        bail!(
+            "--interval {} is longer than the soak's duration {}: choose an interval of at most the duration",
+            human(interval),
+            human(duration)
+        );
+    }
+    let snapshots = (duration.as_secs_f64() / interval.as_secs_f64()).floor() as u64;
+    if snapshots > MAX_SNAPSHOTS {
+        bail!(
+            "--interval {} over a {} soak gives {snapshots} snapshots, more than {MAX_SNAPSHOTS}: choose a longer --interval",
+            human(interval),
+            human(duration)
+        );
+    }
+    run.overrides.duration = Some(duration);
+
+    // The client's memory, every interval, while the run lasts. Bounded: the
+    // task ends when told (right after the run, success or not), and the
+    // run itself is bounded by its duration.
+    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+    let sampler = tokio::spawn(async move {
+        let mut samples: Vec<(Instant, f64)> = Vec::new();
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Some(mib) = client_rss_mib() {
+                        samples.push((Instant::now(), mib));
+                    }
+                }
+                _ = &mut stop_rx => break,
+            }
+        }
+        samples
+    });
+    let result = run_workload(run).await;
+    let returned = Instant::now();
+    let _ = stop_tx.send(());
+    let mut samples = sampler.await.unwrap_or_default();
+    let mut outcome = result?;
+    if let Some(mib) = client_rss_mib() {
+        samples.push((returned, mib));
+    }
+
+    // Sample times relative to the opening of the measurement window. The
+    // window's instant is not visible from here, so it is placed by its end:
+    // `run_workload` returns just after the last request finished (a closing
+    // scrape and the bundle write later), so the window opened about
+    // `window_s` before that. The error — that tail, milliseconds to a
+    // fraction of a second — is well under the half interval within which a
+    // snapshot looks for its memory sample.
+    let window = Duration::from_secs_f64(outcome.bundle.context.window_s.max(0.0));
+    let client_rss: Vec<(f64, f64)> = samples
+        .iter()
+        .map(|&(at, mib)| {
+            let to_end = returned.saturating_duration_since(at).as_secs_f64();
+            (window.as_secs_f64() - to_end, mib)
+        })
+        .collect();
+
+    outcome.bundle.soak = Some(crate::soak::soak_section(
+        &outcome.bundle,
+        interval,
+        &client_rss,
+    ));
+    write_bundle(&outcome.bundle, &outcome.path)
+        .with_context(|| format!("cannot write the soak bundle {}", outcome.path.display()))?;
+    Ok(outcome)
+}
+
+/// The soak's duration: `--duration`, else the workload's `duration:`.
+/// Count mode (`--requests`, `requests:`) is refused: a soak is about time.
+fn soak_duration(run: &RunOptions) -> anyhow::Result<Duration> {
+    if run.overrides.requests.is_some() {
+        bail!(
+            "--requests runs a fixed number of requests, but a soak runs for a time: give --duration (e.g. --duration 2h) instead"
+        );
+    }
+    if let Some(d) = run.overrides.duration {
+        return Ok(d);
+    }
+    let file: WorkloadFile = crate::yaml::read_yaml(&run.workload)?;
+    match (file.duration, file.requests) {
+        (Some(d), None) if !d.0.is_zero() => Ok(d.0),
+        (_, Some(_)) => bail!(
+            "{}: the workload stops after `requests` (count mode), but a soak runs for a time: give --duration (e.g. --duration 2h) or set `duration:` in the workload",
+            display(&run.workload)
+        ),
+        _ => bail!(
+            "{}: the workload sets no `duration`: give --duration (e.g. --duration 2h)",
+            display(&run.workload)
+        ),
+    }
+}
+
+fn display(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// `1s`, `90s`, `1m`, `2h`, `500ms`: a duration as a user would type it.
+pub fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 != 0 {
+        return format!("{ms}ms");
+    }
+    let s = d.as_secs();
+    if s >= 3600 && s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s >= 60 && s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// This process's resident memory, MiB (`VmRSS` of `/proc/self/status`);
+/// `None` off Linux.
+fn client_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line
+        .trim_start_matches("VmRSS:")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_as_typed() {
+        assert_eq!(human(Duration::from_millis(500)), "500ms");
+        assert_eq!(human(Duration::from_secs(1)), "1s");
+        assert_eq!(human(Duration::from_secs(90)), "90s");
+        assert_eq!(human(Duration::from_secs(60)), "1m");
+        assert_eq!(human(Duration::from_secs(7200)), "2h");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_client_reads_its_own_memory() {
+        let mib = client_rss_mib().expect("VmRSS on Linux");
+        assert!(mib > 1.0, "{mib}");
+    }
+}

@@ -391,11 +391,15 @@ async fn cmd_soak(args: CliSoakArgs) -> anyhow::Result<i32> {
     let outcome = tokengate::commands::soak_workload(tokengate::commands::SoakOptions {
         run,
         interval: args.interval,
+        report_dir: Some(args.report_dir.clone()),
     })
     .await?;
     emit(&render_summary(&outcome.bundle, &outcome.path));
     if let Some(soak) = &outcome.bundle.soak {
         emit(&tokengate::soak::render_soak_text(soak));
+    }
+    for name in ["soak.html", "soak.md"] {
+        emit_line(&format!("report: {}", args.report_dir.join(name).display()));
     }
     if outcome.bundle.context.complete {
         Ok(exit_code::PASS)

@@ -232,6 +232,9 @@ pub struct CliSoakArgs {
     /// refused).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub interval: std::time::Duration,
+    /// Directory for `soak.html` (charts inline), `soak.md` and the charts.
+    #[arg(long, default_value = "tokengate-out")]
+    pub report_dir: PathBuf,
 }
 
 #[derive(Debug, Args, Clone)]

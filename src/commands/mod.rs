@@ -1,6 +1,7 @@
 //! Orchestration of the commands: each file runs one command end to end
 //! with `anyhow` context; `main` maps the result to an exit code.
 
+mod chart_files;
 pub mod comment;
 pub mod gate;
 mod progress;

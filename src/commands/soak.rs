@@ -25,6 +25,9 @@ pub struct SoakOptions {
     pub run: RunOptions,
     /// Length of one snapshot.
     pub interval: Duration,
+    /// Where `soak.html`, `soak.md` and the SVG charts are written (`None`:
+    /// no reports).
+    pub report_dir: Option<std::path::PathBuf>,
 }
 
 /// Run a soak: validate the interval against the duration, run the workload
@@ -32,7 +35,11 @@ pub struct SoakOptions {
 /// soak section to the bundle and write it again (atomically). Errors are
 /// tool/configuration errors (exit 2).
 pub async fn soak_workload(opts: SoakOptions) -> anyhow::Result<RunOutcome> {
-    let SoakOptions { mut run, interval } = opts;
+    let SoakOptions {
+        mut run,
+        interval,
+        report_dir,
+    } = opts;
     if interval < MIN_INTERVAL {
         bail!(
             "--interval {}: a soak interval must be at least {}",
@@ -110,6 +117,17 @@ pub async fn soak_workload(opts: SoakOptions) -> anyhow::Result<RunOutcome> {
     ));
     write_bundle(&outcome.bundle, &outcome.path)
         .with_context(|| format!("cannot write the soak bundle {}", outcome.path.display()))?;
+    if let Some(dir) = report_dir {
+        let b = &outcome.bundle;
+        let html = crate::report::soak_html(b).context("cannot render the soak report")?;
+        super::chart_files::write_chart_reports(
+            &dir,
+            "soak",
+            &crate::report::soak_charts(b),
+            &html,
+            &crate::report::soak_markdown(b, "soak.html"),
+        )?;
+    }
     Ok(outcome)
 }
 

@@ -13,7 +13,6 @@ use anyhow::{Context as _, bail};
 
 use super::run::{RunOptions, run_workload};
 use crate::bundle::{Bundle, SweepPoint, SweepRules, SweepSection, hex_sha256, write_bundle};
-use crate::fsutil::write_atomic;
 use crate::gate::{
     BaselineDesc, Comparison, Date, GateFile, Severity, Verdict, evaluate, load_gate_file,
 };
@@ -239,20 +238,14 @@ pub async fn sweep_workload(opts: SweepOptions) -> anyhow::Result<SweepOutcome> 
 /// `sweep.html` (charts inline), the charts as SVG files and `sweep.md`,
 /// which links to the HTML and embeds the SVG files by relative path.
 fn write_reports(bundle: &Bundle, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    for chart in sweep_charts(bundle) {
-        let p = dir.join(chart.file_name);
-        write_atomic(&p, chart.svg.as_bytes())?;
-        written.push(p);
-    }
     let html = sweep_html(bundle).context("cannot render the sweep report")?;
-    let p = dir.join("sweep.html");
-    write_atomic(&p, html.as_bytes())?;
-    written.push(p);
-    let p = dir.join("sweep.md");
-    write_atomic(&p, sweep_markdown(bundle, "sweep.html").as_bytes())?;
-    written.push(p);
-    Ok(written)
+    super::chart_files::write_chart_reports(
+        dir,
+        "sweep",
+        &sweep_charts(bundle),
+        &html,
+        &sweep_markdown(bundle, "sweep.html"),
+    )
 }
 
 fn validate(opts: &SweepOptions, closed_loop: bool) -> anyhow::Result<()> {

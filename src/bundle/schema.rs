@@ -217,7 +217,8 @@ pub struct SoakSnapshot {
     pub client_rss_mib: Option<f64>,
     /// The server's resident memory (`process_resident_memory_bytes`), MiB.
     pub server_rss_mib: Option<f64>,
-    /// Server gauges at the last scrape of the interval.
+    /// Server gauges at the scrape nearest the interval's end (within half
+    /// an interval).
     pub server_running: Option<f64>,
     pub server_waiting: Option<f64>,
     pub kv_cache_usage: Option<f64>,
@@ -282,7 +283,8 @@ pub struct ServerTelemetry {
     pub peak_waiting: Option<f64>,
     /// Highest KV-cache usage seen (0–1).
     pub peak_kv_cache_usage: Option<f64>,
-    /// Every scrape of the run, in time order (gauges as scraped).
+    /// The run's scrapes, in time order (gauges as scraped); beyond 10,000
+    /// points every other one is dropped, so a day-long soak stays bounded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<ServerScrape>,
 }

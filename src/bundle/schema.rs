@@ -99,6 +99,21 @@ pub struct SweepRules {
     pub slo_gate: Option<String>,
 }
 
+impl Default for SweepRules {
+    /// The `tokengate sweep` defaults (closed-loop resolution: one user).
+    fn default() -> Self {
+        SweepRules {
+            min_prominence: 0.1,
+            min_rise: 0.25,
+            error_ceiling: 0.05,
+            min_throughput_gain: 0.05,
+            safe_share: 0.7,
+            resolution: 1.0,
+            slo_gate: None,
+        }
+    }
+}
+
 /// One level of a sweep, summarized.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SweepPoint {

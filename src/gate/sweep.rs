@@ -236,15 +236,7 @@ mod tests {
             load_unit: "concurrency".into(),
             strategy: "auto".into(),
             stop_reason: String::new(),
-            rules: SweepRules {
-                min_prominence: 0.1,
-                min_rise: 0.25,
-                error_ceiling: 0.05,
-                min_throughput_gain: 0.05,
-                safe_share: 0.7,
-                resolution: 1.0,
-                slo_gate: None,
-            },
+            rules: SweepRules::default(),
             curve: levels
                 .iter()
                 .map(|&l| SweepPoint {

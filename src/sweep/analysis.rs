@@ -400,15 +400,7 @@ mod tests {
     use super::*;
 
     fn rules() -> SweepRules {
-        SweepRules {
-            min_prominence: 0.1,
-            min_rise: 0.25,
-            error_ceiling: 0.05,
-            min_throughput_gain: 0.05,
-            safe_share: 0.7,
-            resolution: 1.0,
-            slo_gate: None,
-        }
+        SweepRules::default()
     }
 
     /// A closed loop of `n` users against `c` servers with deterministic

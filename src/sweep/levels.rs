@@ -246,15 +246,7 @@ mod tests {
     use crate::bundle::SweepRules;
 
     fn rules() -> SweepRules {
-        SweepRules {
-            min_prominence: 0.1,
-            min_rise: 0.25,
-            error_ceiling: 0.05,
-            min_throughput_gain: 0.05,
-            safe_share: 0.7,
-            resolution: 1.0,
-            slo_gate: None,
-        }
+        SweepRules::default()
     }
 
     /// Eight servers, deterministic service of 550 ms, prefill 40 ms.

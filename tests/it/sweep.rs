@@ -23,15 +23,7 @@ fn workload(url: &str, duration: &str, warmup: &str) -> String {
 }
 
 fn rules() -> SweepRules {
-    SweepRules {
-        min_prominence: 0.1,
-        min_rise: 0.25,
-        error_ceiling: 0.05,
-        min_throughput_gain: 0.05,
-        safe_share: 0.7,
-        resolution: 1.0,
-        slo_gate: None,
-    }
+    SweepRules::default()
 }
 
 fn options(dir: &Path, w: &Path, out: &str) -> SweepOptions {

@@ -69,8 +69,9 @@ pub struct SweepSection {
     pub curve: Vec<SweepPoint>,
     /// How each signal behaved along the curve.
     pub signals: Vec<SignalBend>,
-    /// The knee: the highest load before the first client signal (p95 TTFT,
-    /// p95 ITL, error rate) climbs; `None` when none bent in the range.
+    /// The knee: the highest load before the first signal (p95 TTFT, p95
+    /// ITL, error rate, server queue time, KV-cache usage) climbs; `None`
+    /// when none bent in the range.
     pub knee: Option<Knee>,
     /// The recommended operating point; `None` without a knee.
     pub safe: Option<SafePoint>,

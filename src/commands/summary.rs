@@ -173,7 +173,7 @@ pub fn render_sweep_summary(b: &Bundle, path: &Path) -> String {
         _ => {
             let _ = writeln!(
                 s,
-                "knee: none in the measured range (no client signal bent); no safe operating point"
+                "knee: none in the measured range (no signal bent); no safe operating point"
             );
         }
     }

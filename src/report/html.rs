@@ -271,7 +271,7 @@ pub fn sweep_html(bundle: &Bundle) -> Result<String, ReportError> {
         None => {
             let _ = writeln!(
                 o,
-                "<p>No client signal (p95 TTFT, p95 ITL, error rate) bent in the measured range, so the sweep found no knee.</p>"
+                "<p>No signal (p95 TTFT, p95 ITL, error rate, server queue time, KV cache) bent in the measured range, so the sweep found no knee.</p>"
             );
         }
     }
@@ -336,7 +336,7 @@ fn sweep_headline(sw: &SweepSection) -> String {
     };
     let Some(k) = &sw.knee else {
         return format!(
-            "No knee found between {} and {}: no client signal (p95 TTFT, p95 ITL, error rate) bent in the measured range. Stop reason: {}.",
+            "No knee found between {} and {}: no signal (p95 TTFT, p95 ITL, error rate, server queue time, KV cache) bent in the measured range. Stop reason: {}.",
             load_phrase(sw, first.load),
             load_phrase(sw, last.load),
             sw.stop_reason.trim_end_matches('.')

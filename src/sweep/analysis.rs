@@ -30,12 +30,16 @@
 //! 3. every level past the knee stays out of that low-load band (a
 //!    one-level spike on a shared host is no bend).
 //!
-//! The knee is the lowest bend among the client signals (p95 TTFT, p95
-//! ITL, error rate); the first signal is the one with the lowest bend among
-//! all signals, server queue time and KV-cache usage included (ties: the one
-//! that rose most relative to its own value at the bend — queueing grows
-//! from almost nothing while the latency it causes only adds to a fixed
-//! cost).
+//! The knee is the lowest bend of any signal — p95 TTFT, p95 ITL, error
+//! rate and, when the server exposes them, its queue time and KV-cache
+//! usage — and the signal that bent there is the first signal (ties: the
+//! one that rose most relative to its own value at the bend — queueing
+//! grows from almost nothing while the latency it causes only adds to a
+//! fixed cost). Server signals count because saturation shows there first
+//! and most cleanly: requests wait in the server's queue from the first
+//! level past the batch limit, while client percentiles on a busy host can
+//! wander by more than the wait adds (measured on vLLM: p95 TTFT at 4 users
+//! between 65 and 390 ms across runs, queue time 0.2 ms every time).
 
 use crate::bundle::{Bundle, Knee, SafePoint, SignalBend, SweepPoint, SweepRules};
 
@@ -70,8 +74,6 @@ pub fn point_of(bundle: &Bundle, load: f64) -> SweepPoint {
 struct Signal {
     name: &'static str,
     source: &'static str,
-    /// Counts toward the knee (what users feel).
-    client: bool,
     get: fn(&SweepPoint) -> Option<f64>,
     /// Smallest rise (in the signal's unit) that can be a bend, given the curve.
     min_abs_rise: fn(&[SweepPoint]) -> f64,
@@ -82,7 +84,6 @@ const SIGNALS: [Signal; 5] = [
     Signal {
         name: "server_queue_p95",
         source: "server",
-        client: false,
         get: |p| p.server_queue_p95_ms,
         // Queueing that adds less than a tenth of the first-token time at
         // low load is invisible to users; and never less than 1 ms.
@@ -94,28 +95,24 @@ const SIGNALS: [Signal; 5] = [
     Signal {
         name: "kv_cache_peak",
         source: "server",
-        client: false,
         get: |p| p.kv_cache_peak,
         min_abs_rise: |_| 0.05,
     },
     Signal {
         name: "ttft_p95",
         source: "client",
-        client: true,
         get: |p| p.ttft_p95_ms,
         min_abs_rise: |_| 1.0,
     },
     Signal {
         name: "itl_p95",
         source: "client",
-        client: true,
         get: |p| p.itl_p95_ms,
         min_abs_rise: |_| 1.0,
     },
     Signal {
         name: "error_rate",
         source: "errors",
-        client: true,
         get: |p| Some(p.error_rate),
         min_abs_rise: |_| 0.005,
     },
@@ -134,7 +131,7 @@ pub fn signal_label(name: &str) -> &'static str {
 }
 
 /// The knee rule in words, as stored in the bundle.
-pub const KNEE_RULE: &str = "Per signal, the knee point is the maximum of Kneedle's difference curve: with load and value normalized to [0, 1], how far the curve lies below the straight line from its first to its last level (Satopää et al. 2011, Finding a 'Kneedle' in a Haystack). It is a bend when that distance is at least `min_prominence`, the signal rises at least `min_rise` above its value at the lowest level, and every later level stays above that band: the departure from the flat low-load asymptote that operational analysis predicts at saturation (Lazowska et al. 1984, Quantitative System Performance, §5.2; Jain 1991, §3.3 knee capacity). The knee is the lowest bend of p95 TTFT, p95 ITL or error rate (the lowest server bend when none of those bends); the first signal is the lowest bend of any signal, server queue time and KV-cache usage included; ties go to the signal that rose most relative to its value at the bend.";
+pub const KNEE_RULE: &str = "Per signal, the knee point is the maximum of Kneedle's difference curve: with load and value normalized to [0, 1], how far the curve lies below the straight line from its first to its last level (Satopää et al. 2011, Finding a 'Kneedle' in a Haystack). It is a bend when that distance is at least `min_prominence`, the signal rises at least `min_rise` above its value at the lowest level, and every later level stays above that band: the departure from the flat low-load asymptote that operational analysis predicts at saturation (Lazowska et al. 1984, Quantitative System Performance, §5.2; Jain 1991, §3.3 knee capacity). The knee is the lowest bend of any signal — p95 TTFT, p95 ITL, error rate, and the server's queue time and KV-cache usage when it exposes them — and that signal is the first signal; ties go to the signal that rose most relative to its value at the bend.";
 
 /// The whole analysis of a curve.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,54 +143,42 @@ pub struct Analysis {
 
 /// Analyze a curve sorted by load (ascending, distinct loads).
 pub fn analyze(curve: &[SweepPoint], rules: &SweepRules, closed_loop: bool) -> Analysis {
-    let signals: Vec<(SignalBend, bool, f64)> = SIGNALS
+    let signals: Vec<(SignalBend, f64)> = SIGNALS
         .iter()
         .map(|s| {
             let bend = bend_of(s, curve, rules);
             let rise = relative_rise(&bend);
-            (bend, s.client, rise)
+            (bend, rise)
         })
         .collect();
-    let lowest = |client_only: bool| {
-        signals
-            .iter()
-            .filter(|(_, client, _)| *client || !client_only)
-            .filter_map(|(b, _, _)| b.bend_load)
-            .min_by(f64::total_cmp)
-    };
-    // The server saturating (queue time, KV cache) while no client signal
-    // climbs sharply enough to count is still the knee of the system.
-    let knee_load = lowest(true).or_else(|| lowest(false));
-    let knee = knee_load.map(|load| {
-        // The first signal: lowest bend of any signal, then largest rise.
-        let mut bent: Vec<&(SignalBend, bool, f64)> = signals
-            .iter()
-            .filter(|(b, _, _)| b.bend_load.is_some())
-            .collect();
-        bent.sort_by(|a, b| {
-            let la = a.0.bend_load.unwrap_or(f64::INFINITY);
-            let lb = b.0.bend_load.unwrap_or(f64::INFINITY);
-            la.total_cmp(&lb).then(b.2.total_cmp(&a.2))
-        });
-        let first = bent.first().map(|s| s.0.signal.clone()).unwrap_or_default();
-        let first_load = bent.first().and_then(|s| s.0.bend_load).unwrap_or(load);
-        let at_first: Vec<String> = bent
-            .iter()
-            .filter(|s| s.0.bend_load == Some(first_load))
-            .map(|s| s.0.signal.clone())
-            .collect();
-        Knee {
+    // Lowest bend first; at the same level, the largest relative rise.
+    let mut bent: Vec<&(SignalBend, f64)> = signals
+        .iter()
+        .filter(|(b, _)| b.bend_load.is_some())
+        .collect();
+    bent.sort_by(|a, b| {
+        let la = a.0.bend_load.unwrap_or(f64::INFINITY);
+        let lb = b.0.bend_load.unwrap_or(f64::INFINITY);
+        la.total_cmp(&lb).then(b.1.total_cmp(&a.1))
+    });
+    let knee = bent.first().and_then(|first| {
+        let load = first.0.bend_load?;
+        Some(Knee {
             load,
-            first_signal: first,
-            signals: at_first,
+            first_signal: first.0.signal.clone(),
+            signals: bent
+                .iter()
+                .filter(|s| s.0.bend_load == Some(load))
+                .map(|s| s.0.signal.clone())
+                .collect(),
             rule: KNEE_RULE.to_owned(),
-        }
+        })
     });
     let safe = knee
         .as_ref()
         .map(|k| safe_point(curve, k.load, rules.safe_share, closed_loop));
     Analysis {
-        signals: signals.into_iter().map(|(b, _, _)| b).collect(),
+        signals: signals.into_iter().map(|(b, _)| b).collect(),
         knee,
         safe,
     }

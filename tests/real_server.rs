@@ -232,10 +232,15 @@ fn run_bundle(workload: &Path, out: &Path, meta: &[(&str, &str)]) -> tokengate::
     .bundle
 }
 
-fn gate(bundle: &Path, baselines: &Path, markdown: &Path) -> tokengate::gate::GateReport {
+fn gate(
+    gate: &Path,
+    bundle: &Path,
+    baselines: &Path,
+    markdown: &Path,
+) -> tokengate::gate::GateReport {
     tokengate::commands::gate_bundle(&tokengate::commands::GateOptions {
         bundle: bundle.to_owned(),
-        gate: Path::new(env!("CARGO_MANIFEST_DIR")).join("gates/default.yaml"),
+        gate: gate.to_owned(),
         baseline_dir: baselines.to_owned(),
         baseline_ref: None,
         waivers: None,
@@ -252,8 +257,17 @@ fn gate(bundle: &Path, baselines: &Path, markdown: &Path) -> tokengate::gate::Ga
 
 /// The gate on a real server: `check` → `baseline promote` → `check` on the
 /// unchanged server is pass or inconclusive, never fail; vLLM restarted with
-/// `--max-num-seqs 1` (forced queueing) at concurrency 8 fails on p95 TTFT,
+/// `--max-num-seqs 1` (forced queueing) at concurrency 8 fails on p50 TTFT,
 /// and the report shows the server-side queue time rising.
+///
+/// The gate is `p50 TTFT +25 %` and the stream error rate, not the default
+/// gate: vLLM on 2 cores shared with the client stalls now and then (p99
+/// 0.6–0.8 s in some runs); five back-to-back runs of an unchanged server
+/// (32 tokens, 192 requests) gave p95 TTFT 85–413 ms and 715–1,025 output
+/// tok/s, while p50 stayed at 61–72 ms. Runs differ by more than the default gate's limits, and by more
+/// than its per-request bootstrap assumes (requests of one run are not
+/// independent of a stall), so the default gate failed an unchanged server
+/// in CI (+174 % p95). The median carries the queueing signal.
 #[test]
 fn vllm_gate_passes_unchanged_server_and_fails_forced_queueing() {
     use tokengate::gate::{Outcome, Verdict};
@@ -262,6 +276,12 @@ fn vllm_gate_passes_unchanged_server_and_fails_forced_queueing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let workload = dir.path().join("vllm-gate.yaml");
     let baselines = dir.path().join("baselines");
+    let gate_file = dir.path().join("gate.yaml");
+    std::fs::write(
+        &gate_file,
+        "name: vllm-cpu\nrules:\n  - metric: ttft.p50\n    max_increase: 25%\n  - metric: stream_error_rate\n    max: 0.5%\n",
+    )
+    .expect("write gate");
     let write_workload = |url: &str| {
         std::fs::write(
             &workload,
@@ -280,7 +300,7 @@ fn vllm_gate_passes_unchanged_server_and_fails_forced_queueing() {
     tokengate::baseline::promote(&a, &baselines, 5).expect("promote");
     let b = dir.path().join("b.json");
     run_bundle(&workload, &b, &[]);
-    let unchanged = gate(&b, &baselines, &dir.path().join("b.md"));
+    let unchanged = gate(&gate_file, &b, &baselines, &dir.path().join("b.md"));
     drop(server);
     eprintln!(
         "unchanged vLLM: {} — {}",
@@ -310,12 +330,12 @@ fn vllm_gate_passes_unchanged_server_and_fails_forced_queueing() {
     let c = dir.path().join("c.json");
     let queued = run_bundle(&workload, &c, &[("engine_flags", "--max-num-seqs 1")]);
     let md_path = dir.path().join("c.md");
-    let report = gate(&c, &baselines, &md_path);
+    let report = gate(&gate_file, &c, &baselines, &md_path);
     drop(server);
     let ttft = report
         .rules
         .iter()
-        .find(|r| r.metric == "ttft.p95")
+        .find(|r| r.metric == "ttft.p50")
         .expect("ttft rule");
     eprintln!(
         "forced queueing: {} — {}",

@@ -108,6 +108,7 @@ pub async fn sweep_workload(opts: SweepOptions) -> anyhow::Result<SweepOutcome> 
     let mut points: Vec<SweepPoint> = Vec::new();
     let mut next = Some(planner.first());
     let mut interrupted = false;
+    let mut level_error: Option<String> = None;
     while let Some(load) = next {
         let mut overrides = opts.run.overrides.clone();
         if closed_loop {
@@ -120,7 +121,7 @@ pub async fn sweep_workload(opts: SweepOptions) -> anyhow::Result<SweepOutcome> 
         let out = opts
             .levels_dir
             .join(format!("level-{}.json", fmt_num(load)));
-        let outcome = run_workload(RunOptions {
+        let result = run_workload(RunOptions {
             workload: opts.run.workload.clone(),
             overrides,
             out,
@@ -129,7 +130,19 @@ pub async fn sweep_workload(opts: SweepOptions) -> anyhow::Result<SweepOutcome> 
             env: env.clone(),
         })
         .await
-        .with_context(|| format!("level {} of the sweep", fmt_num(load)))?;
+        .with_context(|| format!("level {} of the sweep", fmt_num(load)));
+        let outcome = match result {
+            Ok(o) => o,
+            // Nothing measured yet: a configuration or endpoint problem.
+            Err(e) if levels.is_empty() => return Err(e),
+            // Keep what was measured: the sweep bundle is still written and
+            // says why it ended.
+            Err(e) => {
+                planner.abort(&format!("{e:#}"));
+                level_error = Some(format!("{e:#}"));
+                break;
+            }
+        };
         let mut point = point_of(&outcome.bundle, load);
         if let Some(gate) = &slo {
             point.slo_broken = slo_broken(gate, &outcome.bundle);
@@ -187,6 +200,12 @@ pub async fn sweep_workload(opts: SweepOptions) -> anyhow::Result<SweepOutcome> 
                 .reason()
                 .unwrap_or_else(|| "interrupted".to_owned()),
         );
+    }
+    if let Some(e) = level_error {
+        headline
+            .context
+            .warnings
+            .push(format!("the sweep ended early: {e}"));
     }
     let saturated: Vec<String> = points
         .iter()

@@ -73,9 +73,11 @@ impl Planner {
 
     /// Record that stepping was cut short from outside (interrupt, budget).
     pub fn abort(&mut self, reason: &str) {
-        if self.stop_reason.is_none() {
-            self.stop_reason = Some(reason.to_owned());
-        }
+        self.stop_reason = Some(match self.stop_reason.take() {
+            // Stepping had already stopped; say why bisection ended early too.
+            Some(why) => format!("{why}; then {reason}"),
+            None => reason.to_owned(),
+        });
         self.phase = Phase::Done;
     }
 

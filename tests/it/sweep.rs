@@ -432,3 +432,51 @@ async fn an_open_loop_sweep_bends_at_the_last_rate_under_capacity() {
         "open loop keeps the fraction"
     );
 }
+
+/// A level that cannot run (here: the workload file broke between levels)
+/// ends the sweep, but what was measured is kept: the sweep bundle is
+/// written with the levels before it and says why it ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_level_that_cannot_run_ends_the_sweep_without_losing_the_measured_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = write_workload(
+        dir.path(),
+        "w.yaml",
+        &workload("sim://saturating", "1s", "200ms"),
+    );
+    let mut opts = options(dir.path(), &w, "cut.json");
+    opts.levels = Some(vec![1.0, 2.0, 4.0]);
+    let broken = w.clone();
+    opts.on_level = Some(Arc::new(move |p, _, _| {
+        if p.load == 2.0 {
+            std::fs::write(&broken, "name: broken\nunknown_field: 1\n").unwrap();
+        }
+    }));
+    let outcome = sweep_workload(opts).await.unwrap();
+    let sw = outcome.bundle.sweep.as_deref().unwrap();
+    assert_eq!(
+        sw.curve.iter().map(|p| p.load).collect::<Vec<_>>(),
+        vec![1.0, 2.0]
+    );
+    assert!(
+        sw.stop_reason.contains("level 4 of the sweep"),
+        "{}",
+        sw.stop_reason
+    );
+    assert!(
+        sw.stop_reason.contains("unknown_field"),
+        "{}",
+        sw.stop_reason
+    );
+    assert!(
+        outcome
+            .bundle
+            .context
+            .warnings
+            .iter()
+            .any(|w| w.contains("the sweep ended early")),
+        "{:?}",
+        outcome.bundle.context.warnings
+    );
+    assert_eq!(read_bundle(&outcome.path).unwrap(), outcome.bundle);
+}

@@ -17,11 +17,12 @@
 //! "Finding a 'Kneedle' in a Haystack: Detecting Knee Points in System
 //! Behavior", ICDCS workshops): normalize x and y to [0, 1], take the
 //! difference curve x_n − y_n (how far an increasing convex curve lies
-//! below the chord from its first to its last point) and its maximum. The
-//! point is a *bend* when
-//! 1. the difference is at least `min_prominence` (our threshold in place of
-//!    the paper's online sensitivity test, which assumes many evenly spaced
-//!    points; a sweep has few, doubling ones): a curve that rises steadily
+//! below the chord from its first to its last point); its local maxima are
+//! the candidate knees. The bend is the first candidate (lowest load) for
+//! which
+//! 1. the difference is at least `min_prominence` (our threshold in place
+//!    of the paper's online sensitivity test, which assumes many evenly
+//!    spaced points; a sweep has few, doubling ones): a curve that rises steadily
 //!    or rises and then flattens (ITL as the batch fills) lies on or above
 //!    the chord and has no knee;
 //! 2. the signal rises overall by at least `min_rise` of its value at the
@@ -131,7 +132,7 @@ pub fn signal_label(name: &str) -> &'static str {
 }
 
 /// The knee rule in words, as stored in the bundle.
-pub const KNEE_RULE: &str = "Per signal, the knee point is the maximum of Kneedle's difference curve: with load and value normalized to [0, 1], how far the curve lies below the straight line from its first to its last level (Satopää et al. 2011, Finding a 'Kneedle' in a Haystack). It is a bend when that distance is at least `min_prominence`, the signal rises at least `min_rise` above its value at the lowest level, and every later level stays above that band: the departure from the flat low-load asymptote that operational analysis predicts at saturation (Lazowska et al. 1984, Quantitative System Performance, §5.2; Jain 1991, §3.3 knee capacity). The knee is the lowest bend of any signal — p95 TTFT, p95 ITL, error rate, and the server's queue time and KV-cache usage when it exposes them — and that signal is the first signal; ties go to the signal that rose most relative to its value at the bend.";
+pub const KNEE_RULE: &str = "Per signal, the knee point is the first knee of Kneedle's difference curve: with load and value normalized to [0, 1], how far the curve lies below the straight line from its first to its last level; its local maxima are the candidate knees (Satopää et al. 2011, Finding a 'Kneedle' in a Haystack). The first candidate is a bend when its distance is at least `min_prominence`, the signal rises at least `min_rise` above its value at the lowest level, and every later level stays above that band: the departure from the flat low-load asymptote that operational analysis predicts at saturation (Lazowska et al. 1984, Quantitative System Performance, §5.2; Jain 1991, §3.3 knee capacity). The knee is the lowest bend of any signal — p95 TTFT, p95 ITL, error rate, and the server's queue time and KV-cache usage when it exposes them — and that signal is the first signal; ties go to the signal that rose most relative to its value at the bend.";
 
 /// The whole analysis of a curve.
 #[derive(Debug, Clone, PartialEq)]
@@ -247,57 +248,72 @@ fn bend_of(s: &Signal, curve: &[SweepPoint], rules: &SweepRules) -> SignalBend {
     }
     // Kneedle's difference curve for an increasing convex curve: how far
     // the normalized curve lies below the chord from its first to its last
-    // point; the knee is its maximum (Satopää et al. 2011, §3).
+    // point (Satopää et al. 2011, §3). Its local maxima are the candidate
+    // knees, in order of load. The paper confirms a candidate when the
+    // difference then falls by S · mean(Δx_n); with a sweep's few levels a
+    // plateau right after the knee (a queue time read from coarse histogram
+    // buckets) keeps it from falling, so we take the first candidate at
+    // least `min_prominence` deep that passes the persistence guard. A
+    // curve can bend twice (at the batch limit and again in overload); the
+    // first bend is the one that matters.
     let span_x = (x1 - x0).max(1e-12);
     let span_y = (yhi - ylo).max(1e-12);
-    let (k, d) = pts
+    let d: Vec<f64> = pts
         .iter()
-        .enumerate()
-        .map(|(i, p)| (i, (p.0 - x0) / span_x - (p.1 - ylo) / span_y))
-        .fold((0, f64::NEG_INFINITY), |best, c| {
-            if c.1 > best.1 + 1e-12 { c } else { best }
-        });
-    out.prominence = Some(d);
-    if k == 0 || k + 1 >= pts.len() {
+        .map(|p| (p.0 - x0) / span_x - (p.1 - ylo) / span_y)
+        .collect();
+    let n = pts.len();
+    let is_local_max = |i: usize| d[i] >= d[i - 1] && d[i] > d[i + 1];
+    let candidates: Vec<usize> = (1..n - 1).filter(|&i| is_local_max(i)).collect();
+    let mut rejected: Option<String> = None;
+    for &k in &candidates {
+        if d[k] < rules.min_prominence {
+            continue;
+        }
+        // A one-level spike (a pause on a shared host) is not a climb:
+        // every level past the knee must stay out of the low-load band.
+        if let Some(p) = pts[k + 1..].iter().find(|p| p.1 - floor < needed) {
+            rejected.get_or_insert(format!(
+                "{label} has a knee-shaped point at {} but falls back to {} at {}: no bend",
+                fmt_num(pts[k].0),
+                fmt_num(p.1),
+                fmt_num(p.0)
+            ));
+            continue;
+        }
+        let (xk, yk) = pts[k];
+        let (xn, yn) = pts[k + 1];
+        out.prominence = Some(d[k]);
+        out.bend_load = Some(xk);
+        out.at_bend = Some(yk);
+        out.after_bend = Some(yn);
         out.note = format!(
-            "{label} rises by {} but has no knee point inside the measured range: no bend",
-            fmt_num(yhi - floor)
+            "{label} bends at {}: {} there, {} at {} ({:.2} of its range below the straight line)",
+            fmt_num(xk),
+            fmt_num(yk),
+            fmt_num(yn),
+            fmt_num(xn),
+            d[k]
         );
         return out;
     }
-    if d < rules.min_prominence {
-        out.note = format!(
-            "{label} rises by {} but not in a knee: at most {:.2} of its range below the straight line from the first to the last level (a knee needs {}): no bend",
-            fmt_num(yhi - floor),
-            d.max(0.0),
-            fmt_num(rules.min_prominence)
-        );
-        return out;
-    }
-    // A one-level spike (a pause on a shared host) is not a climb: every
-    // level past the knee must stay out of the low-load band.
-    if let Some(p) = pts[k + 1..].iter().find(|p| p.1 - floor < needed) {
-        out.note = format!(
-            "{label} has a knee-shaped point at {} but falls back to {} at {}: no bend",
-            fmt_num(pts[k].0),
-            fmt_num(p.1),
-            fmt_num(p.0)
-        );
-        return out;
-    }
-    let (xk, yk) = pts[k];
-    let (xn, yn) = pts[k + 1];
-    out.bend_load = Some(xk);
-    out.at_bend = Some(yk);
-    out.after_bend = Some(yn);
-    out.note = format!(
-        "{label} bends at {}: {} there, {} at {} ({:.2} of its range below the straight line)",
-        fmt_num(xk),
-        fmt_num(yk),
-        fmt_num(yn),
-        fmt_num(xn),
-        d
-    );
+    let best = candidates.iter().map(|&k| d[k]).fold(0.0f64, f64::max);
+    out.prominence = Some(best);
+    out.note = rejected.unwrap_or_else(|| {
+        if candidates.is_empty() {
+            format!(
+                "{label} rises by {} but has no knee point inside the measured range: no bend",
+                fmt_num(yhi - floor)
+            )
+        } else {
+            format!(
+                "{label} rises by {} but not in a knee: at most {:.2} of its range below the straight line from the first to the last level (a knee needs {}): no bend",
+                fmt_num(yhi - floor),
+                best,
+                fmt_num(rules.min_prominence)
+            )
+        }
+    });
     out
 }
 
@@ -497,6 +513,66 @@ mod tests {
         assert_eq!(knee.first_signal, "server_queue_p95");
         let itl = a.signals.iter().find(|s| s.signal == "itl_p95").unwrap();
         assert_eq!(itl.bend_load, None, "{}", itl.note);
+    }
+
+    /// A queue time read from coarse histogram buckets steps up at the batch
+    /// limit and again in overload; the first step is the bend (measured on
+    /// the simulator's 8 slots, levels of the doubling and bisection).
+    #[test]
+    fn a_curve_that_bends_twice_bends_at_the_first_knee() {
+        let rows = [
+            (1.0, 0.9),
+            (2.0, 0.9),
+            (4.0, 0.9),
+            (5.0, 1.0),
+            (8.0, 0.9),
+            (9.0, 400.0),
+            (10.0, 450.8),
+            (12.0, 475.4),
+            (16.0, 487.5),
+            (32.0, 2425.0),
+        ];
+        let c: Vec<SweepPoint> = rows
+            .iter()
+            .map(|&(load, q)| SweepPoint {
+                load,
+                server_queue_p95_ms: Some(q),
+                ttft_p95_ms: Some(41.0),
+                ..SweepPoint::default()
+            })
+            .collect();
+        let a = analyze(&c, &rules(), true);
+        let q = &a.signals[0];
+        assert_eq!(q.signal, "server_queue_p95");
+        assert_eq!(q.bend_load, Some(8.0), "{}", q.note);
+    }
+
+    /// vLLM `--max-num-seqs 4` in CI: the queue p95 reads 285 ms at 8 and 9
+    /// users (one histogram bucket) before it climbs on; the bend is still
+    /// at 4, where the queue starts.
+    #[test]
+    fn a_plateau_after_the_knee_does_not_move_it() {
+        let rows = [
+            (1.0, 0.289),
+            (2.0, 0.225),
+            (4.0, 0.197),
+            (8.0, 285.0),
+            (9.0, 285.0),
+            (10.0, 353.0),
+            (12.0, 468.0),
+            (16.0, 752.3),
+        ];
+        let c: Vec<SweepPoint> = rows
+            .iter()
+            .map(|&(load, q)| SweepPoint {
+                load,
+                server_queue_p95_ms: Some(q),
+                ttft_p95_ms: Some(115.0),
+                ..SweepPoint::default()
+            })
+            .collect();
+        let a = analyze(&c, &rules(), true);
+        assert_eq!(a.signals[0].bend_load, Some(4.0), "{}", a.signals[0].note);
     }
 
     #[test]

@@ -570,7 +570,7 @@ fn sweep_html_is_self_contained_and_says_where_the_knee_is() {
         "0.46",
         "Stop reason:",
         "last level reached",
-        "maximum of Kneedle's difference curve",
+        "first knee of Kneedle's difference curve",
         "llama-3.1-8b@2024-07",
         "1xH100-80GB",
         "2026-11-27T10:00:00Z",

@@ -67,3 +67,19 @@ pub async fn run_on_sim(
     sim.shutdown().await;
     (outcome, counters)
 }
+
+/// Violations of the committed bundle JSON Schema by the bundle file at
+/// `path` (empty when it validates).
+pub fn bundle_schema_errors(path: &Path) -> Vec<String> {
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bundle/bundle.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).expect("schema"))
+            .expect("schema JSON");
+    let instance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("bundle")).expect("bundle JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    validator
+        .iter_errors(&instance)
+        .map(|e| e.to_string())
+        .collect()
+}

@@ -12,7 +12,7 @@ use tokengate::commands::{ProgressMode, RunOptions, SweepOptions, SweepOutcome, 
 use tokengate::driver::StopSignal;
 use tokengate::sim::SimProfile;
 
-use crate::common::{start_sim, write_workload};
+use crate::common::{bundle_schema_errors, start_sim, write_workload};
 
 const MAX_TOKENS: u32 = 32;
 
@@ -175,20 +175,7 @@ async fn the_knee_is_where_the_queueing_model_puts_it_and_the_safe_point_is_70_p
     assert!(counters.requests_received >= total + warmup);
     assert_eq!(read_bundle(&path).unwrap(), bundle);
     // The sweep bundle validates against the committed schema.
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bundle/bundle.schema.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let instance: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&instance)
-        .map(|e| e.to_string())
-        .collect();
+    let errors = bundle_schema_errors(&path);
     assert!(errors.is_empty(), "{errors:?}");
 }
 

@@ -113,22 +113,39 @@ fn install_signal_handlers(stop: Arc<StopSignal>) {
     });
 }
 
-/// Run a workload; `Ok(None)` when it was interrupted (bundle written).
-async fn run_and_summarize(args: &CliRunArgs) -> anyhow::Result<(std::path::PathBuf, bool)> {
+/// What every command that runs a workload passes: SIGINT/SIGTERM stop the
+/// run (the bundle is still written), the process environment, and a
+/// progress display unless `--quiet`.
+fn cli_run_options(
+    workload: &Path,
+    overrides: tokengate::workload::Overrides,
+    out: &Path,
+    quiet: bool,
+) -> RunOptions {
     let stop = StopSignal::new();
     install_signal_handlers(stop.clone());
-    let opts = RunOptions {
-        workload: args.workload.clone(),
-        overrides: overrides_of(args),
-        out: args.out.clone(),
-        progress: if args.quiet {
+    RunOptions {
+        workload: workload.to_owned(),
+        overrides,
+        out: out.to_owned(),
+        progress: if quiet {
             ProgressMode::Off
         } else {
             ProgressMode::Auto
         },
-        stop: stop.clone(),
+        stop,
         env: Arc::new(|k: &str| std::env::var(k).ok()),
-    };
+    }
+}
+
+/// Run a workload; `Ok(None)` when it was interrupted (bundle written).
+async fn run_and_summarize(args: &CliRunArgs) -> anyhow::Result<(std::path::PathBuf, bool)> {
+    let opts = cli_run_options(
+        &args.workload,
+        overrides_of(args),
+        &args.out,
+        args.common.quiet,
+    );
     let outcome = run_workload(opts).await?;
     emit(&render_summary(&outcome.bundle, &outcome.path));
     let complete = outcome.bundle.context.complete;
@@ -142,23 +159,15 @@ async fn run_and_summarize(args: &CliRunArgs) -> anyhow::Result<(std::path::Path
 }
 
 async fn cmd_sweep(args: CliSweepArgs) -> anyhow::Result<i32> {
-    let stop = StopSignal::new();
-    install_signal_handlers(stop.clone());
     let observer: tokengate::commands::LevelObserver =
         Arc::new(|p, _, unit| emit_line(&render_sweep_level(p, unit)));
     let opts = SweepOptions {
-        run: RunOptions {
-            workload: args.workload.clone(),
-            overrides: sweep_overrides_of(&args),
-            out: args.out.clone(),
-            progress: if args.quiet {
-                ProgressMode::Off
-            } else {
-                ProgressMode::Auto
-            },
-            stop: stop.clone(),
-            env: Arc::new(|k: &str| std::env::var(k).ok()),
-        },
+        run: cli_run_options(
+            &args.workload,
+            sweep_overrides_of(&args),
+            &args.out,
+            args.common.quiet,
+        ),
         levels: args.levels.clone(),
         start: args.start,
         max_load: args.max_load,
@@ -374,20 +383,12 @@ async fn cmd_sim(args: CliSimArgs) -> anyhow::Result<i32> {
 /// `soak`: one long run, the per-interval table and the trend notes; exit 0
 /// (drift is reported, not gated), 130 when interrupted (bundle written).
 async fn cmd_soak(args: CliSoakArgs) -> anyhow::Result<i32> {
-    let stop = StopSignal::new();
-    install_signal_handlers(stop.clone());
-    let run = RunOptions {
-        workload: args.run.workload.clone(),
-        overrides: overrides_of(&args.run),
-        out: args.run.out.clone(),
-        progress: if args.run.quiet {
-            ProgressMode::Off
-        } else {
-            ProgressMode::Auto
-        },
-        stop,
-        env: Arc::new(|k: &str| std::env::var(k).ok()),
-    };
+    let run = cli_run_options(
+        &args.run.workload,
+        overrides_of(&args.run),
+        &args.run.out,
+        args.run.common.quiet,
+    );
     let outcome = tokengate::commands::soak_workload(tokengate::commands::SoakOptions {
         run,
         interval: args.interval,

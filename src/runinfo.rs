@@ -64,6 +64,24 @@ pub fn process_cpu() -> (Duration, Duration) {
     (tv(ru.ru_utime), tv(ru.ru_stime))
 }
 
+/// This process's resident memory (`VmRSS` of `/proc/self/status`, Linux);
+/// `None` where that file does not exist or has no such line.
+pub fn resident_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_vm_rss(&status)
+}
+
+/// `VmRSS:    12345 kB` → bytes.
+fn parse_vm_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let mut parts = line["VmRSS:".len()..].split_whitespace();
+    let value: u64 = parts.next()?.parse().ok()?;
+    match parts.next() {
+        Some("kB") => value.checked_mul(1024),
+        _ => None,
+    }
+}
+
 /// Peak resident set size of this process, bytes.
 pub fn peak_rss_bytes() -> u64 {
     // SAFETY: as in `process_cpu`.
@@ -122,5 +140,18 @@ pub fn host_signals(start: &HostSample, end: &HostSample) -> crate::bundle::Host
         cpu_pressure_some: pressure.map(|p| (p * 1e4).round() / 1e4),
         load1_start: start.load1,
         load1_end: end.load1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vm_rss_is_read_in_bytes() {
+        let status = "Name:\tx\nVmPeak:\t  900 kB\nVmRSS:\t   2048 kB\nThreads: 3\n";
+        assert_eq!(parse_vm_rss(status), Some(2048 * 1024));
+        assert_eq!(parse_vm_rss("VmRSS: lots\n"), None);
+        assert_eq!(parse_vm_rss("Name: x\n"), None);
     }
 }

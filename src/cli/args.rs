@@ -186,38 +186,47 @@ pub struct CliCommentArgs {
     pub number: Option<u64>,
 }
 
+/// What every command that runs a workload accepts besides the workload
+/// file, where the bundle goes and the load (`run`, `check`, `soak`, `sweep`).
 #[derive(Debug, Args, Clone)]
-pub struct CliRunArgs {
-    /// Workload file (YAML).
-    pub workload: PathBuf,
+pub struct CliWorkloadArgs {
     /// Endpoint URL (`http://HOST:PORT/v1`) or `sim://NAME`; overrides the workload.
     #[arg(long)]
     pub endpoint: Option<String>,
-    /// Where to write the bundle.
-    #[arg(long, default_value = "tokengate-out/bundle.json")]
-    pub out: PathBuf,
     /// Bundle key field or metadata: `model_version=…`, `serving_image=…`,
     /// `hardware_profile=…`, `tokenizer=…`, `engine_flags=…`, or any other key.
     #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
     pub meta: Vec<(String, String)>,
-    /// Measured requests (overrides `requests`/`duration`).
+    /// Measured requests (overrides `requests`/`duration`; per level in a sweep).
     #[arg(long)]
     pub requests: Option<u64>,
-    /// Measurement duration, e.g. `30s` (overrides `requests`/`duration`).
+    /// Measurement duration, e.g. `30s` (overrides `requests`/`duration`;
+    /// per level in a sweep).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<std::time::Duration>,
-    /// Closed loop with this many concurrent users.
-    #[arg(long, conflicts_with = "rate")]
-    pub concurrency: Option<u32>,
-    /// Open loop at this many requests per second (Poisson arrivals).
-    #[arg(long)]
-    pub rate: Option<f64>,
     /// Seed of every random choice of the plan.
     #[arg(long)]
     pub seed: Option<u64>,
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CliRunArgs {
+    /// Workload file (YAML).
+    pub workload: PathBuf,
+    #[command(flatten)]
+    pub common: CliWorkloadArgs,
+    /// Where to write the bundle.
+    #[arg(long, default_value = "tokengate-out/bundle.json")]
+    pub out: PathBuf,
+    /// Closed loop with this many concurrent users.
+    #[arg(long, conflicts_with = "rate")]
+    pub concurrency: Option<u32>,
+    /// Open loop at this many requests per second (Poisson arrivals).
+    #[arg(long)]
+    pub rate: Option<f64>,
 }
 
 /// `tokengate soak`: the `run` flags (the bundle goes to
@@ -241,9 +250,8 @@ pub struct CliSoakArgs {
 pub struct CliSweepArgs {
     /// Workload file (YAML); its count or duration applies to every level.
     pub workload: PathBuf,
-    /// Endpoint URL (`http://HOST:PORT/v1`) or `sim://NAME`; overrides the workload.
-    #[arg(long)]
-    pub endpoint: Option<String>,
+    #[command(flatten)]
+    pub common: CliWorkloadArgs,
     /// Where to write the sweep bundle.
     #[arg(long, default_value = "tokengate-out/sweep.json")]
     pub out: PathBuf,
@@ -251,18 +259,6 @@ pub struct CliSweepArgs {
     /// each level's bundle (`levels/`).
     #[arg(long, default_value = "tokengate-out")]
     pub report_dir: PathBuf,
-    /// Bundle key field or metadata (as for `run`).
-    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
-    pub meta: Vec<(String, String)>,
-    /// Measured requests per level (overrides the workload).
-    #[arg(long)]
-    pub requests: Option<u64>,
-    /// Measurement duration per level, e.g. `30s` (overrides the workload).
-    #[arg(long, value_parser = parse_duration)]
-    pub duration: Option<std::time::Duration>,
-    /// Seed of every random choice of the plan.
-    #[arg(long)]
-    pub seed: Option<u64>,
     /// Levels to measure, e.g. `1,2,4,8,16` (concurrency, or req/s with
     /// `--open-loop`); default: automatic doubling, then bisection at the knee.
     #[arg(long, value_delimiter = ',', value_parser = parse_positive)]
@@ -311,9 +307,6 @@ pub struct CliSweepArgs {
     /// Start no new level after this much time, e.g. `30m`.
     #[arg(long, value_parser = parse_duration)]
     pub time_budget: Option<std::time::Duration>,
-    /// No progress display.
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
 #[derive(Debug, Args, Clone)]

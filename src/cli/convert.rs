@@ -3,19 +3,28 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use super::args::{CliGateOptions, CliRunArgs, CliSweepArgs};
+use super::args::{CliGateOptions, CliRunArgs, CliSweepArgs, CliWorkloadArgs};
 use crate::commands::GateOptions;
 use crate::workload::Overrides;
 
+/// Overrides of the flags every workload command shares (no load).
+fn common_overrides(c: &CliWorkloadArgs) -> Overrides {
+    Overrides {
+        endpoint: c.endpoint.clone(),
+        requests: c.requests,
+        duration: c.duration,
+        concurrency: None,
+        rate: None,
+        seed: c.seed,
+        meta: c.meta.clone(),
+    }
+}
+
 pub fn overrides_of(a: &CliRunArgs) -> Overrides {
     Overrides {
-        endpoint: a.endpoint.clone(),
-        requests: a.requests,
-        duration: a.duration,
         concurrency: a.concurrency,
         rate: a.rate,
-        seed: a.seed,
-        meta: a.meta.clone(),
+        ..common_overrides(&a.common)
     }
 }
 
@@ -46,15 +55,10 @@ pub fn gate_options_of(
 /// The base overrides of every sweep level (the level sets the load).
 pub fn sweep_overrides_of(a: &CliSweepArgs) -> Overrides {
     Overrides {
-        endpoint: a.endpoint.clone(),
-        requests: a.requests,
-        duration: a.duration,
-        concurrency: None,
         // Any rate turns a closed-loop workload into an open-loop one; each
         // level then sets its own.
         rate: a.open_loop.then(|| a.start.unwrap_or(1.0)),
-        seed: a.seed,
-        meta: a.meta.clone(),
+        ..common_overrides(&a.common)
     }
 }
 

@@ -176,18 +176,9 @@ pub fn human(d: Duration) -> String {
     }
 }
 
-/// This process's resident memory, MiB (`VmRSS` of `/proc/self/status`);
-/// `None` off Linux.
+/// This process's resident memory, MiB; `None` off Linux.
 fn client_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: f64 = line
-        .trim_start_matches("VmRSS:")
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
+    crate::runinfo::resident_memory_bytes().map(|b| b as f64 / (1024.0 * 1024.0))
 }
 
 #[cfg(test)]

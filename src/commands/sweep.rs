@@ -109,6 +109,8 @@ pub async fn sweep_workload(opts: SweepOptions) -> anyhow::Result<SweepOutcome> 
     let mut next = Some(planner.first());
     let mut interrupted = false;
     let mut level_error: Option<String> = None;
+    // Recomputed as each level lands; after the loop it is the final one.
+    let mut analysis = analyze(&points, &opts.rules, closed_loop);
     while let Some(load) = next {
         let mut overrides = opts.run.overrides.clone();
         if closed_loop {
@@ -151,7 +153,7 @@ pub async fn sweep_workload(opts: SweepOptions) -> anyhow::Result<SweepOutcome> 
         levels.push((load, outcome.bundle));
         points.push(point.clone());
         points.sort_by(|a, b| a.load.total_cmp(&b.load));
-        let analysis = analyze(&points, &opts.rules, closed_loop);
+        analysis = analyze(&points, &opts.rules, closed_loop);
         if let Some(observe) = &opts.on_level {
             observe(
                 &point,
@@ -178,7 +180,6 @@ pub async fn sweep_workload(opts: SweepOptions) -> anyhow::Result<SweepOutcome> 
     }
 
     levels.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let analysis = analyze(&points, &opts.rules, closed_loop);
     let headline_load = analysis
         .safe
         .as_ref()
@@ -356,14 +357,19 @@ fn sweep_digest(
         Strategy::List(l) => format!("list:{l:?}"),
         Strategy::Auto { start, max } => format!("auto:{start}:{max}"),
     };
-    let text = format!(
-        "tokengate-sweep-v1\n{first}\n{strategy}\nclosed={closed_loop}\nmin_prominence={}\nmin_rise={}\nerror_ceiling={}\nmin_gain={}\nshare={}\nresolution={}",
-        rules.min_prominence,
-        rules.min_rise,
-        rules.error_ceiling,
-        rules.min_throughput_gain,
-        rules.safe_share,
-        rules.resolution
-    );
+    // Every threshold counts, new ones included; the SLO gate's path does
+    // not (it names a file, which may live elsewhere on another runner).
+    let rules = SweepRules {
+        slo_gate: None,
+        ..rules.clone()
+    };
+    let text = serde_json::json!({
+        "sweep": 1,
+        "first_level": first,
+        "strategy": strategy,
+        "closed_loop": closed_loop,
+        "rules": rules,
+    })
+    .to_string();
     hex_sha256(text.as_bytes())
 }

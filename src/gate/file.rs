@@ -480,18 +480,21 @@ pub struct GateFile {
     pub rules: Vec<Rule>,
 }
 
-/// Errors reading or validating a gate file. Messages name the file, the line,
-/// the field and what was expected.
+/// Errors reading or validating a YAML file of the gate (gate file,
+/// waivers file). Messages name the file, the line, the field and what was
+/// expected.
 #[derive(Debug, thiserror::Error)]
 pub enum GateFileError {
-    #[error("cannot read gate file {path}")]
+    /// `what` is `gate` or `waivers`.
+    #[error("cannot read {what} file {path}")]
     Read {
+        what: &'static str,
         path: String,
         #[source]
         source: std::io::Error,
     },
-    /// The YAML does not fit the gate file's shape (unknown field, wrong
-    /// type, missing field); the source carries line, column and a snippet.
+    /// The YAML does not fit the file's shape (unknown field, wrong type,
+    /// missing field).
     #[error("{origin}: {message}")]
     Yaml {
         origin: String,
@@ -503,17 +506,52 @@ pub enum GateFileError {
     #[error("{origin}: line {line} column {column}: field `{field}`: {message}")]
     Invalid {
         origin: String,
-        line: u32,
-        column: u32,
+        line: u64,
+        column: u64,
         field: String,
         message: String,
     },
 }
 
+impl GateFileError {
+    /// Reads `path` as text, or the `Read` error naming it as a `what` file.
+    pub(crate) fn read(what: &'static str, path: &Path) -> Result<String, GateFileError> {
+        std::fs::read_to_string(path).map_err(|source| GateFileError::Read {
+            what,
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// The first line of a serde-saphyr error, for `origin`.
+    pub(crate) fn yaml(origin: &str, e: &serde_saphyr::Error) -> GateFileError {
+        GateFileError::Yaml {
+            origin: origin.to_owned(),
+            message: first_line(e),
+        }
+    }
+
+    /// A bad value at `loc` of `origin`.
+    pub(crate) fn invalid(
+        origin: &str,
+        loc: &serde_saphyr::Location,
+        field: String,
+        message: String,
+    ) -> GateFileError {
+        GateFileError::Invalid {
+            origin: origin.to_owned(),
+            line: loc.line(),
+            column: loc.column(),
+            field,
+            message,
+        }
+    }
+}
+
 /// The first line of a serde-saphyr error (`error: line L column C: …`)
 /// without the `error: ` prefix; the full error with its snippet stays in the
 /// source chain.
-pub(crate) fn first_line(e: &serde_saphyr::Error) -> String {
+fn first_line(e: &serde_saphyr::Error) -> String {
     let text = e.to_string();
     let line = text.lines().next().unwrap_or_default();
     line.strip_prefix("error: ").unwrap_or(line).to_owned()
@@ -553,27 +591,16 @@ struct RawRule {
 
 /// Read and validate a gate file.
 pub fn load_gate_file(path: &Path) -> Result<GateFile, GateFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| GateFileError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let text = GateFileError::read("gate", path)?;
     parse_gate_file(&text, &path.display().to_string())
 }
 
 /// Validate gate file text; `origin` names it in errors.
 pub fn parse_gate_file(text: &str, origin: &str) -> Result<GateFile, GateFileError> {
-    let raw: RawGate = serde_saphyr::from_str(text).map_err(|source| GateFileError::Yaml {
-        origin: origin.to_owned(),
-        message: first_line(&source),
-    })?;
-    let invalid =
-        |loc: &serde_saphyr::Location, field: String, message: String| GateFileError::Invalid {
-            origin: origin.to_owned(),
-            line: loc.line() as u32,
-            column: loc.column() as u32,
-            field,
-            message,
-        };
+    let raw: RawGate = serde_saphyr::from_str(text).map_err(|e| GateFileError::yaml(origin, &e))?;
+    let invalid = |loc: &serde_saphyr::Location, field: String, message: String| {
+        GateFileError::invalid(origin, loc, field, message)
+    };
     let mut policy = Policy::default();
     if let Some(p) = raw.policy {
         if let Some(i) = p.inconclusive {

@@ -152,30 +152,8 @@ impl Waiver {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum WaiverError {
-    #[error("cannot read waivers file {path}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{origin}: {message}")]
-    Yaml {
-        origin: String,
-        /// The parser's message (position, what was expected), one line:
-        /// its source snippet would break the one-line error the CLI prints.
-        message: String,
-    },
-    #[error("{origin}: line {line} column {column}: field `{field}`: {message}")]
-    Invalid {
-        origin: String,
-        line: u64,
-        column: u64,
-        field: String,
-        message: String,
-    },
-}
+/// Errors reading or validating a waivers file: the gate's YAML file error.
+pub type WaiverError = super::file::GateFileError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -189,10 +167,7 @@ struct RawWaiver {
 
 /// Read and validate a waivers file.
 pub fn load_waivers(path: &Path) -> Result<Vec<Waiver>, WaiverError> {
-    let text = std::fs::read_to_string(path).map_err(|source| WaiverError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let text = WaiverError::read("waivers", path)?;
     parse_waivers(&text, &path.display().to_string())
 }
 
@@ -205,18 +180,11 @@ pub fn parse_waivers(text: &str, origin: &str) -> Result<Vec<Waiver>, WaiverErro
     }) {
         return Ok(Vec::new());
     }
-    let raw: Vec<RawWaiver> = serde_saphyr::from_str(text).map_err(|source| WaiverError::Yaml {
-        origin: origin.to_owned(),
-        message: super::file::first_line(&source),
-    })?;
-    let invalid =
-        |loc: &serde_saphyr::Location, field: String, message: String| WaiverError::Invalid {
-            origin: origin.to_owned(),
-            line: loc.line(),
-            column: loc.column(),
-            field,
-            message,
-        };
+    let raw: Vec<RawWaiver> =
+        serde_saphyr::from_str(text).map_err(|e| WaiverError::yaml(origin, &e))?;
+    let invalid = |loc: &serde_saphyr::Location, field: String, message: String| {
+        WaiverError::invalid(origin, loc, field, message)
+    };
     raw.into_iter()
         .enumerate()
         .map(|(i, r)| {

@@ -193,7 +193,7 @@ impl Telemetry {
         );
         // The standard process collector's name (no prefix), as vLLM's
         // Python client exposes it, so soak runs can watch server memory.
-        if let Some(rss) = resident_memory_bytes() {
+        if let Some(rss) = crate::runinfo::resident_memory_bytes() {
             let name = "process_resident_memory_bytes";
             let _ = writeln!(out, "# HELP {name} Resident memory size in bytes.");
             let _ = writeln!(out, "# TYPE {name} gauge");
@@ -255,35 +255,9 @@ impl Telemetry {
     }
 }
 
-/// This process's resident memory (`VmRSS` of `/proc/self/status`, Linux);
-/// `None` where that file does not exist or has no such line.
-pub fn resident_memory_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    parse_vm_rss(&status)
-}
-
-/// `VmRSS:    12345 kB` → bytes.
-fn parse_vm_rss(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let mut parts = line["VmRSS:".len()..].split_whitespace();
-    let value: u64 = parts.next()?.parse().ok()?;
-    match parts.next() {
-        Some("kB") => value.checked_mul(1024),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn vm_rss_is_read_in_bytes() {
-        let status = "Name:\tx\nVmPeak:\t  900 kB\nVmRSS:\t   2048 kB\nThreads: 3\n";
-        assert_eq!(parse_vm_rss(status), Some(2048 * 1024));
-        assert_eq!(parse_vm_rss("VmRSS: lots\n"), None);
-        assert_eq!(parse_vm_rss("Name: x\n"), None);
-    }
 
     #[cfg(target_os = "linux")]
     #[test]

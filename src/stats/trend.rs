@@ -141,13 +141,10 @@ pub fn theil_sen(x: &[f64], y: &[f64]) -> Option<TheilSen> {
     Some(TheilSen { slope, intercept })
 }
 
+/// The median of sorted values (type 7 at p = 0.5: the middle value, or
+/// the mean of the middle two).
 fn median_sorted(v: &[f64]) -> Option<f64> {
-    let n = v.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(v[n / 2]),
-        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
-    }
+    super::quantile::quantile_type7(v, 0.5)
 }
 
 fn median_slope_listed(pts: &[(f64, f64)]) -> Option<f64> {

@@ -218,13 +218,12 @@ impl Planner {
             (None, Some(b)) => b,
             (None, None) => {
                 let last = *self.measured.last()?;
-                let stepped: Vec<f64> = self
+                let below = self
                     .measured
                     .iter()
                     .copied()
                     .filter(|&l| l < last)
-                    .collect();
-                let below = stepped.into_iter().reduce(f64::max)?;
+                    .reduce(f64::max)?;
                 let stopped = self
                     .stop_reason
                     .as_deref()

@@ -160,7 +160,7 @@ async fn run_and_summarize(args: &CliRunArgs) -> anyhow::Result<(std::path::Path
 
 async fn cmd_sweep(args: CliSweepArgs) -> anyhow::Result<i32> {
     let observer: tokengate::commands::LevelObserver =
-        Arc::new(|p, _, unit| emit_line(&render_sweep_level(p, unit)));
+        Arc::new(|p, unit| emit_line(&render_sweep_level(p, unit)));
     let opts = SweepOptions {
         run: cli_run_options(
             &args.workload,

@@ -52,6 +52,14 @@ struct LocalSim(crate::sim::SimServer);
 /// Run a workload and write its bundle. Errors are tool/configuration
 /// errors (exit 2); request failures are data inside the bundle.
 pub async fn run_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
+    let outcome = measure_workload(opts).await?;
+    write_bundle(&outcome.bundle, &outcome.path)?;
+    Ok(outcome)
+}
+
+/// Run a workload and return its bundle without writing it, for callers
+/// that add to the bundle first (`soak`) and write it once.
+pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
     let env = opts.env.clone();
     let plan = load_plan(&opts.workload, &opts.overrides, &|k| env(k))?;
     let plan = Arc::new(plan);
@@ -210,7 +218,6 @@ pub async fn run_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
         bundle.metrics.queue_time_ms = server.queue_time_ms.clone();
     }
     bundle.server = server;
-    write_bundle(&bundle, &opts.out)?;
     Ok(RunOutcome {
         bundle,
         path: opts.out,

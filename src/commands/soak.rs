@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use tokio::sync::oneshot;
 
-use super::run::{RunOptions, RunOutcome, run_workload};
+use super::run::{RunOptions, RunOutcome, measure_workload};
 use crate::bundle::write_bundle;
 use crate::workload::WorkloadFile;
 
@@ -32,7 +32,7 @@ pub struct SoakOptions {
 
 /// Run a soak: validate the interval against the duration, run the workload
 /// while sampling the client's resident memory every interval, then add the
-/// soak section to the bundle and write it again (atomically). Errors are
+/// soak section to the bundle and write it once (atomically). Errors are
 /// tool/configuration errors (exit 2).
 pub async fn soak_workload(opts: SoakOptions) -> anyhow::Result<RunOutcome> {
     let SoakOptions {
@@ -85,7 +85,7 @@ pub async fn soak_workload(opts: SoakOptions) -> anyhow::Result<RunOutcome> {
         }
         samples
     });
-    let result = run_workload(run).await;
+    let result = measure_workload(run).await;
     let returned = Instant::now();
     let _ = stop_tx.send(());
     let mut samples = sampler.await.unwrap_or_default();
@@ -96,7 +96,7 @@ pub async fn soak_workload(opts: SoakOptions) -> anyhow::Result<RunOutcome> {
 
     // Sample times relative to the opening of the measurement window. The
     // window's instant is not visible from here, so it is placed by its end:
-    // `run_workload` returns just after the last request finished (a closing
+    // `measure_workload` returns just after the last request finished (a closing
     // scrape and the bundle write later), so the window opened about
     // `window_s` before that. The error — that tail, milliseconds to a
     // fraction of a second — is well under the half interval within which a

@@ -17,11 +17,12 @@ use crate::gate::{
     BaselineDesc, Comparison, Date, GateFile, Severity, Verdict, evaluate, load_gate_file,
 };
 use crate::report::{sweep_charts, sweep_html, sweep_markdown};
-use crate::sweep::{Phase, PlanConfig, Planner, Strategy, analyze, fmt_num, point_of};
+use crate::sweep::{PlanConfig, Planner, Strategy, analyze, fmt_num, point_of};
 use crate::workload::{LoadPlan, load_plan};
 
-/// Called after each level with its point (for progress lines).
-pub type LevelObserver = Arc<dyn Fn(&SweepPoint, Phase, &str) + Send + Sync>;
+/// Called after each level with its point and the load unit (`users` or
+/// `req/s`), for progress lines.
+pub type LevelObserver = Arc<dyn Fn(&SweepPoint, &str) + Send + Sync>;
 
 pub struct SweepOptions {
     /// The workload, base overrides (count, duration, seed, meta, endpoint),
@@ -155,11 +156,7 @@ pub async fn sweep_workload(opts: SweepOptions) -> anyhow::Result<SweepOutcome> 
         points.sort_by(|a, b| a.load.total_cmp(&b.load));
         analysis = analyze(&points, &opts.rules, closed_loop);
         if let Some(observe) = &opts.on_level {
-            observe(
-                &point,
-                planner.phase(),
-                if closed_loop { "users" } else { "req/s" },
-            );
+            observe(&point, if closed_loop { "users" } else { "req/s" });
         }
         if opts.run.stop.is_stopped() {
             interrupted = true;

@@ -33,7 +33,7 @@ pub struct PlanConfig {
 
 /// Where the planner is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+enum Phase {
     Stepping,
     Bisecting,
     Confirming,
@@ -58,10 +58,6 @@ impl Planner {
             measured: Vec::new(),
             stop_reason: None,
         }
-    }
-
-    pub fn phase(&self) -> Phase {
-        self.phase
     }
 
     /// Why stepping up stopped (after the stepping phase).

@@ -6,4 +6,4 @@ mod analysis;
 mod levels;
 
 pub use analysis::{Analysis, KNEE_RULE, analyze, fmt_num, interpolate, point_of, signal_label};
-pub use levels::{Phase, PlanConfig, Planner, Strategy};
+pub use levels::{PlanConfig, Planner, Strategy};

@@ -434,7 +434,7 @@ async fn a_level_that_cannot_run_ends_the_sweep_without_losing_the_measured_ones
     let mut opts = options(dir.path(), &w, "cut.json");
     opts.levels = Some(vec![1.0, 2.0, 4.0]);
     let broken = w.clone();
-    opts.on_level = Some(Arc::new(move |p, _, _| {
+    opts.on_level = Some(Arc::new(move |p, _| {
         if p.load == 2.0 {
             std::fs::write(&broken, "name: broken\nunknown_field: 1\n").unwrap();
         }

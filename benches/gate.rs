@@ -231,6 +231,7 @@ fn synthetic_run(seed: u64) -> Bundle {
         context: Context {
             workload_name: "bench".into(),
             workload_digest: "sha256:bench".into(),
+            workload_shape: Default::default(),
             endpoint_kind: "sim".into(),
             endpoint: "sim://bench".into(),
             api: "chat".into(),
@@ -269,8 +270,10 @@ fn synthetic_run(seed: u64) -> Bundle {
                 saturated: false,
                 warnings: vec![],
                 host: Default::default(),
+                health: None,
             },
             warnings: vec![],
+            validity: Default::default(),
         },
         metrics: recorded.metrics,
         histograms: recorded.histograms,
@@ -278,6 +281,7 @@ fn synthetic_run(seed: u64) -> Bundle {
         server: None,
         sweep: None,
         soak: None,
+        repeats: Vec::new(),
     }
 }
 
@@ -296,5 +300,7 @@ fn comparison<'a>(cand: &'a Bundle, base: &[&'a Bundle]) -> Comparison<'a> {
         skip_reason: None,
         change_under_test: vec![],
         warnings: vec![],
+        design: tokengate::gate::Design::Sequential,
+        calibration: None,
     }
 }

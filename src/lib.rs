@@ -17,25 +17,60 @@
 //! assert_eq!(gate.rules.len(), 1);
 //! assert_eq!(gate.rules[0].name, "ttft.p95 max_increase 15%");
 //! ```
+//!
+//! # The library surface
+//!
+//! The modules a program that embeds tokengate needs are public and
+//! documented: [`workload`] (parse a workload file into a plan),
+//! [`commands`] (run a workload, gate a bundle, promote a baseline: what
+//! the CLI does, returning an [`commands::Outcome`]), [`bundle`] (the result
+//! bundle), [`gate`] (gate files, the verdict), [`baseline`] (the baseline
+//! store and its resolution), [`report`] (JUnit, Markdown, JSON, HTML),
+//! [`sim`] (the built-in simulated endpoint) and [`exit_code`]. The other
+//! modules are the tool's internals: public only so the `tokengate` binary
+//! and the integration tests can reach them, hidden from the docs, and free
+//! to change between releases.
 
 pub mod baseline;
 pub mod bundle;
-pub mod ci;
-pub mod cli;
-pub mod client;
-pub mod driver;
+pub mod commands;
 pub mod exit_code;
-pub mod fsutil;
 pub mod gate;
-pub mod metrics;
 pub mod report;
 pub mod sim;
-pub mod soak;
-pub mod stats;
-pub mod sweep;
-pub mod tokenizer;
 pub mod workload;
-pub mod yaml;
+
+#[doc(hidden)]
+pub mod ci;
+#[doc(hidden)]
+pub mod cli;
+#[doc(hidden)]
+pub mod client;
+#[doc(hidden)]
+pub mod driver;
+#[doc(hidden)]
+pub mod fsutil;
+#[doc(hidden)]
+pub mod metrics;
+#[doc(hidden)]
+pub mod runinfo;
+#[doc(hidden)]
+pub mod soak;
+#[doc(hidden)]
+pub mod stats;
+#[doc(hidden)]
+pub mod sweep;
+#[doc(hidden)]
+pub mod telemetry;
+#[doc(hidden)]
+pub mod tokenizer;
+#[doc(hidden)]
+pub mod wording;
+
+pub(crate) mod timefmt;
+pub(crate) mod units;
+pub(crate) mod validity;
+pub(crate) mod yaml;
 
 /// An error and its causes on one line: `outer: inner: root`.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
@@ -51,7 +86,3 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
-pub mod commands;
-pub mod runinfo;
-pub mod telemetry;
-pub mod timefmt;

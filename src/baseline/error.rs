@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::bundle::BundleError;
 use crate::fsutil::AtomicWriteError;
+use crate::timefmt::TimeError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
@@ -13,6 +14,15 @@ pub enum BaselineError {
         "refusing to promote {path}: the run is incomplete (context.complete is false: {reason}); re-run it to completion"
     )]
     Incomplete { path: PathBuf, reason: String },
+    /// The run did not measure what its workload configured
+    /// (`context.validity.problems`): a baseline from it would move the bar
+    /// for a reason that is not the server.
+    #[error("refusing to promote {path}: the run is invalid: {problems}")]
+    Invalid {
+        path: PathBuf,
+        /// Every problem as `kind: message (advice)`, joined by `; `.
+        problems: String,
+    },
     #[error(
         "refusing to promote {path}: no request succeeded (metrics.requests: attempted {attempted}, failed {failed}); a baseline needs successful requests"
     )]
@@ -50,6 +60,17 @@ pub enum BaselineError {
         location: String,
         #[source]
         source: BundleError,
+    },
+    /// A time that orders stored runs or dates them names no real instant
+    /// (`2026-02-31`, an offset of `+25:00`): an error, never read as a
+    /// nearby day. `location` is a stored run or the bundle being promoted.
+    #[error("{location}: {field}")]
+    BadTime {
+        location: String,
+        /// Which time: [`BaselineError::STAMP`] or [`BaselineError::STARTED_AT`].
+        field: &'static str,
+        #[source]
+        source: TimeError,
     },
     #[error("no git repository found at or above {path} (needed to read baselines at a git ref)")]
     NoRepository {
@@ -104,4 +125,11 @@ pub enum BaselineError {
         #[source]
         source: git2::Error,
     },
+}
+
+impl BaselineError {
+    /// The `field` of a [`BaselineError::BadTime`] in a run's file name.
+    pub const STAMP: &'static str = "the promotion stamp in its file name";
+    /// The `field` of a [`BaselineError::BadTime`] in the bundle.
+    pub const STARTED_AT: &'static str = "field `context.started_at`";
 }

@@ -9,7 +9,7 @@ use git2::{ErrorCode, ObjectType, Repository, TreeWalkMode, TreeWalkResult};
 
 use super::error::BaselineError;
 use super::layout::is_run_file;
-use super::store::RawFile;
+use super::types::RawFile;
 
 pub(crate) struct AtRef {
     /// The directory relative to the repository root, `/`-separated, ending

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::bundle::Bundle;
-use crate::timefmt::{format_stamp, parse_stamp};
+use crate::timefmt::{TimeError, Timestamp, format_stamp, parse_stamp};
 
 /// Longest slug kept verbatim; longer values are cut and suffixed with a hash.
 pub const SLUG_MAX: usize = 80;
@@ -58,16 +58,27 @@ pub fn set_dir_for(bundle: &Bundle) -> PathBuf {
 }
 
 /// `<STAMP>-<DIGEST12>.json`.
-pub(crate) fn run_file_name(promoted_ms: i64, digest: &str) -> String {
+pub(crate) fn run_file_name(promoted: Timestamp, digest: &str) -> String {
     let short = digest.get(..12).unwrap_or(digest);
-    format!("{}-{short}.json", format_stamp(promoted_ms))
+    format!("{}-{short}.json", format_stamp(promoted))
 }
 
-/// Promotion time from a run's file name, if `promote` named it.
-pub(crate) fn promoted_ms_of(file_name: &str) -> Option<i64> {
-    let stem = file_name.strip_suffix(".json")?;
-    let (stamp, _digest) = stem.split_once('-')?;
-    parse_stamp(stamp)
+/// Promotion time from a run's file name: `None` for a name `promote` did
+/// not make (a hand-placed file, ordered by its start time instead); an
+/// error for a stamp naming an impossible time (`20260231T…`), which must
+/// not be read as a nearby day.
+pub(crate) fn promoted_at_of(file_name: &str) -> Result<Option<Timestamp>, TimeError> {
+    let Some((stamp, _digest)) = file_name
+        .strip_suffix(".json")
+        .and_then(|stem| stem.split_once('-'))
+    else {
+        return Ok(None);
+    };
+    match parse_stamp(stamp) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.is_impossible() => Err(e),
+        Err(_) => Ok(None),
+    }
 }
 
 /// The 12-digit digest part of a run's file name.
@@ -79,7 +90,9 @@ pub(crate) fn short_digest_of(file_name: &str) -> Option<&str> {
 /// Files the loader considers runs: `*.json`, not dot-files (temporary files
 /// of [`crate::fsutil::write_atomic`] start with a dot).
 pub(crate) fn is_run_file(file_name: &str) -> bool {
-    file_name.ends_with(".json") && !file_name.starts_with('.')
+    file_name.ends_with(".json")
+        && !file_name.starts_with('.')
+        && file_name != super::calibration::CALIBRATION_FILE
 }
 
 #[cfg(test)]
@@ -113,13 +126,31 @@ mod tests {
 
     #[test]
     fn run_file_names_round_trip() {
-        let name = run_file_name(1_700_000_000_123, &"ab".repeat(32));
+        let at = chrono::DateTime::from_timestamp_millis(1_700_000_000_123).expect("in range");
+        let name = run_file_name(at, &"ab".repeat(32));
         assert_eq!(name, "20231114T221320.123Z-abababababab.json");
-        assert_eq!(promoted_ms_of(&name), Some(1_700_000_000_123));
+        assert_eq!(promoted_at_of(&name), Ok(Some(at)));
         assert_eq!(short_digest_of(&name), Some("abababababab"));
-        assert_eq!(promoted_ms_of("hand-made.json"), None);
+        assert_eq!(promoted_at_of("hand-made.json"), Ok(None));
+        assert_eq!(promoted_at_of("2026-11-27.json"), Ok(None));
+        assert_eq!(promoted_at_of("README"), Ok(None));
         assert!(is_run_file(&name));
         assert!(!is_run_file(".x.json.tmp-12"));
         assert!(!is_run_file("README.md"));
+    }
+
+    #[test]
+    fn a_stamp_naming_an_impossible_time_is_an_error() {
+        let e = promoted_at_of("20260231T000000.000Z-abababababab.json").expect_err("Feb 31");
+        assert_eq!(
+            e.to_string(),
+            "`20260231T000000.000Z` is an impossible time: February 2026 has 28 days"
+        );
+        assert!(promoted_at_of("20261127T250000.000Z-ab.json").is_err());
+        assert_eq!(
+            promoted_at_of("20240229T000000.000Z-ab.json").map(|t| t.is_some()),
+            Ok(true),
+            "a leap day is a real day"
+        );
     }
 }

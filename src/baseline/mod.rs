@@ -27,8 +27,15 @@
 //! * The key (and everything else) is inside the file too; the path is for
 //!   humans. Loading groups `*.json` files by their parent directory, at any
 //!   depth, and never skips a file it cannot parse: it fails naming the file.
+//!   A file name without a stamp is a hand-placed run, ordered by its
+//!   `started_at`; a stamp or `started_at` naming an impossible time
+//!   (`20260231T…`, an offset of `+25:00`) is an error naming the file and
+//!   the field, never read as a nearby day.
 //!   Dot-files (e.g. temporary files of an interrupted atomic write) are ignored.
+//! * `calibration.json` in a set directory is not a run: it is the set's
+//!   measured run-to-run noise (`tokengate calibrate`), see [`Calibration`].
 
+mod calibration;
 mod compare;
 mod error;
 mod git;
@@ -37,6 +44,10 @@ mod render;
 mod store;
 mod types;
 
+pub use calibration::{
+    CALIBRATION_FILE, CALIBRATION_MAX_BYTES, CALIBRATION_SCHEMA_VERSION, Calibration,
+    CalibrationError, MetricNoise,
+};
 pub use compare::{DATE_WARN_DAYS, comparability, resolve, resolve_with_keep, tool_major};
 pub use error::BaselineError;
 pub use layout::{SLUG_MAX, set_dir_for, slugify};
@@ -44,4 +55,5 @@ pub use render::{find_set, render_explain, render_list, render_show};
 pub use store::{DEFAULT_KEEP, load_sets, promote, promote_at};
 pub use types::{
     BaselineSet, BaselineSource, Comparability, FieldDiff, Refusal, Resolution, StoredRun,
+    WORKLOAD_SHAPE_FIELD,
 };

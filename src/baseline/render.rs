@@ -25,7 +25,7 @@ fn key_line(k: &BundleKey) -> String {
 }
 
 fn promoted(r: &StoredRun) -> String {
-    r.promoted_at_ms
+    r.promoted_at
         .map(format_rfc3339)
         .unwrap_or_else(|| "unknown (file not named by promote)".into())
 }
@@ -153,12 +153,7 @@ pub fn find_set<'a>(sets: &'a [BaselineSet], query: &str) -> Option<&'a Baseline
             || q == k.serving_image
             || q == k.model_version
     };
-    let newest = |s: &&BaselineSet| {
-        s.runs
-            .first()
-            .and_then(|r| r.promoted_at_ms)
-            .unwrap_or(i64::MIN)
-    };
+    let newest = |s: &&BaselineSet| s.runs.first().and_then(|r| r.promoted_at);
     let pick =
         |f: &dyn Fn(&&BaselineSet) -> bool| sets.iter().filter(|s| f(s)).max_by_key(|s| newest(s));
     pick(&by_location).or_else(|| pick(&by_key))
@@ -211,11 +206,7 @@ pub fn render_explain(res: &Resolution) -> String {
         for r in &res.refused {
             let _ = writeln!(out, "  {}", r.location);
             for d in &r.reasons {
-                let _ = writeln!(
-                    out,
-                    "    refused: {} differs (baseline {}, candidate {})",
-                    d.field, d.baseline, d.candidate
-                );
+                let _ = writeln!(out, "    refused: {}", d.describe());
             }
             if let Some(n) = &r.note {
                 let _ = writeln!(out, "    {n}");

@@ -5,30 +5,23 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use chrono::TimeDelta;
+
 use super::error::BaselineError;
 use super::git;
 use super::layout::{
-    hex_sha256, is_run_file, promoted_ms_of, run_file_name, set_dir_for, short_digest_of,
+    hex_sha256, is_run_file, promoted_at_of, run_file_name, set_dir_for, short_digest_of,
 };
-use super::types::{BaselineSet, BaselineSource, StoredRun};
+use super::types::{BaselineSet, BaselineSource, RawFile, StoredRun};
 use crate::bundle::{Bundle, BundleError};
 use crate::fsutil::write_atomic;
-use crate::timefmt::{parse_rfc3339, unix_ms};
+use crate::timefmt::{TimeError, Timestamp, parse_rfc3339, timestamp_ms};
 
 /// Runs kept per set unless told otherwise.
 pub const DEFAULT_KEEP: usize = 5;
 
 fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Bundle, BundleError> {
     crate::bundle::parse_bundle(bytes, path)
-}
-
-/// A run file read from a source, before parsing.
-pub(crate) struct RawFile {
-    /// Directory of the file relative to the baselines root, `/`-separated,
-    /// empty at the root.
-    pub set_rel: String,
-    pub name: String,
-    pub bytes: Vec<u8>,
 }
 
 /// Everything one source holds, with the labels resolution reports.
@@ -39,12 +32,28 @@ pub(crate) struct Loaded {
     pub sets: Vec<BaselineSet>,
 }
 
-/// Newest-first ordering key of a run: promotion stamp, else the run's start
-/// time, else oldest; the location breaks ties deterministically.
-fn order_key(promoted_ms: Option<i64>, bundle: Option<&Bundle>) -> i64 {
-    promoted_ms
-        .or_else(|| bundle.and_then(|b| parse_rfc3339(&b.context.started_at)))
-        .unwrap_or(i64::MIN)
+/// A run's promotion stamp, or an error naming the file.
+fn promoted_at(name: &str, location: &str) -> Result<Option<Timestamp>, BaselineError> {
+    promoted_at_of(name).map_err(|source| bad_time(location, BaselineError::STAMP, source))
+}
+
+/// A bundle's `context.started_at`: `None` when it is not an RFC 3339 time
+/// (such runs order oldest and their age is unknown, as before); an error
+/// naming the file when it is one that cannot exist.
+fn started_at(bundle: &Bundle, location: &str) -> Result<Option<Timestamp>, BaselineError> {
+    match parse_rfc3339(&bundle.context.started_at) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.is_impossible() => Err(bad_time(location, BaselineError::STARTED_AT, e)),
+        Err(_) => Ok(None),
+    }
+}
+
+fn bad_time(location: &str, field: &'static str, source: TimeError) -> BaselineError {
+    BaselineError::BadTime {
+        location: location.to_owned(),
+        field,
+        source,
+    }
 }
 
 pub(crate) fn load(source: &BaselineSource) -> Result<Loaded, BaselineError> {
@@ -81,26 +90,27 @@ pub(crate) fn load(source: &BaselineSource) -> Result<Loaded, BaselineError> {
         } else {
             format!("{label}{}/", f.set_rel)
         };
+        let promoted_at = promoted_at(&f.name, &location)?;
+        let started_at = started_at(&bundle, &location)?;
         groups.entry(set_location).or_default().push(StoredRun {
             location,
             digest: hex_sha256(&f.bytes),
-            promoted_at_ms: promoted_ms_of(&f.name),
+            promoted_at,
+            started_at,
             bundle,
         });
     }
     let sets = groups
         .into_iter()
         .filter_map(|(location, mut runs)| {
-            runs.sort_by(|a, b| {
-                let ka = order_key(a.promoted_at_ms, Some(&a.bundle));
-                let kb = order_key(b.promoted_at_ms, Some(&b.bundle));
-                kb.cmp(&ka).then_with(|| b.location.cmp(&a.location))
-            });
+            // Newest first; the location breaks ties deterministically.
+            runs.sort_by(|a, b| (b.order_time(), &b.location).cmp(&(a.order_time(), &a.location)));
             let key = runs.first()?.bundle.key.clone();
             Some(BaselineSet {
                 location,
                 key,
                 runs,
+                calibration: None,
             })
         })
         .collect();
@@ -234,6 +244,20 @@ pub fn promote_at(
                 .unwrap_or_else(|| "no reason recorded".into()),
         });
     }
+    let validity = &bundle.context.validity;
+    if !validity.is_valid() {
+        return Err(BaselineError::Invalid {
+            path: bundle_path.to_owned(),
+            problems: validity
+                .problems
+                .iter()
+                .map(|p| format!("{}: {} (to fix: {})", p.kind, p.message, p.advice))
+                .collect::<Vec<_>>()
+                .join("; "),
+        });
+    }
+    // Stored, an impossible start time would make the set unreadable.
+    started_at(&bundle, &bundle_path.display().to_string())?;
     let req = &bundle.metrics.requests;
     if req.succeeded == 0 {
         return Err(BaselineError::NoSuccess {
@@ -247,9 +271,9 @@ pub fn promote_at(
     let existing = list_set(&set_dir)?;
 
     let mut stored = None;
-    for (name, _) in &existing {
-        if short_digest_of(name) == digest.get(..12) {
-            let p = set_dir.join(name);
+    for entry in &existing {
+        if short_digest_of(&entry.name) == digest.get(..12) {
+            let p = set_dir.join(&entry.name);
             let same = std::fs::read(&p)
                 .map(|b| hex_sha256(&b) == digest)
                 .unwrap_or(false);
@@ -264,12 +288,15 @@ pub fn promote_at(
         None => {
             // Keep stamps strictly increasing within a set so promotion order
             // survives clock skew and several promotions within a millisecond.
-            let newest = existing.iter().filter_map(|(_, ms)| *ms).max();
-            let mut ms = unix_ms(now);
+            let newest = existing.iter().filter_map(|e| e.promoted_at).max();
+            let mut at = timestamp_ms(now);
             if let Some(n) = newest {
-                ms = ms.max(n.saturating_add(1));
+                let after = n
+                    .checked_add_signed(TimeDelta::milliseconds(1))
+                    .unwrap_or(n);
+                at = at.max(after);
             }
-            let p = set_dir.join(run_file_name(ms, &digest));
+            let p = set_dir.join(run_file_name(at, &digest));
             write_atomic(&p, &bytes).map_err(BaselineError::Write)?;
             p
         }
@@ -278,8 +305,19 @@ pub fn promote_at(
     Ok(path)
 }
 
-/// Run files of one set directory with their promotion stamps.
-fn list_set(set_dir: &Path) -> Result<Vec<(String, Option<i64>)>, BaselineError> {
+/// A run file of one set directory, as promotion sees it.
+struct SetEntry {
+    name: String,
+    /// The stamp of its file name.
+    promoted_at: Option<Timestamp>,
+    /// Promotion, else the start time of a hand-placed file that parses;
+    /// `None` orders it oldest.
+    order: Option<Timestamp>,
+}
+
+/// Run files of one set directory with their times. An impossible time is
+/// an error here, before anything is written or removed.
+fn list_set(set_dir: &Path) -> Result<Vec<SetEntry>, BaselineError> {
     let rd = match std::fs::read_dir(set_dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -297,28 +335,37 @@ fn list_set(set_dir: &Path) -> Result<Vec<(String, Option<i64>)>, BaselineError>
             source,
         })?;
         let name = e.file_name().to_string_lossy().into_owned();
-        if is_run_file(&name) && e.path().is_file() {
-            let ms = promoted_ms_of(&name);
-            out.push((name, ms));
+        if !is_run_file(&name) || !e.path().is_file() {
+            continue;
         }
+        let location = e.path().display().to_string();
+        let promoted_at = promoted_at(&name, &location)?;
+        let order = match promoted_at {
+            Some(t) => Some(t),
+            // A hand-placed file has no stamp: order it by its start time if
+            // it parses, else treat it as the oldest.
+            None => match std::fs::read(e.path())
+                .ok()
+                .and_then(|b| parse_bytes(&b, Path::new(&name)).ok())
+            {
+                Some(bundle) => started_at(&bundle, &location)?,
+                None => None,
+            },
+        };
+        out.push(SetEntry {
+            name,
+            promoted_at,
+            order,
+        });
     }
     Ok(out)
 }
 
 /// Remove all but the newest `keep` runs of a set.
 fn prune(set_dir: &Path, keep: usize) -> Result<(), BaselineError> {
-    let mut runs: Vec<(i64, String)> = list_set(set_dir)?
+    let mut runs: Vec<(Option<Timestamp>, String)> = list_set(set_dir)?
         .into_iter()
-        .map(|(name, ms)| {
-            // A hand-placed file has no stamp: order it by its start time if
-            // it parses, else treat it as the oldest.
-            let bundle = ms.is_none().then(|| {
-                std::fs::read(set_dir.join(&name))
-                    .ok()
-                    .and_then(|b| parse_bytes(&b, Path::new(&name)).ok())
-            });
-            (order_key(ms, bundle.flatten().as_ref()), name)
-        })
+        .map(|e| (e.order, e.name))
         .collect();
     runs.sort_by(|a, b| b.cmp(a));
     for (_, name) in runs.into_iter().skip(keep) {

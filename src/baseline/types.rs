@@ -1,9 +1,12 @@
-//! The public data types of baseline resolution: where baselines come from,
-//! stored runs and sets, and the outcome of a resolution.
+//! The data types of baseline resolution: where baselines come from, the
+//! run files a source holds, stored runs and sets, and the outcome of a
+//! resolution. Both readers (the directory walk in `store`, the git reader in
+//! `git`) produce [`RawFile`]s, so neither depends on the other's module.
 
 use std::path::PathBuf;
 
 use crate::bundle::{Bundle, BundleKey};
+use crate::timefmt::Timestamp;
 
 /// Where stored baselines are read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +20,15 @@ pub enum BaselineSource {
     GitRef { dir: PathBuf, reference: String },
 }
 
+/// A run file read from a source (directory or git ref), before parsing.
+pub(crate) struct RawFile {
+    /// Directory of the file relative to the baselines root, `/`-separated,
+    /// empty at the root.
+    pub set_rel: String,
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
 /// One promoted run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRun {
@@ -26,9 +38,20 @@ pub struct StoredRun {
     pub digest: String,
     /// The parsed bundle.
     pub bundle: Bundle,
-    /// Promotion time from the file name, Unix milliseconds; `None` for a
-    /// file not named by `promote` (then `started_at` orders it).
-    pub promoted_at_ms: Option<i64>,
+    /// Promotion time from the file name; `None` for a file not named by
+    /// `promote` (then `started_at` orders it).
+    pub promoted_at: Option<Timestamp>,
+    /// The bundle's `context.started_at`; `None` when it is not an RFC 3339
+    /// time (an impossible one is an error when loading).
+    pub started_at: Option<Timestamp>,
+}
+
+impl StoredRun {
+    /// When the run entered the set: its promotion, else its start; `None`
+    /// (ordered oldest) when neither is known.
+    pub fn order_time(&self) -> Option<Timestamp> {
+        self.promoted_at.or(self.started_at)
+    }
 }
 
 /// The runs stored for one key and workload (one directory).
@@ -40,6 +63,9 @@ pub struct BaselineSet {
     pub key: BundleKey,
     /// Newest first.
     pub runs: Vec<StoredRun>,
+    /// The set's `calibration.json` (measured run-to-run noise), when it has
+    /// one.
+    pub calibration: Option<super::calibration::Calibration>,
 }
 
 impl BaselineSet {
@@ -55,10 +81,29 @@ impl BaselineSet {
 /// One field that differs between a baseline and the candidate.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct FieldDiff {
-    /// Dotted bundle path, e.g. `key.hardware_profile`.
+    /// Dotted bundle path, e.g. `key.hardware_profile`, or
+    /// `context.workload_shape.FIELD` for one field of the workload's shape.
     pub field: String,
     pub baseline: String,
     pub candidate: String,
+}
+
+/// Prefix of the [`FieldDiff::field`] of a workload shape field.
+pub const WORKLOAD_SHAPE_FIELD: &str = "context.workload_shape.";
+
+impl FieldDiff {
+    /// The difference in words: `load: closed, concurrency 16 → closed,
+    /// concurrency 8` for a workload field (the name a user wrote in the
+    /// workload file), `FIELD differs (baseline A, candidate B)` otherwise.
+    pub fn describe(&self) -> String {
+        match self.field.strip_prefix(WORKLOAD_SHAPE_FIELD) {
+            Some(name) => format!("{name}: {} → {}", self.baseline, self.candidate),
+            None => format!(
+                "{} differs (baseline {}, candidate {})",
+                self.field, self.baseline, self.candidate
+            ),
+        }
+    }
 }
 
 /// A set (or a single run of a set) that was not chosen, and why.

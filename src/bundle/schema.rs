@@ -5,16 +5,18 @@
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
-
-use crate::client::ErrorKind;
 use serde::{Deserialize, Serialize};
+
+use super::kinds::{ErrorKind, ProblemKind, ThroughputBasis, TokenMetric};
 
 /// Bumped when a field changes meaning or is removed. Readers refuse bundles
 /// with a newer schema.
 pub const SCHEMA_VERSION: u32 = 1;
 /// Bumped when a metric definition (DESIGN.md §3) changes; bundles with
-/// different metrics versions are incomparable.
-pub const METRICS_VERSION: u32 = 1;
+/// different metrics versions are incomparable. 2: throughputs are measured
+/// over the steady span of the window (`metrics.throughput_span`), no longer
+/// over the whole window.
+pub const METRICS_VERSION: u32 = 2;
 
 /// One benchmark run: key, context, metrics, histograms and samples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -47,6 +49,30 @@ pub struct Bundle {
     /// A soak run (`tokengate soak`): per-interval snapshots and trends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub soak: Option<SoakSection>,
+    /// The runs of a `--repeat N` bundle (N ≥ 2), in the order they ran;
+    /// `samples.run` says which run each request belongs to, and the
+    /// metrics above pool every run. Empty for a bundle of one run. The gate
+    /// treats each entry as one run of the noise model (run-to-run spread).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repeats: Vec<RepeatRun>,
+}
+
+/// One run of a `--repeat N` bundle: its own window and throughput (a
+/// throughput is a property of a run's window, so it cannot be recomputed
+/// from pooled samples).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RepeatRun {
+    /// RFC 3339 UTC start and end of this run (its warm-up included).
+    pub started_at: String,
+    pub ended_at: String,
+    /// Wall time of this run's measurement window, seconds.
+    pub window_s: f64,
+    /// This run's request counts.
+    pub requests: RequestCounts,
+    /// This run's throughputs, as `metrics` defines them.
+    pub output_tokens_per_s: f64,
+    pub input_tokens_per_s: f64,
+    pub requests_per_s: f64,
 }
 
 /// The result of a load sweep: one measured point per level, how each
@@ -249,6 +275,12 @@ pub struct SoakTrend {
     pub points: u64,
     /// Theil–Sen slope, units of the series per hour.
     pub slope_per_hour: Option<f64>,
+    /// Theil–Sen intercept: the trend line's value at the window's opening,
+    /// median(yᵢ − slope·xᵢ) with x in hours since then (Sen 1968, JASA
+    /// 63(324)), so a report draws the line without refitting it. Absent
+    /// where `slope_per_hour` is, and in bundles written before it was stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intercept: Option<f64>,
     /// Slope per hour relative to the series' median.
     pub relative_per_hour: Option<f64>,
     /// Two-sided Mann–Kendall p-value.
@@ -362,7 +394,8 @@ pub struct LoadInfo {
     pub warmup_requests: u64,
 }
 
-/// The client's own resource use: a saturated client makes numbers suspect.
+/// The client's own resource use, and whether the client limited the
+/// measurement (`saturated`, decided by the client probe in `health`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ClientInfo {
     /// User CPU seconds of the tokengate process over the run.
@@ -377,14 +410,77 @@ pub struct ClientInfo {
     pub schedule_lag_p99_ms: f64,
     /// Open loop: the largest lag, ms.
     pub schedule_lag_max_ms: f64,
-    /// True when the client was likely the bottleneck (CPU near a core, or
-    /// the open-loop schedule fell behind); numbers from such runs are suspect.
+    /// True when the client limited the measurement: the client probe
+    /// (`health`) saw the client's own scheduling delay large enough to
+    /// distort TTFT (`health.limited`). A busy host alone (`host`, high CPU
+    /// pressure) does not set it. Bundles written before the probe existed
+    /// set it from CPU use, open-loop lag or host CPU pressure.
     pub saturated: bool,
-    /// Human-readable reasons for `saturated`.
+    /// Human-readable reasons for `saturated` (empty when it is false).
     pub warnings: Vec<String>,
     /// The client host's CPU signals over the run.
     #[serde(default)]
     pub host: HostSignals,
+    /// What the client probe measured over the measurement window; `None`
+    /// when the window never opened (a run stopped during warm-up) or the
+    /// bundle predates the probe.
+    #[serde(default)]
+    pub health: Option<ClientHealth>,
+}
+
+/// The client probe's reading of the measurement window: how late the
+/// client's own runtime and threads got to run, and the verdict whether that
+/// delay distorted the measured latencies. A first-token event that reaches
+/// the socket while the client's runtime is late is timestamped late by
+/// about as much, so the tick lag is the client's share of every TTFT.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ClientHealth {
+    /// Wall time the probe ran (the measurement window), seconds.
+    pub window_s: f64,
+    /// Period of the probe's ticker task, ms: it sleeps to absolute
+    /// deadlines this far apart on the client's runtime.
+    pub tick_period_ms: f64,
+    /// Deadlines the ticker covered (missed ones included: a tick that woke
+    /// late over several periods counts each deadline it passed).
+    pub ticks: u64,
+    /// How late the ticker woke after its deadline, ms, over all deadlines:
+    /// the delay an event arriving at a random moment of the window would
+    /// have met before the client saw it. Includes tokio's 1 ms timer
+    /// granularity (a quiet runtime reads 0–1 ms).
+    pub tick_lag_p50_ms: f64,
+    /// Mean tick lag, ms.
+    pub tick_lag_mean_ms: f64,
+    /// 95th percentile of the tick lag, ms: about what the client added to
+    /// the TTFT p95; the statistic `limited` compares with `limit_ms`.
+    pub tick_lag_p95_ms: f64,
+    /// 99th percentile of the tick lag, ms.
+    pub tick_lag_p99_ms: f64,
+    /// Largest tick lag, ms.
+    pub tick_lag_max_ms: f64,
+    /// Of the time the process's threads were runnable (running or waiting
+    /// in a CPU run queue), the share they spent waiting: Σ run-queue wait /
+    /// Σ (run-queue wait + CPU time) over the threads alive at the end of
+    /// the window (`/proc/self/task/*/schedstat`, Linux). High when the host
+    /// starves the client; `None` where schedstat is unavailable.
+    pub runnable_wait_share: Option<f64>,
+    /// Mean run-queue wait per time a thread of the process was put on a
+    /// CPU, µs (Σ wait / Σ dispatches from the same files): how long a woken
+    /// client thread typically waited for a CPU.
+    pub run_queue_wait_per_dispatch_us: Option<f64>,
+    /// Threads of the process whose schedstat was read at the window's end.
+    pub threads: Option<u32>,
+    /// The client process's CPU time (user + system) per wall second of the
+    /// window (1.0 = one core fully busy).
+    pub cpu_cores: f64,
+    /// The tick-lag p95 above which the client counts as limiting, ms:
+    /// the larger of 4 ms and 10 % of the TTFT p50 (E2E p50 without
+    /// streaming) less the tick-lag p50, as calibrated in
+    /// `tests/tools/client_probe.sh` (see `runinfo::probe::Thresholds`).
+    pub limit_ms: f64,
+    /// The client limited the measurement: tick-lag p95 above `limit_ms`.
+    pub limited: bool,
+    /// One sentence naming the numbers behind `limited`.
+    pub reason: String,
 }
 
 /// CPU pressure and load of the machine the client ran on. On a shared host
@@ -407,8 +503,20 @@ pub struct Context {
     /// `name` from the workload file.
     pub workload_name: String,
     /// sha256 of everything that must match for two runs to be comparable:
-    /// prompts, max_tokens, sampling, ignore_eos, load shape, streaming, API kind.
+    /// prompts, max_tokens, sampling, ignore_eos, load shape, warm-up,
+    /// cancellations, seed, streaming, API kind. Not the sample size
+    /// (`load.requests`, `load.duration_s`): since digest version 2 a run of
+    /// 100 requests is comparable with one of 200.
     pub workload_digest: String,
+    /// The digest's inputs in words, one entry per field (`api`, `streaming`,
+    /// `seed`, `prompt_order`, `load` — e.g. `closed, concurrency 16` —,
+    /// `warmup`, `cancel`, `classes`, and per class `max_tokens`,
+    /// `ignore_eos`, `temperature`, `top_p`, `stop`, `prompts`; prefixed
+    /// `CLASS.` when the workload mixes several classes), so a refused
+    /// baseline names the field that differs. Empty in bundles written
+    /// before it was recorded; the sample size is in `load`, not here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub workload_shape: BTreeMap<String, String>,
     /// `sim` (built-in simulator) or `http`.
     pub endpoint_kind: String,
     /// Endpoint URL with any credentials removed (`sim://NAME` for the simulator).
@@ -454,12 +562,56 @@ pub struct Context {
     pub client: ClientInfo,
     /// Notes the run produced for humans (e.g. schedule lag, token source fallback).
     pub warnings: Vec<String>,
+    /// Whether the run measured what its workload configured; a bundle
+    /// written before this was recorded reads as having no problems.
+    #[serde(default)]
+    pub validity: Validity,
+}
+
+/// Whether a run measured what its workload configured (`src/validity.rs`).
+/// A run with problems is **invalid**: its numbers say nothing about the
+/// server, so a gate neither passes nor fails it, and `baseline promote`
+/// refuses it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Validity {
+    /// Why the run is invalid, each with what to change; empty = valid.
+    pub problems: Vec<ValidityProblem>,
+    /// Metrics computed from token counts that are known to be wrong (the
+    /// counting tokenizer is not the model's): the gate's names
+    /// (`output_tokens_per_s`, `tpot`, …); a rule on one of them judges
+    /// nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untrusted_metrics: Vec<TokenMetric>,
+    /// What was checked and found, in words, valid or not (e.g. `open loop:
+    /// 399 of 400 scheduled starts, rate 99.9 % of 40 req/s, start lag p99
+    /// 1.2 ms`).
+    #[serde(default)]
+    pub checked: Vec<String>,
+}
+
+impl Validity {
+    pub fn is_valid(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// One reason a run is invalid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ValidityProblem {
+    /// `window_cut`, `output_length`, `rate_missed` or `client_limited`.
+    pub kind: ProblemKind,
+    /// What happened, with the numbers.
+    pub message: String,
+    /// What to change so the next run is valid.
+    pub advice: String,
 }
 
 /// Summary of one latency metric, milliseconds. Quantiles from exact samples
 /// use linear interpolation between order statistics (Hyndman & Fan 1996,
 /// definition 7 — R's and NumPy's default); ITL quantiles come from the HDR
-/// histogram (3 significant digits). `None` when there were no values.
+/// histogram (3 significant digits); server quantiles are interpolated in
+/// Prometheus histogram buckets (see `buckets_ms`). `None` when there were
+/// no values.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LatencyStats {
     pub count: u64,
@@ -470,6 +622,28 @@ pub struct LatencyStats {
     pub p99: Option<f64>,
     pub min: Option<f64>,
     pub max: Option<f64>,
+    /// Server quantiles only (`server.*`, `metrics.queue_time_ms`): by
+    /// quantile (`p50`, `p90`, `p95`, `p99`), the bounds in ms of the
+    /// histogram bucket the quantile was interpolated in, `[lower, upper]`
+    /// (`upper` is `null` for the `+Inf` bucket). The quantile is known only
+    /// to lie in that bucket: a server p95 of 58.3 ms from a 40–60 ms bucket
+    /// says "somewhere in 40–60 ms". Empty, and left out, for the client's
+    /// own metrics, whose quantiles come from the requests themselves.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub buckets_ms: BTreeMap<String, (f64, Option<f64>)>,
+}
+
+impl LatencyStats {
+    /// The resolution of a bucketed quantile in words, `40–60 ms` or
+    /// `≥ 300 ms` (the `+Inf` bucket); `None` for an exact quantile.
+    /// `quantile` is a field name: `p50`, `p90`, `p95` or `p99`.
+    pub fn bucket_text(&self, quantile: &str) -> Option<String> {
+        let &(lower, upper) = self.buckets_ms.get(quantile)?;
+        Some(match upper {
+            Some(upper) => format!("{lower}–{upper} ms"),
+            None => format!("≥ {lower} ms"),
+        })
+    }
 }
 
 /// Request counts of the measurement window.
@@ -522,12 +696,25 @@ pub struct Metrics {
     pub retried_e2e_ms: LatencyStats,
     /// Per-request decode rate, tokens/s: (tokens − 1) / (E2E − TTFT).
     pub decode_tokens_per_s: LatencyStats,
-    /// Output tokens of successful requests / window wall time.
+    /// Output tokens of successful requests per second over
+    /// `throughput_span`: each request's tokens spread over its decode
+    /// phase, the share inside the span counted.
     pub output_tokens_per_s: f64,
-    /// Prompt tokens of successful requests / window wall time.
+    /// Prompt tokens of successful requests per second over
+    /// `throughput_span` (each spread over send → first token).
     pub input_tokens_per_s: f64,
-    /// Successful requests / window wall time.
+    /// Successful requests per second over `throughput_span` (each spread
+    /// over send → end).
     pub requests_per_s: f64,
+    /// Length of the steady span, seconds: from the end of the last warm-up
+    /// request (or the window start, if later) to the start of the last
+    /// measured request, where every user was on a measured request. 0 when
+    /// there is none; see `throughput_span` for whether it was used.
+    #[serde(default)]
+    pub steady_window_s: f64,
+    /// The span the three throughputs above were measured over.
+    #[serde(default)]
+    pub throughput_span: ThroughputSpan,
     pub requests: RequestCounts,
     pub tokens: TokenTotals,
     /// Failures by kind (`connect`, `timeout`, `http_4xx`, …); every kind listed.
@@ -545,7 +732,25 @@ pub struct Metrics {
     pub quality_pass_rate: Option<f64>,
 }
 
-/// Serialized HDR histograms (V2 + deflate, base64) of microsecond values.
+/// The part of the measurement window the throughputs were measured over.
+/// A count-based closed loop drains at the end (in-flight requests fall from
+/// the concurrency to 0) and overlaps its warm-up at the start, so over the
+/// whole window a server past its knee seems to slow down; the steady span
+/// leaves both out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ThroughputSpan {
+    /// `steady` (the steady span, `metrics.steady_window_s` long) or
+    /// `window` (the whole window: the steady span was too short, or the
+    /// bundle predates it).
+    pub basis: ThroughputBasis,
+    /// Start and end of the span, seconds since the window opened.
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Why the whole window was used; `None` when the steady span was.
+    pub fallback: Option<String>,
+}
+
+/// Serialized HDR histograms (V2 + deflate, base64) of microsecond values./// Serialized HDR histograms (V2 + deflate, base64) of microsecond values.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Histograms {
     pub ttft_us: String,
@@ -582,10 +787,7 @@ impl SampleOutcome {
         match s {
             "ok" => Some(SampleOutcome::Ok),
             "cancelled" => Some(SampleOutcome::Cancelled),
-            _ => ErrorKind::ALL
-                .iter()
-                .find(|k| k.as_str() == s)
-                .map(|&k| SampleOutcome::Failed(k)),
+            _ => ErrorKind::from_name(s).map(SampleOutcome::Failed),
         }
     }
 }
@@ -623,17 +825,6 @@ impl JsonSchema for SampleOutcome {
     }
 }
 
-impl From<crate::client::Outcome> for SampleOutcome {
-    fn from(o: crate::client::Outcome) -> Self {
-        use crate::client::Outcome;
-        match o {
-            Outcome::Success => SampleOutcome::Ok,
-            Outcome::Cancelled => SampleOutcome::Cancelled,
-            Outcome::Failed { kind, .. } => SampleOutcome::Failed(kind),
-        }
-    }
-}
-
 /// Per-request values of the measurement window, one column per field, one
 /// entry per request in completion order. Integer microseconds keep both the
 /// file and the recorder's memory small (≈45 bytes a request).
@@ -655,6 +846,11 @@ pub struct Samples {
     pub attempts: Vec<u32>,
     /// `ok`, `cancelled`, or the error kind.
     pub outcome: Vec<SampleOutcome>,
+    /// Index into [`Bundle::repeats`] of each request's run (`--repeat N`);
+    /// empty when the bundle holds one run. Send times (`start_us`) count
+    /// from the start of the request's own run's window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub run: Vec<u16>,
 }
 
 impl Samples {

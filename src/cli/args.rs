@@ -332,7 +332,8 @@ pub struct CliSimArgs {
     /// Batch slots (sequences decoded at once).
     #[arg(long)]
     pub slots: Option<u32>,
-    /// Seed of every random choice.
+    /// Seed of every random choice (faults, text, lengths, jitter, and the
+    /// run-noise factor and stall times unless the profile seeds them).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Share of requests answered with HTTP 500 (`0.05` or `5%`).

@@ -1,11 +1,193 @@
-//! From clap types to domain types.
+//! From clap types to the commands' options: one `TryFrom` per command.
+//! Fallible so that a check that needs more than one flag has its place at
+//! the edge; the clap value parsers have already validated single values.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::args::{CliGateOptions, CliRunArgs, CliSweepArgs, CliWorkloadArgs};
-use crate::commands::GateOptions;
+use super::args::{
+    CliBaselineArgs, CliBaselineCommand, CliCheckArgs, CliCommentArgs, CliGateArgs, CliGateOptions,
+    CliRunArgs, CliSimArgs, CliSoakArgs, CliSweepArgs, CliWorkloadArgs,
+};
+use crate::baseline::BaselineSource;
+use crate::commands::gate::GATE_REPORT_DIR;
+use crate::commands::{
+    BaselineOptions, CheckOptions, CommentOptions, EnvLookup, GateCommandOptions, GateOptions,
+    Platform, ProfileOverrides, ProfileSource, ProgressMode, PublishFlags, ReportOptions,
+    RunOptions, SimOptions, SoakOptions, SweepOptions,
+};
+use crate::driver::StopSignal;
 use crate::workload::Overrides;
+
+impl TryFrom<CliRunArgs> for RunOptions {
+    type Error = anyhow::Error;
+    fn try_from(a: CliRunArgs) -> anyhow::Result<RunOptions> {
+        Ok(run_options(
+            &a.workload,
+            overrides_of(&a),
+            &a.out,
+            a.common.quiet,
+        ))
+    }
+}
+
+impl TryFrom<CliGateArgs> for GateCommandOptions {
+    type Error = anyhow::Error;
+    fn try_from(a: CliGateArgs) -> anyhow::Result<GateCommandOptions> {
+        Ok(GateCommandOptions {
+            gate: gate_options_of(a.bundle, &a.options, None),
+            publish: publish_flags_of(&a.options),
+            report_dir: PathBuf::from(GATE_REPORT_DIR),
+            env: process_env(),
+        })
+    }
+}
+
+impl TryFrom<CliGateArgs> for ReportOptions {
+    type Error = anyhow::Error;
+    fn try_from(a: CliGateArgs) -> anyhow::Result<ReportOptions> {
+        Ok(ReportOptions {
+            gate: gate_options_of(a.bundle, &a.options, None),
+        })
+    }
+}
+
+impl TryFrom<CliCheckArgs> for CheckOptions {
+    type Error = anyhow::Error;
+    fn try_from(a: CliCheckArgs) -> anyhow::Result<CheckOptions> {
+        Ok(CheckOptions {
+            gate: gate_options_of(a.run.out.clone(), &a.gate, Some(&a.report_dir)),
+            publish: publish_flags_of(&a.gate),
+            run: RunOptions::try_from(a.run)?,
+            report_dir: a.report_dir,
+        })
+    }
+}
+
+impl TryFrom<CliBaselineCommand> for BaselineOptions {
+    type Error = anyhow::Error;
+    fn try_from(c: CliBaselineCommand) -> anyhow::Result<BaselineOptions> {
+        Ok(match c {
+            CliBaselineCommand::Promote {
+                bundle,
+                baseline_dir,
+                keep,
+            } => BaselineOptions::Promote {
+                bundle,
+                baseline_dir,
+                keep,
+            },
+            CliBaselineCommand::List { baselines } => BaselineOptions::List {
+                source: source_of(baselines),
+            },
+            CliBaselineCommand::Show { key, baselines } => BaselineOptions::Show {
+                key,
+                source: source_of(baselines),
+            },
+            CliBaselineCommand::Explain { bundle, baselines } => BaselineOptions::Explain {
+                bundle,
+                source: source_of(baselines),
+                now: SystemTime::now(),
+            },
+        })
+    }
+}
+
+impl TryFrom<CliCommentArgs> for CommentOptions {
+    type Error = anyhow::Error;
+    fn try_from(a: CliCommentArgs) -> anyhow::Result<CommentOptions> {
+        Ok(CommentOptions {
+            markdown: a.markdown,
+            // clap's `platform` group makes exactly one of the two flags set.
+            platform: if a.github {
+                Platform::GitHub
+            } else {
+                Platform::GitLab
+            },
+            api_url: a.api_url,
+            repo: a.repo,
+            number: a.number,
+            env: process_env(),
+        })
+    }
+}
+
+impl TryFrom<CliSimArgs> for SimOptions {
+    type Error = anyhow::Error;
+    fn try_from(a: CliSimArgs) -> anyhow::Result<SimOptions> {
+        Ok(SimOptions {
+            profile: match a.profile {
+                Some(p) => ProfileSource::File(p),
+                None => ProfileSource::Builtin(a.builtin),
+            },
+            overrides: ProfileOverrides {
+                ttft_ms: a.ttft_ms,
+                tpot_ms: a.tpot_ms,
+                slots: a.slots,
+                seed: a.seed,
+                error_rate: a.error_rate,
+            },
+            addr: std::net::SocketAddr::new(a.host, a.port),
+            stop: StopSignal::new(),
+            on_ready: None,
+        })
+    }
+}
+
+impl TryFrom<CliSweepArgs> for SweepOptions {
+    type Error = anyhow::Error;
+    fn try_from(a: CliSweepArgs) -> anyhow::Result<SweepOptions> {
+        Ok(SweepOptions {
+            run: run_options(&a.workload, sweep_overrides_of(&a), &a.out, a.common.quiet),
+            levels: a.levels.clone(),
+            start: a.start,
+            max_load: a.max_load,
+            rules: sweep_rules_of(&a),
+            slo_gate: a.slo.clone(),
+            confirm_safe: !a.no_confirm,
+            max_levels: a.max_levels,
+            time_budget: a.time_budget,
+            levels_dir: a.report_dir.join("levels"),
+            report_dir: Some(a.report_dir),
+            on_level: None,
+        })
+    }
+}
+
+impl TryFrom<CliSoakArgs> for SoakOptions {
+    type Error = anyhow::Error;
+    fn try_from(a: CliSoakArgs) -> anyhow::Result<SoakOptions> {
+        Ok(SoakOptions {
+            run: RunOptions::try_from(a.run)?,
+            interval: a.interval,
+            report_dir: Some(a.report_dir),
+        })
+    }
+}
+
+/// The process environment, looked up when asked.
+fn process_env() -> EnvLookup {
+    Arc::new(|k: &str| std::env::var(k).ok())
+}
+
+/// What every command that runs a workload passes: a stop signal (`main`
+/// connects SIGINT/SIGTERM to it; the bundle is still written), the process
+/// environment, and a progress display unless `--quiet`.
+fn run_options(workload: &Path, overrides: Overrides, out: &Path, quiet: bool) -> RunOptions {
+    RunOptions {
+        workload: workload.to_owned(),
+        overrides,
+        out: out.to_owned(),
+        progress: if quiet {
+            ProgressMode::Off
+        } else {
+            ProgressMode::Auto
+        },
+        stop: StopSignal::new(),
+        env: process_env(),
+    }
+}
 
 /// Overrides of the flags every workload command shares (no load).
 fn common_overrides(c: &CliWorkloadArgs) -> Overrides {
@@ -20,7 +202,7 @@ fn common_overrides(c: &CliWorkloadArgs) -> Overrides {
     }
 }
 
-pub fn overrides_of(a: &CliRunArgs) -> Overrides {
+fn overrides_of(a: &CliRunArgs) -> Overrides {
     Overrides {
         concurrency: a.concurrency,
         rate: a.rate,
@@ -28,13 +210,19 @@ pub fn overrides_of(a: &CliRunArgs) -> Overrides {
     }
 }
 
+fn source_of(b: CliBaselineArgs) -> BaselineSource {
+    match b.baseline_ref {
+        Some(reference) => BaselineSource::GitRef {
+            dir: b.baseline_dir,
+            reference,
+        },
+        None => BaselineSource::Dir(b.baseline_dir),
+    }
+}
+
 /// Gate options for `bundle`; `default_dir` supplies report paths not given
 /// explicitly (`check` writes all three by default).
-pub fn gate_options_of(
-    bundle: PathBuf,
-    g: &CliGateOptions,
-    default_dir: Option<&std::path::Path>,
-) -> GateOptions {
+fn gate_options_of(bundle: PathBuf, g: &CliGateOptions, default_dir: Option<&Path>) -> GateOptions {
     let or_default =
         |p: &Option<PathBuf>, name: &str| p.clone().or_else(|| default_dir.map(|d| d.join(name)));
     GateOptions {
@@ -52,8 +240,20 @@ pub fn gate_options_of(
     }
 }
 
+fn publish_flags_of(g: &CliGateOptions) -> PublishFlags {
+    let p = &g.publish;
+    PublishFlags {
+        github_actions: p.github_actions,
+        gitlab_reports: p.gitlab_reports.clone(),
+        check_run: p.check_run,
+        check_run_name: p.check_run_name.clone(),
+        head_sha: p.head_sha.clone(),
+        template: g.template.clone(),
+    }
+}
+
 /// The base overrides of every sweep level (the level sets the load).
-pub fn sweep_overrides_of(a: &CliSweepArgs) -> Overrides {
+fn sweep_overrides_of(a: &CliSweepArgs) -> Overrides {
     Overrides {
         // Any rate turns a closed-loop workload into an open-loop one; each
         // level then sets its own.
@@ -63,7 +263,7 @@ pub fn sweep_overrides_of(a: &CliSweepArgs) -> Overrides {
 }
 
 /// The thresholds of a sweep from its flags.
-pub fn sweep_rules_of(a: &CliSweepArgs) -> crate::bundle::SweepRules {
+fn sweep_rules_of(a: &CliSweepArgs) -> crate::bundle::SweepRules {
     crate::bundle::SweepRules {
         min_prominence: a.min_prominence,
         min_rise: a.min_rise,

@@ -14,6 +14,9 @@ mod wire;
 
 pub use http::{Client, ClientError};
 pub use preflight::{Preflight, PreflightError, preflight};
-pub use record::{ErrorKind, Outcome, Phase, RequestRecord, TokenSource};
-pub use spec::{ApiKind, ClientConfig, Message, Prompt, QualityCheck, RequestSpec, Sampling};
+// The persisted enums are the bundle's; re-exported so `client::ErrorKind`
+// and friends keep naming them.
+pub use crate::bundle::{ApiKind, ErrorKind, TokenSource};
+pub use record::{Outcome, Phase, RequestRecord};
+pub use spec::{ClientConfig, Message, Prompt, QualityCheck, RequestSpec, Sampling};
 pub use sse::{DEFAULT_MAX_EVENT_BYTES, SseDecoder, SseError};

@@ -4,71 +4,9 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-/// Why a request failed. Every failure has exactly one kind (DESIGN.md §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    /// TCP connect refused / DNS / TLS failure before a response.
-    Connect,
-    /// The per-request timeout elapsed (before or during the stream).
-    Timeout,
-    /// HTTP 4xx other than 429 and context overflow.
-    #[serde(rename = "http_4xx")]
-    Http4xx,
-    /// HTTP 429 Too Many Requests.
-    #[serde(rename = "http_429")]
-    Http429,
-    /// HTTP 5xx.
-    #[serde(rename = "http_5xx")]
-    Http5xx,
-    /// HTTP 400 because the prompt plus `max_tokens` exceeds the context.
-    ContextOverflow,
-    /// The stream ended (or the connection broke) without `finish_reason`
-    /// or `[DONE]`.
-    StreamInterrupted,
-    /// An SSE event or body that is not the JSON it should be.
-    MalformedEvent,
-    /// HTTP 200 with no content at all.
-    EmptyResponse,
-}
-
-impl ErrorKind {
-    /// All kinds, in the order reports list them.
-    pub const ALL: [ErrorKind; 9] = [
-        ErrorKind::Connect,
-        ErrorKind::Timeout,
-        ErrorKind::Http4xx,
-        ErrorKind::Http429,
-        ErrorKind::Http5xx,
-        ErrorKind::ContextOverflow,
-        ErrorKind::StreamInterrupted,
-        ErrorKind::MalformedEvent,
-        ErrorKind::EmptyResponse,
-    ];
-
-    /// The stable name used in bundles and reports (`metrics.errors.KIND`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::Connect => "connect",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Http4xx => "http_4xx",
-            ErrorKind::Http429 => "http_429",
-            ErrorKind::Http5xx => "http_5xx",
-            ErrorKind::ContextOverflow => "context_overflow",
-            ErrorKind::StreamInterrupted => "stream_interrupted",
-            ErrorKind::MalformedEvent => "malformed_event",
-            ErrorKind::EmptyResponse => "empty_response",
-        }
-    }
-}
-
-impl std::fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::bundle::SampleOutcome;
+// The persisted enums are the bundle's; the client's modules name them here.
+pub(crate) use crate::bundle::{ErrorKind, TokenSource};
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,24 +24,14 @@ pub enum Outcome {
     },
 }
 
-/// Where the output token count came from (DESIGN.md §3, in order of preference).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TokenSource {
-    /// `usage.completion_tokens` reported by the server.
-    Usage,
-    /// Counted from the generated text with the configured tokenizer.
-    Tokenizer,
-    /// The number of content-bearing events (one token per event assumed).
-    Events,
-}
-
-impl TokenSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenSource::Usage => "usage",
-            TokenSource::Tokenizer => "tokenizer",
-            TokenSource::Events => "events",
+impl From<Outcome> for SampleOutcome {
+    /// The bundle's sample column keeps the kind, not whether the response
+    /// had started (that is counted in `metrics.stream_error_rate`).
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::Success => SampleOutcome::Ok,
+            Outcome::Cancelled => SampleOutcome::Cancelled,
+            Outcome::Failed { kind, .. } => SampleOutcome::Failed(kind),
         }
     }
 }

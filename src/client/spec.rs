@@ -4,24 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Which OpenAI-compatible API to call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApiKind {
-    /// `POST {base}/chat/completions` with `messages`.
-    Chat,
-    /// `POST {base}/completions` with `prompt`.
-    Completions,
-}
-
-impl ApiKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApiKind::Chat => "chat",
-            ApiKind::Completions => "completions",
-        }
-    }
-}
+// The API's name is persisted (`context.api`), so the bundle owns the enum.
+pub use crate::bundle::ApiKind;
 
 /// Fixed for a run. `Debug` is written by hand so the API key never
 /// reaches a log or an error message.

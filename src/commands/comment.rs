@@ -7,11 +7,12 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
+use super::outcome::{CommandOptions, Outcome};
+use super::run::EnvLookup;
 use crate::ci::{
     CiError, CommentOutcome, CommentTarget, github_token_from_env, gitlab_token_from_env,
     upsert_comment,
 };
-use crate::exit_code;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Platform {
@@ -19,7 +20,7 @@ pub enum Platform {
     GitLab,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CommentOptions {
     pub markdown: PathBuf,
     pub platform: Platform,
@@ -27,13 +28,17 @@ pub struct CommentOptions {
     pub api_url: Option<String>,
     pub repo: Option<String>,
     pub number: Option<u64>,
+    /// The CI environment (tokens, repository, pull request).
+    pub env: EnvLookup,
 }
 
-/// Post the report; returns the exit code.
-pub async fn post_comment(
-    opts: &CommentOptions,
-    env: &(dyn Fn(&str) -> Option<String> + Sync),
-) -> anyhow::Result<i32> {
+impl CommandOptions for CommentOptions {}
+
+/// Post the report. Exit 0 unless the report cannot be read or the API
+/// fails outright; a missing token or a run outside a review is a warning.
+pub async fn run(opts: CommentOptions) -> anyhow::Result<Outcome> {
+    let env = &*opts.env;
+    let mut out = Outcome::default();
     let markdown = std::fs::read_to_string(&opts.markdown).with_context(|| {
         format!(
             "cannot read the Markdown report {}",
@@ -65,17 +70,17 @@ pub async fn post_comment(
     let (target, token) = match opts.platform {
         Platform::GitHub => {
             let Some(token) = github_token_from_env(&lookup) else {
-                eprintln!("tokengate: warning: GITHUB_TOKEN is not set; no comment posted");
-                return Ok(exit_code::PASS);
+                out.warnings
+                    .push("GITHUB_TOKEN is not set; no comment posted".into());
+                return Ok(out);
             };
             (CommentTarget::github_from_env(&lookup), token)
         }
         Platform::GitLab => {
             let Some((token, auth)) = gitlab_token_from_env(&lookup) else {
-                eprintln!(
-                    "tokengate: warning: neither GITLAB_TOKEN nor CI_JOB_TOKEN is set; no note posted"
-                );
-                return Ok(exit_code::PASS);
+                out.warnings
+                    .push("neither GITLAB_TOKEN nor CI_JOB_TOKEN is set; no note posted".into());
+                return Ok(out);
             };
             (CommentTarget::gitlab_from_env(&lookup, auth), token)
         }
@@ -83,15 +88,15 @@ pub async fn post_comment(
     let target = match target {
         Ok(t) => t,
         Err(e @ CiError::NotAReviewRequest { .. }) => {
-            eprintln!("tokengate: notice: {e}; no comment posted");
-            return Ok(exit_code::PASS);
+            out.notes.push(format!("notice: {e}; no comment posted"));
+            return Ok(out);
         }
         Err(e) => return Err(e.into()),
     };
     match upsert_comment(&target, &token, &markdown).await? {
-        CommentOutcome::Created { id } => println!("tokengate: created comment {id}"),
-        CommentOutcome::Updated { id } => println!("tokengate: updated comment {id}"),
-        CommentOutcome::Skipped { warning } => eprintln!("tokengate: warning: {warning}"),
+        CommentOutcome::Created { id } => out.line(&format!("tokengate: created comment {id}")),
+        CommentOutcome::Updated { id } => out.line(&format!("tokengate: updated comment {id}")),
+        CommentOutcome::Skipped { warning } => out.warnings.push(warning),
     }
-    Ok(exit_code::PASS)
+    Ok(out)
 }

@@ -1,12 +1,16 @@
-//! `tokengate gate` / `report`: bundle + baseline resolution + gate file →
-//! `GateReport` → JUnit, Markdown and JSON files. The caller decides the
-//! exit code (`gate` uses the verdict, `report` does not).
+//! `tokengate gate`: bundle + baseline resolution + gate file →
+//! `GateReport` → JUnit, Markdown and JSON files, the verdict on stdout,
+//! publishing to the CI platform, and the verdict as the exit status.
+//! `report` and `check` judge through the same [`judge_and_show`].
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::Context as _;
 
+use super::outcome::{CommandOptions, Outcome, Status};
+use super::publish::{PublishFlags, publish_into};
+use super::run::EnvLookup;
 use crate::baseline::{BaselineError, BaselineSource, FieldDiff, Resolution, resolve};
 use crate::bundle::{Bundle, digest_of_file, read_bundle};
 use crate::fsutil::write_atomic;
@@ -39,14 +43,89 @@ pub struct GateOptions {
     pub inconclusive: Option<InconclusivePolicy>,
 }
 
-/// The gate's result and the files written.
+/// The gate's result, the bundle it judged and the files written.
 pub struct GateOutcome {
     pub report: GateReport,
+    /// The candidate bundle as read for the judgement (publishing reuses it).
+    pub bundle: Bundle,
     pub written: Vec<PathBuf>,
+    /// What the user should know that is not in the report (e.g. that the
+    /// target ref has no baselines directory yet).
+    pub notes: Vec<String>,
+}
+
+/// Where `gate` puts GitLab reports when `GITLAB_CI=true` and no
+/// `--gitlab-reports` was given (`check` uses its `--report-dir`).
+pub const GATE_REPORT_DIR: &str = "tokengate-out";
+
+/// `tokengate gate`: the gating options plus where and how to publish.
+pub struct GateCommandOptions {
+    pub gate: GateOptions,
+    pub publish: PublishFlags,
+    /// The directory GitLab reports default into (`DIR/gitlab`).
+    pub report_dir: PathBuf,
+    /// Environment lookup (CI facts and tokens for publishing).
+    pub env: EnvLookup,
+}
+
+impl CommandOptions for GateCommandOptions {}
+
+/// `tokengate gate`: judge, show the verdict, publish; the exit status is
+/// the verdict's. Publishing problems are warnings and never change it.
+pub async fn run(opts: GateCommandOptions) -> anyhow::Result<Outcome> {
+    let mut out = Outcome::default();
+    let publish = Publish {
+        flags: &opts.publish,
+        report_dir: &opts.report_dir,
+        env: &opts.env,
+    };
+    match judge_and_show(&opts.gate, Some(publish), &mut out).await {
+        Ok(verdict) => out.status = verdict,
+        Err(e) => return Ok(out.failed(&e)),
+    }
+    Ok(out)
+}
+
+/// How `gate` and `check` publish a judged bundle.
+pub(crate) struct Publish<'a> {
+    pub flags: &'a PublishFlags,
+    pub report_dir: &'a Path,
+    pub env: &'a EnvLookup,
+}
+
+/// Judge the bundle, add the verdict and the report files to `out`, and
+/// publish when asked; returns the verdict's status. Notes made before a
+/// failure stay in `out`.
+pub(crate) async fn judge_and_show(
+    opts: &GateOptions,
+    publish: Option<Publish<'_>>,
+    out: &mut Outcome,
+) -> anyhow::Result<Status> {
+    let judged = judge(opts, &mut out.notes)?;
+    out.stdout.push_str(&render_verdict_summary(&judged.report));
+    for p in &judged.written {
+        out.line(&format!("report: {}", p.display()));
+        out.files.push(p.clone());
+    }
+    if let Some(p) = publish {
+        publish_into(&judged, opts, p.flags, p.report_dir, p.env, out).await;
+    }
+    let code = judged.report.exit_code();
+    Status::from_code(code)
+        .with_context(|| format!("the gate returned the undocumented exit code {code}"))
 }
 
 /// Compare a bundle with its baseline under a gate file and write reports.
 pub fn gate_bundle(opts: &GateOptions) -> anyhow::Result<GateOutcome> {
+    let mut notes = Vec::new();
+    let mut judged = judge(opts, &mut notes)?;
+    judged.notes = notes;
+    Ok(judged)
+}
+
+/// [`gate_bundle`], with its notes pushed to `notes` as they are made (so a
+/// later error does not lose them); the outcome's own `notes` stay empty.
+fn judge(opts: &GateOptions, notes: &mut Vec<String>) -> anyhow::Result<GateOutcome> {
     let bundle = read_bundle(&opts.bundle)?;
     let digest = digest_of_file(&opts.bundle)?;
     let mut gate = load_gate_file(&opts.gate)?;
@@ -66,7 +145,7 @@ pub fn gate_bundle(opts: &GateOptions) -> anyhow::Result<GateOutcome> {
         // The target branch has no baselines yet (the first change that adds
         // them): every comparison is skipped with that reason, not an error.
         Err(e @ BaselineError::DirAbsentAtRef { .. }) => {
-            eprintln!("tokengate: {}", crate::error_chain(&e));
+            notes.push(crate::error_chain(&e));
             None
         }
         Err(e) => {
@@ -76,7 +155,12 @@ pub fn gate_bundle(opts: &GateOptions) -> anyhow::Result<GateOutcome> {
     let comparison = comparison(&bundle, digest, resolution.as_ref(), opts);
     let report = evaluate(&gate, &comparison, &waivers, Date::of(opts.now));
     let written = write_reports(&report, opts)?;
-    Ok(GateOutcome { report, written })
+    Ok(GateOutcome {
+        report,
+        bundle,
+        written,
+        notes: Vec::new(),
+    })
 }
 
 fn load_waiver_file(opts: &GateOptions) -> anyhow::Result<Vec<Waiver>> {
@@ -131,6 +215,8 @@ fn comparison<'a>(
             )),
             change_under_test: Vec::new(),
             warnings: Vec::new(),
+            design: crate::gate::Design::Sequential,
+            calibration: None,
         };
     };
     let (runs, desc) = match &res.chosen {
@@ -173,6 +259,8 @@ fn comparison<'a>(
                 )
             })
             .collect(),
+        design: crate::gate::Design::Sequential,
+        calibration: None,
     }
 }
 

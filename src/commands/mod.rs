@@ -1,20 +1,32 @@
-//! Orchestration of the commands: each file runs one command end to end
-//! with `anyhow` context; `main` maps the result to an exit code.
+//! The commands: each `<name>.rs` runs one command end to end with `anyhow`
+//! context and exposes `pub async fn run(<Name>Options) ->
+//! anyhow::Result<Outcome>`; `main` converts the arguments, runs, prints the
+//! [`Outcome`] and exits with its status.
 
+pub mod baseline;
 mod chart_files;
+pub mod check;
 pub mod comment;
 pub mod gate;
+pub mod outcome;
 mod progress;
 pub mod publish;
+pub mod report;
 pub mod run;
+pub mod sim;
 pub mod soak;
 pub mod summary;
 pub mod sweep;
 
-pub use comment::{CommentOptions, Platform, post_comment};
-pub use gate::{GateOptions, GateOutcome, gate_bundle, render_verdict_summary};
+pub use baseline::BaselineOptions;
+pub use check::CheckOptions;
+pub use comment::{CommentOptions, Platform};
+pub use gate::{GateCommandOptions, GateOptions, GateOutcome, gate_bundle, render_verdict_summary};
+pub use outcome::{CommandOptions, Outcome, Status};
 pub use publish::{CheckRunOptions, PublishFlags, PublishOptions, Published, ReportFiles, publish};
-pub use run::{ProgressMode, RunOptions, RunOutcome, run_workload};
-pub use soak::{SoakOptions, soak_workload};
+pub use report::ReportOptions;
+pub use run::{EnvLookup, ProgressMode, RunOptions, RunOutcome, run_workload};
+pub use sim::{ProfileOverrides, ProfileSource, ReadyHook, SimOptions};
+pub use soak::{SoakOptions, SoakOutcome, soak_workload};
 pub use summary::{render_summary, render_sweep_level, render_sweep_summary};
 pub use sweep::{LevelObserver, SweepOptions, SweepOutcome, sweep_workload};

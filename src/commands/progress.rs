@@ -1,6 +1,8 @@
 //! Progress while a run is going: an indicatif bar on a terminal, a
 //! one-line status every few seconds otherwise (CI logs), both on stderr so
-//! stdout stays for the summary.
+//! stdout stays for the summary. This live display is the only part of the
+//! library that writes to the terminal itself; everything else a command
+//! shows travels in its [`super::Outcome`].
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -82,7 +84,9 @@ pub fn spawn(plan: &Plan, state: Arc<Progress>, stop: Arc<StopSignal>) -> Displa
                 }
                 None => {
                     let of = total.map(|n| format!("/{n}")).unwrap_or_default();
-                    eprintln!("[tokengate] {secs:.0}s: {finished}{of} requests done, {msg}");
+                    status_line(&format!(
+                        "[tokengate] {secs:.0}s: {finished}{of} requests done, {msg}"
+                    ));
                 }
             }
         }
@@ -91,4 +95,12 @@ pub fn spawn(plan: &Plan, state: Arc<Progress>, stop: Arc<StopSignal>) -> Displa
         }
     });
     Display { done, task }
+}
+
+/// The one place the progress display writes a line: stderr, unbuffered, so
+/// a CI log shows it as it happens. A closed stderr is not worth a panic.
+fn status_line(line: &str) {
+    use std::io::Write as _;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}");
 }

@@ -3,18 +3,22 @@
 //! annotations), GitLab report files (load performance, metrics), and an
 //! optional GitHub check run for pre-release approval. Publishing never
 //! changes the exit code — the verdict does — so every problem here is a
-//! warning, not an error. It also owns the `--inconclusive` override of the
-//! gate file's policy, applied before any report file is written.
+//! warning, not an error.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::bundle::read_bundle;
+use super::gate::{GateOptions, GateOutcome};
+// The rule outcome (`gate::Outcome`) is the one this file mostly means.
+use super::outcome::Outcome as CommandOutcome;
+use super::run::EnvLookup;
+use crate::bundle::Bundle;
 use crate::ci::{
     AnnotationLevel, CHECK_RUN_TEXT_LIMIT, CheckConclusion, CheckRun, CheckRunOutcome, GitHubApi,
-    MARKER, STEP_SUMMARY_LIMIT, append_step_summary, create_check_run, github_token_from_env,
-    load_performance_json, openmetrics_text, ranked_annotations, set_outputs, step_summary,
+    MARKER, STEP_SUMMARY_LIMIT, annotation, append_step_summary, create_check_run,
+    github_token_from_env, load_performance_json, openmetrics_text, ranked_annotations,
+    set_outputs, step_summary,
 };
 use crate::exit_code;
 use crate::fsutil::write_atomic;
@@ -104,6 +108,18 @@ pub struct ReportFiles {
     pub json: Option<PathBuf>,
 }
 
+impl ReportFiles {
+    /// The bundle and report paths of a gate run.
+    pub fn of(opts: &GateOptions) -> ReportFiles {
+        ReportFiles {
+            bundle: opts.bundle.clone(),
+            markdown: opts.markdown.clone(),
+            junit: opts.junit.clone(),
+            json: opts.json.clone(),
+        }
+    }
+}
+
 /// What publishing did: workflow commands for stdout, notes and warnings
 /// for stderr (the caller prints them; tests read them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -114,30 +130,63 @@ pub struct Published {
     pub notes: Vec<String>,
     /// What could not be done; never changes the exit code.
     pub warnings: Vec<String>,
+    /// Report files written (GitLab's), in the order written.
+    pub files: Vec<PathBuf>,
 }
 
-/// Publish `report` everywhere `opts` says. Never fails: problems are
-/// returned as warnings.
+/// Publish a judged bundle the way `gate` and `check` do, and add what
+/// happened to `out`: workflow commands for stdout; notes and warnings for
+/// stderr — except under GitHub Actions, where a warning becomes a
+/// `::warning` annotation (on stdout) so it shows on the run's page.
+pub(crate) async fn publish_into(
+    judged: &GateOutcome,
+    gate: &GateOptions,
+    flags: &PublishFlags,
+    report_dir: &Path,
+    env: &EnvLookup,
+    out: &mut CommandOutcome,
+) {
+    let popts = PublishOptions::resolve(flags, report_dir, &**env);
+    let published = publish(judged, &ReportFiles::of(gate), &popts, &**env).await;
+    out.workflow_commands.extend(published.commands);
+    out.notes.extend(published.notes);
+    out.files.extend(published.files);
+    for w in published.warnings {
+        if popts.github_actions {
+            out.workflow_commands
+                .push(annotation(AnnotationLevel::Warning, "tokengate", &w));
+        } else {
+            out.warnings.push(w);
+        }
+    }
+}
+
+/// Publish a judged bundle everywhere `opts` says. Never fails: problems
+/// are returned as warnings.
 pub async fn publish(
-    report: &GateReport,
+    judged: &GateOutcome,
     files: &ReportFiles,
     opts: &PublishOptions,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Published {
+    let report = &judged.report;
     let mut out = Published::default();
     if opts.github_actions {
         github_actions(report, files, opts, env, &mut out);
     }
     if let Some(dir) = &opts.gitlab_reports {
-        if let Err(e) = gitlab_reports(&files.bundle, dir) {
-            out.warnings
-                .push(format!("GitLab reports not written: {e:#}"));
-        } else {
-            out.notes.push(format!(
-                "GitLab reports: {}, {}",
-                dir.join(LOAD_PERFORMANCE_FILE).display(),
-                dir.join(METRICS_FILE).display()
-            ));
+        match gitlab_reports(&judged.bundle, dir) {
+            Err(e) => out
+                .warnings
+                .push(format!("GitLab reports not written: {e:#}")),
+            Ok(written) => {
+                out.notes.push(format!(
+                    "GitLab reports: {}, {}",
+                    dir.join(LOAD_PERFORMANCE_FILE).display(),
+                    dir.join(METRICS_FILE).display()
+                ));
+                out.files.extend(written);
+            }
         }
     }
     if let Some(cr) = &opts.check_run {
@@ -269,13 +318,6 @@ fn strip_marker(text: &str) -> String {
     }
 }
 
-/// The verdict table part of the Markdown report: everything before the
-/// first `###` section (change under test, detail, warnings).
-pub fn verdict_table(markdown: &str) -> &str {
-    let end = markdown.find("\n### ").map_or(markdown.len(), |i| i + 1);
-    &markdown[..end]
-}
-
 /// Check run conclusion for a report. Inconclusive and skipped are
 /// `neutral` — except when the gate's policy blocks on them (exit 3): then
 /// `failure`, because branch protection accepts `neutral` as passing and a
@@ -358,13 +400,17 @@ async fn check_run(
         Ok(t) => t,
         Err(e) => return skip(out, format!("{e:#}")),
     };
+    let summary = match check_run_summary(report) {
+        Ok(t) => t,
+        Err(e) => return skip(out, format!("{e:#}")),
+    };
     let title = check_run_title(report);
     let run = CheckRun {
         head_sha: head_sha.trim(),
         name: &cr.name,
         conclusion: conclusion(report),
         title: &title,
-        summary: verdict_table(&text),
+        summary: &summary,
         text: &text,
     };
     match create_check_run(&api, &token, &run).await {
@@ -379,16 +425,27 @@ async fn check_run(
     }
 }
 
-fn gitlab_reports(bundle: &Path, dir: &Path) -> anyhow::Result<()> {
-    let b = read_bundle(bundle)?;
+/// The check run's summary: the verdict table of the built-in report, made
+/// from the report itself, whatever `--template` renders the text with.
+fn check_run_summary(report: &GateReport) -> anyhow::Result<String> {
+    let bytes = crate::report::MarkdownRenderer::verdict_table()
+        .with_limit(CHECK_RUN_TEXT_LIMIT)
+        .render(report)
+        .context("cannot render the verdict table")?;
+    String::from_utf8(bytes).context("the verdict table is not UTF-8")
+}
+
+/// Writes GitLab's two report files into `dir`; returns their paths.
+fn gitlab_reports(b: &Bundle, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the directory {}", dir.display()))?;
-    let mut lp = serde_json::to_vec_pretty(&load_performance_json(&b))
+    let mut lp = serde_json::to_vec_pretty(&load_performance_json(b))
         .context("cannot serialize the load performance report")?;
     lp.push(b'\n');
-    write_atomic(&dir.join(LOAD_PERFORMANCE_FILE), &lp)?;
-    write_atomic(&dir.join(METRICS_FILE), openmetrics_text(&b).as_bytes())?;
-    Ok(())
+    let (lp_path, metrics_path) = (dir.join(LOAD_PERFORMANCE_FILE), dir.join(METRICS_FILE));
+    write_atomic(&lp_path, &lp)?;
+    write_atomic(&metrics_path, openmetrics_text(b).as_bytes())?;
+    Ok(vec![lp_path, metrics_path])
 }
 
 #[cfg(test)]
@@ -433,16 +490,6 @@ mod tests {
                 head_sha: Some("abc".into())
             })
         );
-    }
-
-    #[test]
-    fn verdict_table_stops_before_the_first_section() {
-        let md = "## x — fail\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n**Candidate:** c\n\n### Detail\n\nmore\n";
-        assert_eq!(
-            verdict_table(md),
-            "## x — fail\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n**Candidate:** c\n\n"
-        );
-        assert_eq!(verdict_table("no sections\n"), "no sections\n");
     }
 
     #[test]

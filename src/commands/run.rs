@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context as _, bail};
 use tokio::sync::mpsc;
 
+use super::outcome::{CommandOptions, Outcome, Status};
 use super::progress;
 use crate::bundle::{
     Bundle, ClientInfo, Context, LoadInfo, METRICS_VERSION, SCHEMA_VERSION, write_bundle,
@@ -48,6 +49,36 @@ pub struct RunOutcome {
 
 /// The simulator started for a `sim://` endpoint; shut down after the run.
 struct LocalSim(crate::sim::SimServer);
+
+impl CommandOptions for RunOptions {
+    fn stop_signal(&self) -> Option<Arc<StopSignal>> {
+        Some(self.stop.clone())
+    }
+}
+
+/// `tokengate run`: the run's summary on stdout; exit 130 when it was
+/// interrupted (the bundle is still written, marked incomplete).
+pub async fn run(opts: RunOptions) -> anyhow::Result<Outcome> {
+    let outcome = run_workload(opts).await?;
+    let mut out = Outcome::default();
+    summarize(&outcome, &mut out);
+    Ok(out)
+}
+
+/// The summary of a finished run (shared with `check`): the text, the
+/// bundle file and, when interrupted, the note and exit status saying so.
+pub(crate) fn summarize(run: &RunOutcome, out: &mut Outcome) {
+    out.stdout
+        .push_str(&super::summary::render_summary(&run.bundle, &run.path));
+    out.files.push(run.path.clone());
+    if !run.bundle.context.complete {
+        out.notes.push(format!(
+            "the run was interrupted; the bundle {} is marked incomplete",
+            run.path.display()
+        ));
+        out.status = Status::Interrupted;
+    }
+}
 
 /// Run a workload and write its bundle. Errors are tool/configuration
 /// errors (exit 2); request failures are data inside the bundle.
@@ -153,6 +184,18 @@ pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
         )),
         ProgressMode::Off => None,
     };
+    // The client probe measures the window. The driver announces the
+    // window once (`notify_one`) and the scraper waits for it on `events`,
+    // so the driver gets events of its own and the probe relays the
+    // announcement to the scraper as it starts.
+    let driver_events = Arc::new(RunEvents::default());
+    let probe = crate::runinfo::ClientProbe::spawn({
+        let (driver_events, events) = (driver_events.clone(), events.clone());
+        async move {
+            driver_events.measuring.notified().await;
+            events.measuring.notify_one();
+        }
+    });
     let summary = driver::run(
         plan.clone(),
         client,
@@ -160,9 +203,10 @@ pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
         tx,
         opts.stop.clone(),
         progress_state.clone(),
-        events.clone(),
+        driver_events,
     )
     .await;
+    let probe_reading = probe.finish().await;
     events.done.notify_one();
     let host_end = crate::runinfo::host_sample();
     let server = match scraper {
@@ -186,6 +230,7 @@ pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
     }
 
     let recorded = recorder.finish();
+    let (lengths, schedule) = (recorded.output_lengths.clone(), recorded.schedule.clone());
     let cpu_user = cpu_after.0.saturating_sub(cpu_before.0);
     let cpu_sys = cpu_after.1.saturating_sub(cpu_before.1);
     let mut bundle = assemble(
@@ -200,17 +245,42 @@ pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
         &*env,
     );
     bundle.context.client.host = crate::runinfo::host_signals(&host_start, &host_end);
-    if let Some(p) = bundle.context.client.host.cpu_pressure_some
+    // Saturated means the client limited the measurement (the probe's
+    // verdict), not that the host was busy: high host CPU pressure or a
+    // busy client process are reported as information only.
+    let latency_p50 = bundle.metrics.ttft_ms.p50.or(bundle.metrics.e2e_ms.p50);
+    let health = probe_reading
+        .map(|r| crate::runinfo::assess(&r, latency_p50, &crate::runinfo::Thresholds::default()));
+    let client = &mut bundle.context.client;
+    let mut busy = Vec::new();
+    if client.cpu_utilization > 0.8 {
+        busy.push(format!(
+            "the client used {:.0} % of a CPU core",
+            client.cpu_utilization * 100.0
+        ));
+    }
+    if let Some(p) = client.host.cpu_pressure_some
         && p >= 0.3
     {
-        let w = format!(
-            "the client host was CPU-saturated: some task waited for a CPU {:.0} % of the run (PSI); latency numbers from this run are suspect",
+        busy.push(format!(
+            "the client host was busy (some task waited for a CPU {:.0} % of the run, PSI)",
             p * 100.0
-        );
-        bundle.context.client.warnings.push(w.clone());
-        bundle.context.client.saturated = true;
-        bundle.context.warnings.push(w);
+        ));
     }
+    match &health {
+        Some(h) if h.limited => {
+            client.saturated = true;
+            client.warnings.push(h.reason.clone());
+            bundle.context.warnings.push(h.reason.clone());
+        }
+        Some(h) if !busy.is_empty() => bundle.context.warnings.push(format!(
+            "{}; for information only: {}",
+            busy.join(" and "),
+            h.reason
+        )),
+        _ => {}
+    }
+    bundle.context.client.health = health;
     if let Some(w) = preflight_warning {
         bundle.context.warnings.push(w);
     }
@@ -218,11 +288,44 @@ pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
         bundle.metrics.queue_time_ms = server.queue_time_ms.clone();
     }
     bundle.server = server;
+    // Last: validity reads the client's final saturation verdict.
+    record_validity(&plan, &mut bundle, &lengths, &schedule);
     Ok(RunOutcome {
         bundle,
         path: opts.out,
         plan,
     })
+}
+
+/// `context.validity` from the plan and the recorded facts; each problem
+/// other than the client's own (already among the warnings) is also a
+/// warning, so the summary and reports show it.
+fn record_validity(
+    plan: &Plan,
+    bundle: &mut Bundle,
+    lengths: &crate::metrics::OutputLengths,
+    schedule: &crate::metrics::ScheduleFacts,
+) {
+    let c = &bundle.context;
+    let facts = crate::validity::Facts {
+        complete: c.complete,
+        incomplete_reason: c.incomplete_reason.as_deref(),
+        measured: bundle.metrics.requests.attempted,
+        client_saturated: c.client.saturated,
+        client_warnings: &c.client.warnings,
+        lengths,
+        schedule,
+    };
+    let validity = crate::validity::assess(&crate::validity::Expectations::of(plan), &facts);
+    for p in &validity.problems {
+        if p.kind != crate::bundle::ProblemKind::ClientLimited {
+            bundle.context.warnings.push(format!(
+                "invalid run ({}): {}; {}",
+                p.kind, p.message, p.advice
+            ));
+        }
+    }
+    bundle.context.validity = validity;
 }
 
 #[expect(
@@ -243,27 +346,19 @@ fn assemble(
     let m = &recorded.metrics;
     let mut warnings = Vec::new();
 
-    // Client saturation: our own CPU close to a full core, or an open-loop
-    // schedule that fell behind, makes the numbers suspect.
+    // The client's own CPU use; whether the client limited the measurement
+    // is the client probe's verdict, set by the caller.
     let cpu_total = (cpu.0 + cpu.1).as_secs_f64();
     let wall = elapsed.as_secs_f64().max(1e-9);
     let utilization = cpu_total / wall;
     let total_requests = (m.requests.attempted + m.requests.warmup).max(1);
-    let mut client_warnings = Vec::new();
-    if utilization > 0.8 {
-        client_warnings.push(format!(
-            "the client used {:.0} % of a CPU core: it may have been the bottleneck",
-            utilization * 100.0
-        ));
-    }
     let lag_p99_ms = recorded.lag_p99.as_secs_f64() * 1e3;
     let lag_max_ms = recorded.lag_max.as_secs_f64() * 1e3;
     if matches!(plan.load, LoadPlan::Open { .. }) && lag_p99_ms > 10.0 {
-        client_warnings.push(format!(
+        warnings.push(format!(
             "the open-loop schedule fell behind: p99 start lag {lag_p99_ms:.1} ms, max {lag_max_ms:.1} ms; the achieved rate is below the target"
         ));
     }
-    warnings.extend(client_warnings.iter().cloned());
 
     let token_source = match recorded.token_sources.len() {
         0 => "none".to_string(),
@@ -284,14 +379,6 @@ fn assemble(
     if token_source == "events" {
         warnings
             .push("output tokens were counted as content events (no usage, no tokenizer)".into());
-    }
-    if let (Some(max), Some(mean)) = (plan.max_tokens, m.tokens.output_mean)
-        && plan.classes.iter().all(|c| c.sampling.ignore_eos)
-        && mean < max as f64 * 0.98
-    {
-        warnings.push(format!(
-            "output length drift: asked for {max} tokens with ignore_eos, got {mean:.1} on average; a shorter answer is not a faster server"
-        ));
     }
     let connect_failures = m
         .errors
@@ -342,6 +429,7 @@ fn assemble(
     let context = Context {
         workload_name: plan.name.clone(),
         workload_digest: plan.digest.clone(),
+        workload_shape: plan.shape.clone(),
         endpoint_kind: plan.endpoint.kind().into(),
         endpoint: plan.endpoint.display(),
         api: plan.api.as_str().into(),
@@ -371,11 +459,13 @@ fn assemble(
             cpu_per_request_us: round3(cpu_total * 1e6 / total_requests as f64),
             schedule_lag_p99_ms: round3(lag_p99_ms),
             schedule_lag_max_ms: round3(lag_max_ms),
-            saturated: !client_warnings.is_empty(),
-            warnings: client_warnings,
+            saturated: false,
+            warnings: Vec::new(),
             host: Default::default(),
+            health: None,
         },
         warnings,
+        validity: Default::default(),
     };
     Bundle {
         schema_version: SCHEMA_VERSION,
@@ -388,6 +478,7 @@ fn assemble(
         server: None,
         sweep: None,
         soak: None,
+        repeats: Vec::new(),
     }
 }
 

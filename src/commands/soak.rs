@@ -1,16 +1,19 @@
 //! `tokengate soak`: one long run at one load level (the workload's), with
 //! the client's own memory sampled every interval while it runs; afterwards
 //! the bundle gets its soak section (per-interval snapshots and trends, see
-//! [`crate::soak`]) and is written again.
+//! [`crate::soak`]) and it is written once.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use tokio::sync::oneshot;
 
-use super::run::{RunOptions, RunOutcome, measure_workload};
-use crate::bundle::write_bundle;
+use super::outcome::{CommandOptions, Outcome, Status};
+use super::run::{RunOptions, measure_workload};
+use crate::bundle::{Bundle, write_bundle};
+use crate::wording;
 use crate::workload::WorkloadFile;
 
 /// Shortest snapshot interval.
@@ -27,14 +30,59 @@ pub struct SoakOptions {
     pub interval: Duration,
     /// Where `soak.html`, `soak.md` and the SVG charts are written (`None`:
     /// no reports).
-    pub report_dir: Option<std::path::PathBuf>,
+    pub report_dir: Option<PathBuf>,
+}
+
+/// A soak's bundle (with its soak section) and the files written.
+pub struct SoakOutcome {
+    pub bundle: Bundle,
+    /// Where the bundle was written.
+    pub path: PathBuf,
+    /// Report files written (charts, then `soak.html`, `soak.md`).
+    pub reports: Vec<PathBuf>,
+}
+
+impl CommandOptions for SoakOptions {
+    fn stop_signal(&self) -> Option<Arc<crate::driver::StopSignal>> {
+        Some(self.run.stop.clone())
+    }
+}
+
+/// `tokengate soak`: the run summary, the per-interval table and the trend
+/// notes; exit 0 (drift is reported, not gated), 130 when interrupted (the
+/// bundle is written, marked incomplete).
+pub async fn run(opts: SoakOptions) -> anyhow::Result<Outcome> {
+    let soak = soak_workload(opts).await?;
+    let mut out = Outcome::default();
+    out.stdout
+        .push_str(&super::summary::render_summary(&soak.bundle, &soak.path));
+    if let Some(section) = &soak.bundle.soak {
+        out.stdout.push_str(&crate::soak::render_soak_text(section));
+    }
+    for p in soak
+        .reports
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e != "svg"))
+    {
+        out.line(&format!("report: {}", p.display()));
+    }
+    out.files.push(soak.path.clone());
+    out.files.extend(soak.reports);
+    if !soak.bundle.context.complete {
+        out.notes.push(format!(
+            "the soak was interrupted; the bundle {} is marked incomplete",
+            soak.path.display()
+        ));
+        out.status = Status::Interrupted;
+    }
+    Ok(out)
 }
 
 /// Run a soak: validate the interval against the duration, run the workload
 /// while sampling the client's resident memory every interval, then add the
 /// soak section to the bundle and write it once (atomically). Errors are
 /// tool/configuration errors (exit 2).
-pub async fn soak_workload(opts: SoakOptions) -> anyhow::Result<RunOutcome> {
+pub async fn soak_workload(opts: SoakOptions) -> anyhow::Result<SoakOutcome> {
     let SoakOptions {
         mut run,
         interval,
@@ -43,24 +91,24 @@ pub async fn soak_workload(opts: SoakOptions) -> anyhow::Result<RunOutcome> {
     if interval < MIN_INTERVAL {
         bail!(
             "--interval {}: a soak interval must be at least {}",
-            human(interval),
-            human(MIN_INTERVAL)
+            wording::duration(interval),
+            wording::duration(MIN_INTERVAL)
         );
     }
     let duration = soak_duration(&run)?;
     if interval > duration {
         bail!(
             "--interval {} is longer than the soak's duration {}: choose an interval of at most the duration",
-            human(interval),
-            human(duration)
+            wording::duration(interval),
+            wording::duration(duration)
         );
     }
     let snapshots = (duration.as_secs_f64() / interval.as_secs_f64()).floor() as u64;
     if snapshots > MAX_SNAPSHOTS {
         bail!(
             "--interval {} over a {} soak gives {snapshots} snapshots, more than {MAX_SNAPSHOTS}: choose a longer --interval",
-            human(interval),
-            human(duration)
+            wording::duration(interval),
+            wording::duration(duration)
         );
     }
     run.overrides.duration = Some(duration);
@@ -117,18 +165,25 @@ pub async fn soak_workload(opts: SoakOptions) -> anyhow::Result<RunOutcome> {
     ));
     write_bundle(&outcome.bundle, &outcome.path)
         .with_context(|| format!("cannot write the soak bundle {}", outcome.path.display()))?;
-    if let Some(dir) = report_dir {
-        let b = &outcome.bundle;
-        let html = crate::report::soak_html(b).context("cannot render the soak report")?;
-        super::chart_files::write_chart_reports(
-            &dir,
-            "soak",
-            &crate::report::soak_charts(b),
-            &html,
-            &crate::report::soak_markdown(b, "soak.html"),
-        )?;
-    }
-    Ok(outcome)
+    let reports = match report_dir {
+        Some(dir) => {
+            let b = &outcome.bundle;
+            let html = crate::report::soak_html(b).context("cannot render the soak report")?;
+            super::chart_files::write_chart_reports(
+                &dir,
+                "soak",
+                &crate::report::soak_charts(b),
+                &html,
+                &crate::report::soak_markdown(b, "soak.html"),
+            )?
+        }
+        None => Vec::new(),
+    };
+    Ok(SoakOutcome {
+        bundle: outcome.bundle,
+        path: outcome.path,
+        reports,
+    })
 }
 
 /// The soak's duration: `--duration`, else the workload's `duration:`.
@@ -160,22 +215,6 @@ fn display(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// `1s`, `90s`, `1m`, `2h`, `500ms`: a duration as a user would type it.
-pub fn human(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms % 1000 != 0 {
-        return format!("{ms}ms");
-    }
-    let s = d.as_secs();
-    if s >= 3600 && s % 3600 == 0 {
-        format!("{}h", s / 3600)
-    } else if s >= 60 && s % 60 == 0 {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
-    }
-}
-
 /// This process's resident memory, MiB; `None` off Linux.
 fn client_rss_mib() -> Option<f64> {
     crate::runinfo::resident_memory_bytes().map(|b| b as f64 / (1024.0 * 1024.0))
@@ -184,15 +223,6 @@ fn client_rss_mib() -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_print_as_typed() {
-        assert_eq!(human(Duration::from_millis(500)), "500ms");
-        assert_eq!(human(Duration::from_secs(1)), "1s");
-        assert_eq!(human(Duration::from_secs(90)), "90s");
-        assert_eq!(human(Duration::from_secs(60)), "1m");
-        assert_eq!(human(Duration::from_secs(7200)), "2h");
-    }
 
     #[cfg(target_os = "linux")]
     #[test]

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::bundle::{Bundle, LatencyStats};
+use crate::wording::{fixed, number as fmt_num};
 
 pub fn render_summary(b: &Bundle, path: &Path) -> String {
     let m = &b.metrics;
@@ -29,8 +30,13 @@ pub fn render_summary(b: &Bundle, path: &Path) -> String {
     let r = &m.requests;
     let _ = writeln!(
         s,
-        "requests: {} ok, {} failed, {} cancelled, {} retried ({} warm-up excluded) in {:.2} s",
-        r.succeeded, r.failed, r.cancelled, r.retried, r.warmup, c.window_s
+        "requests: {} ok, {} failed, {} cancelled, {} retried ({} warm-up excluded) in {} s",
+        r.succeeded,
+        r.failed,
+        r.cancelled,
+        r.retried,
+        r.warmup,
+        fixed(c.window_s, 2)
     );
     let _ = writeln!(
         s,
@@ -38,7 +44,7 @@ pub fn render_summary(b: &Bundle, path: &Path) -> String {
         "ms", "p50", "p90", "p95", "p99", "mean", "n"
     );
     let row = |s: &mut String, name: &str, l: &LatencyStats| {
-        let f = |v: Option<f64>| v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into());
+        let f = |v: Option<f64>| v.map(|v| fixed(v, 2)).unwrap_or_else(|| "-".into());
         let _ = writeln!(
             s,
             "{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
@@ -57,8 +63,11 @@ pub fn render_summary(b: &Bundle, path: &Path) -> String {
     row(&mut s, "E2E", &m.e2e_ms);
     let _ = writeln!(
         s,
-        "throughput: {:.1} output tok/s, {:.1} input tok/s, {:.2} req/s (tokens from {})",
-        m.output_tokens_per_s, m.input_tokens_per_s, m.requests_per_s, c.token_source
+        "throughput: {} output tok/s, {} input tok/s, {} req/s (tokens from {})",
+        fixed(m.output_tokens_per_s, 1),
+        fixed(m.input_tokens_per_s, 1),
+        fixed(m.requests_per_s, 2),
+        c.token_source
     );
     let errors: Vec<String> = m
         .errors
@@ -68,33 +77,33 @@ pub fn render_summary(b: &Bundle, path: &Path) -> String {
         .collect();
     let _ = writeln!(
         s,
-        "errors: {:.2} % ({}), stream errors {:.2} %",
-        m.error_rate * 100.0,
+        "errors: {} % ({}), stream errors {} %",
+        fixed(m.error_rate * 100.0, 2),
         if errors.is_empty() {
             "none".into()
         } else {
             errors.join(", ")
         },
-        m.stream_error_rate * 100.0
+        fixed(m.stream_error_rate * 100.0, 2)
     );
     let mut extra = Vec::new();
     if let Some(g) = m.goodput {
-        extra.push(format!("goodput {:.1} %", g * 100.0));
+        extra.push(format!("goodput {} %", fixed(g * 100.0, 1)));
     }
     if let Some(cst) = m.cost_per_1k {
-        extra.push(format!("cost per 1k responses {cst:.4}"));
+        extra.push(format!("cost per 1k responses {}", fixed(cst, 4)));
     }
     if let Some(q) = m.quality_pass_rate {
-        extra.push(format!("quality pass rate {:.1} %", q * 100.0));
+        extra.push(format!("quality pass rate {} %", fixed(q * 100.0, 1)));
     }
     if !extra.is_empty() {
         let _ = writeln!(s, "{}", extra.join(", "));
     }
     let _ = writeln!(
         s,
-        "client: {:.0} µs CPU per request, {:.0} % of a core",
-        c.client.cpu_per_request_us,
-        c.client.cpu_utilization * 100.0
+        "client: {} µs CPU per request, {} % of a core",
+        fixed(c.client.cpu_per_request_us, 0),
+        fixed(c.client.cpu_utilization * 100.0, 0)
     );
     for w in &c.warnings {
         let _ = writeln!(s, "warning: {w}");
@@ -104,7 +113,7 @@ pub fn render_summary(b: &Bundle, path: &Path) -> String {
 }
 
 fn opt_ms(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
+    v.map(|v| fixed(v, 1)).unwrap_or_else(|| "-".into())
 }
 
 /// One line per measured level, as the sweep goes.
@@ -115,21 +124,21 @@ pub fn render_sweep_level(p: &crate::bundle::SweepPoint, unit: &str) -> String {
         None => "",
     };
     format!(
-        "level {:>7} {unit}: {:>5} req, TTFT p95 {:>8} ms, ITL p95 {:>6} ms, {:>9.1} tok/s, {:>6.2} req/s, errors {:.2} %, queue p95 {} ms{slo}",
-        crate::sweep::fmt_num(p.load),
+        "level {:>7} {unit}: {:>5} req, TTFT p95 {:>8} ms, ITL p95 {:>6} ms, {:>9} tok/s, {:>6} req/s, errors {} %, queue p95 {} ms{slo}",
+        fmt_num(p.load),
         p.requests,
         opt_ms(p.ttft_p95_ms),
         opt_ms(p.itl_p95_ms),
-        p.output_tokens_per_s,
-        p.requests_per_s,
-        p.error_rate * 100.0,
+        fixed(p.output_tokens_per_s, 1),
+        fixed(p.requests_per_s, 2),
+        fixed(p.error_rate * 100.0, 2),
         opt_ms(p.server_queue_p95_ms),
     )
 }
 
 /// The end of a sweep: the knee, the first signal, the safe operating point.
 pub fn render_sweep_summary(b: &Bundle, path: &Path) -> String {
-    use crate::sweep::{fmt_num, signal_label};
+    use crate::sweep::signal_label;
     let mut s = String::new();
     let Some(sw) = &b.sweep else {
         return s;
@@ -160,14 +169,14 @@ pub fn render_sweep_summary(b: &Bundle, path: &Path) -> String {
             );
             let _ = writeln!(
                 s,
-                "safe operating point: {unit} {} ({:.0} % of the knee) → configure {}; expected p95 TTFT {} ms, p95 ITL {} ms, {:.1} output tok/s, {:.2} req/s",
+                "safe operating point: {unit} {} ({} % of the knee) → configure {}; expected p95 TTFT {} ms, p95 ITL {} ms, {} output tok/s, {} req/s",
                 fmt_num(safe.load),
-                safe.share * 100.0,
+                fixed(safe.share * 100.0, 0),
                 fmt_num(safe.configured_load),
                 opt_ms(safe.ttft_p95_ms),
                 opt_ms(safe.itl_p95_ms),
-                safe.output_tokens_per_s,
-                safe.requests_per_s
+                fixed(safe.output_tokens_per_s, 1),
+                fixed(safe.requests_per_s, 2)
             );
         }
         _ => {

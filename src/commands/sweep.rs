@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, bail};
 
+use super::outcome::{CommandOptions, Outcome, Status};
 use super::run::{RunOptions, run_workload};
 use crate::bundle::{Bundle, SweepPoint, SweepRules, SweepSection, hex_sha256, write_bundle};
 use crate::gate::{
@@ -21,7 +22,8 @@ use crate::sweep::{PlanConfig, Planner, Strategy, analyze, fmt_num, point_of};
 use crate::workload::{LoadPlan, load_plan};
 
 /// Called after each level with its point and the load unit (`users` or
-/// `req/s`), for progress lines.
+/// `req/s`), for progress lines (`main` prints
+/// [`super::summary::render_sweep_level`] of it as the sweep goes).
 pub type LevelObserver = Arc<dyn Fn(&SweepPoint, &str) + Send + Sync>;
 
 pub struct SweepOptions {
@@ -55,8 +57,44 @@ pub struct SweepOutcome {
     pub path: PathBuf,
     /// Report files written (HTML, Markdown, charts).
     pub reports: Vec<PathBuf>,
+    /// Each measured level's own bundle, in the order measured.
+    pub level_bundles: Vec<PathBuf>,
     /// The sweep was interrupted (SIGINT/SIGTERM): exit 130.
     pub interrupted: bool,
+}
+
+impl CommandOptions for SweepOptions {
+    fn stop_signal(&self) -> Option<Arc<crate::driver::StopSignal>> {
+        Some(self.run.stop.clone())
+    }
+}
+
+/// `tokengate sweep`: the level lines go out through `on_level` as the
+/// sweep goes; the outcome has the knee, the safe operating point and the
+/// report files. Exit 130 when interrupted (the sweep bundle is written).
+pub async fn run(opts: SweepOptions) -> anyhow::Result<Outcome> {
+    let sweep = sweep_workload(opts).await?;
+    let mut out = Outcome::new(if sweep.interrupted {
+        Status::Interrupted
+    } else {
+        Status::Pass
+    });
+    out.stdout.push_str(&super::summary::render_sweep_summary(
+        &sweep.bundle,
+        &sweep.path,
+    ));
+    // The charts are embedded in both pages; listing them adds noise.
+    for p in sweep
+        .reports
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e != "svg"))
+    {
+        out.line(&format!("report: {}", p.display()));
+    }
+    out.files.extend(sweep.level_bundles);
+    out.files.push(sweep.path);
+    out.files.extend(sweep.reports);
+    Ok(out)
 }
 
 /// Run a sweep and write its bundle. Errors are tool/configuration errors
@@ -110,6 +148,7 @@ pub async fn sweep_workload(opts: SweepOptions) -> anyhow::Result<SweepOutcome> 
     let mut next = Some(planner.first());
     let mut interrupted = false;
     let mut level_error: Option<String> = None;
+    let mut level_bundles = Vec::new();
     // Recomputed as each level lands; after the loop it is the final one.
     let mut analysis = analyze(&points, &opts.rules, closed_loop);
     while let Some(load) = next {
@@ -127,7 +166,7 @@ pub async fn sweep_workload(opts: SweepOptions) -> anyhow::Result<SweepOutcome> 
         let result = run_workload(RunOptions {
             workload: opts.run.workload.clone(),
             overrides,
-            out,
+            out: out.clone(),
             progress: opts.run.progress,
             stop: opts.run.stop.clone(),
             env: env.clone(),
@@ -146,6 +185,7 @@ pub async fn sweep_workload(opts: SweepOptions) -> anyhow::Result<SweepOutcome> 
                 break;
             }
         };
+        level_bundles.push(out);
         let mut point = point_of(&outcome.bundle, load);
         if let Some(gate) = &slo {
             point.slo_broken = slo_broken(gate, &outcome.bundle);
@@ -248,6 +288,7 @@ pub async fn sweep_workload(opts: SweepOptions) -> anyhow::Result<SweepOutcome> 
         bundle: headline,
         path: opts.run.out.clone(),
         reports,
+        level_bundles,
         interrupted,
     })
 }
@@ -326,6 +367,8 @@ fn slo_broken(gate: &GateFile, bundle: &Bundle) -> Vec<String> {
         skip_reason: Some("a sweep level is judged by absolute rules only".to_owned()),
         change_under_test: Vec::new(),
         warnings: Vec::new(),
+        design: crate::gate::Design::Sequential,
+        calibration: None,
     };
     let report = evaluate(gate, &cmp, &[], Date::of(SystemTime::now()));
     report

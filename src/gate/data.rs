@@ -31,11 +31,20 @@ use base64::Engine as _;
 use super::file::LatencyKind;
 use crate::bundle::{Bundle, SampleOutcome};
 
+/// Whether sample `i` is a successful first attempt.
+fn ok_first(b: &Bundle, i: usize) -> bool {
+    let s = &b.samples;
+    s.outcome.get(i).is_some_and(|o| o.is_ok()) && s.attempts.get(i).copied().unwrap_or(1) <= 1
+}
+
 /// Indices of successful first-attempt requests.
 fn ok_first_attempts(b: &Bundle) -> impl Iterator<Item = usize> + '_ {
-    let s = &b.samples;
-    (0..s.len())
-        .filter(move |&i| s.outcome[i].is_ok() && s.attempts.get(i).copied().unwrap_or(1) <= 1)
+    (0..b.samples.len()).filter(move |&i| ok_first(b, i))
+}
+
+/// Every sample index, in stored (completion) order.
+fn all(b: &Bundle) -> Vec<usize> {
+    (0..b.samples.len()).collect()
 }
 
 /// Per-request values of a latency metric in milliseconds (for ITL: see the
@@ -43,18 +52,6 @@ fn ok_first_attempts(b: &Bundle) -> impl Iterator<Item = usize> + '_ {
 pub fn latency_values_ms(b: &Bundle, kind: LatencyKind) -> Vec<f64> {
     let s = &b.samples;
     match kind {
-        LatencyKind::Ttft => ok_first_attempts(b)
-            .filter_map(|i| s.ttft_us.get(i).copied().flatten())
-            .map(|us| f64::from(us) / 1000.0)
-            .collect(),
-        LatencyKind::Tpot => ok_first_attempts(b)
-            .filter_map(|i| s.tpot_us.get(i).copied().flatten())
-            .map(|us| f64::from(us) / 1000.0)
-            .collect(),
-        LatencyKind::E2e => ok_first_attempts(b)
-            .filter_map(|i| s.e2e_us.get(i).copied())
-            .map(|us| f64::from(us) / 1000.0)
-            .collect(),
         LatencyKind::Ttfb => histogram_values_ms(&b.histograms.ttfb_us, None),
         LatencyKind::Itl => {
             let requests_with_gaps = ok_first_attempts(b)
@@ -62,14 +59,39 @@ pub fn latency_values_ms(b: &Bundle, kind: LatencyKind) -> Vec<f64> {
                 .count() as u64;
             histogram_values_ms(&b.histograms.itl_us, Some(requests_with_gaps))
         }
+        _ => latency_values_in(b, kind, &all(b)),
     }
+}
+
+/// The per-request values of TTFT, TPOT or E2E (ms) of the samples `idx`,
+/// in that order (successful first attempts only). TTFB and ITL have no
+/// per-request column: empty.
+pub fn latency_values_in(b: &Bundle, kind: LatencyKind, idx: &[usize]) -> Vec<f64> {
+    let s = &b.samples;
+    let column = |i: usize| match kind {
+        LatencyKind::Ttft => s.ttft_us.get(i).copied().flatten(),
+        LatencyKind::Tpot => s.tpot_us.get(i).copied().flatten(),
+        LatencyKind::E2e => s.e2e_us.get(i).copied(),
+        LatencyKind::Ttfb | LatencyKind::Itl => None,
+    };
+    idx.iter()
+        .filter(|&&i| ok_first(b, i))
+        .filter_map(|&i| column(i))
+        .map(|us| f64::from(us) / 1000.0)
+        .collect()
 }
 
 /// Per-request decode rates, tokens/s: 1 / TPOT.
 pub fn decode_rates(b: &Bundle) -> Vec<f64> {
+    decode_rates_in(b, &all(b))
+}
+
+/// Decode rates of the samples `idx`, in that order.
+pub fn decode_rates_in(b: &Bundle, idx: &[usize]) -> Vec<f64> {
     let s = &b.samples;
-    ok_first_attempts(b)
-        .filter_map(|i| s.tpot_us.get(i).copied().flatten())
+    idx.iter()
+        .filter(|&&i| ok_first(b, i))
+        .filter_map(|&i| s.tpot_us.get(i).copied().flatten())
         .filter(|&us| us > 0)
         .map(|us| 1e6 / f64::from(us))
         .collect()
@@ -79,16 +101,33 @@ pub fn decode_rates(b: &Bundle) -> Vec<f64> {
 /// value, except ITL whose mean gap is Σ(E2E − TTFT) / Σ(tokens − 1).
 pub fn mean_pairs(b: &Bundle, values: &[f64], kind: Option<LatencyKind>) -> Vec<(f64, f64)> {
     if kind == Some(LatencyKind::Itl) {
-        let s = &b.samples;
-        return ok_first_attempts(b)
-            .filter_map(|i| {
-                let tpot = s.tpot_us.get(i).copied().flatten()?;
-                let gaps = s.output_tokens.get(i).copied()?.checked_sub(1)?;
-                (gaps > 0).then(|| (f64::from(tpot) / 1000.0 * f64::from(gaps), f64::from(gaps)))
-            })
-            .collect();
+        return itl_pairs_in(b, &all(b));
     }
     values.iter().map(|&v| (v, 1.0)).collect()
+}
+
+/// The mean's (num, den) pairs of the samples `idx`, in that order; `kind`
+/// `None` is the decode rate.
+pub fn mean_pairs_in(b: &Bundle, kind: Option<LatencyKind>, idx: &[usize]) -> Vec<(f64, f64)> {
+    let values = match kind {
+        Some(LatencyKind::Itl) => return itl_pairs_in(b, idx),
+        Some(k) => latency_values_in(b, k, idx),
+        None => decode_rates_in(b, idx),
+    };
+    values.iter().map(|&v| (v, 1.0)).collect()
+}
+
+/// (gap time ms, gaps) per successful first attempt with ≥ 2 tokens.
+fn itl_pairs_in(b: &Bundle, idx: &[usize]) -> Vec<(f64, f64)> {
+    let s = &b.samples;
+    idx.iter()
+        .filter(|&&i| ok_first(b, i))
+        .filter_map(|&i| {
+            let tpot = s.tpot_us.get(i).copied().flatten()?;
+            let gaps = s.output_tokens.get(i).copied()?.checked_sub(1)?;
+            (gaps > 0).then(|| (f64::from(tpot) / 1000.0 * f64::from(gaps), f64::from(gaps)))
+        })
+        .collect()
 }
 
 /// Which numerator a throughput ratio of sums uses.
@@ -101,9 +140,19 @@ pub enum ThroughputKind {
 
 /// (numerator, request seconds) per non-cancelled request.
 pub fn throughput_pairs(b: &Bundle, kind: ThroughputKind) -> Vec<(f64, f64)> {
+    throughput_pairs_in(b, kind, &all(b))
+}
+
+/// Throughput pairs of the samples `idx`, in that order.
+pub fn throughput_pairs_in(b: &Bundle, kind: ThroughputKind, idx: &[usize]) -> Vec<(f64, f64)> {
     let s = &b.samples;
-    (0..s.len())
-        .filter(|&i| s.outcome[i] != SampleOutcome::Cancelled)
+    idx.iter()
+        .copied()
+        .filter(|&i| {
+            s.outcome
+                .get(i)
+                .is_some_and(|o| *o != SampleOutcome::Cancelled)
+        })
         .filter_map(|i| {
             let secs = f64::from(*s.e2e_us.get(i)?) / 1e6;
             let ok = s.outcome[i].is_ok();

@@ -12,16 +12,25 @@
 //! - rate ceilings: **pass** iff observed ≤ ceiling; **fail** iff observed >
 //!   ceiling and the Clopper-Pearson lower bound > ceiling; else inconclusive;
 //! - fewer than `min_requests` requests: inconclusive, never pass.
+//!
+//! Each rule ends in a [`Decision`] holding the facts behind its verdict;
+//! the verdict and the explanation are derived from it (the sentence by
+//! [`wording::explain`]), never set by hand.
 
 use super::data::{self, ThroughputKind};
+use super::decision::{
+    Absolute, Binomial, Bound, Caveat, Counted, Decision, Finding, NoEstimate, PointValue,
+    Relative, SkipReason, Test, TooFew,
+};
 use super::file::{GateFile, LatencyKind, Limit, Metric, Rule, Severity, Stat, Threshold};
 use super::report::{
-    BaselineDesc, CandidateDesc, Estimate, EstimateKind, GateReport, KeyChange, Outcome,
+    BaselineDesc, CandidateDesc, Estimate, EstimateKind, GateReport, KeyChange, Measured, Outcome,
     RuleResult, SideBySide, Verdict, WaiverNote, WaiverSummary, exit_code_for,
 };
 use super::waiver::{Date, Waiver};
 use crate::bundle::Bundle;
 use crate::stats::{self, BootstrapConfig, Direction, Interval};
+use crate::wording;
 
 /// Power used for minimum detectable effects of rates (the conventional 80 %,
 /// Cohen 1988 §2.4).
@@ -42,25 +51,57 @@ pub struct Comparison<'a> {
     pub change_under_test: Vec<KeyChange>,
     /// Comparability warnings (driver versions, runner host, …).
     pub warnings: Vec<String>,
+    /// How baseline and candidate were measured (the noise model differs).
+    pub design: Design,
+    /// The baseline set's calibration (measured run-to-run noise), when it
+    /// has one that applies to the candidate.
+    pub calibration: Option<&'a crate::baseline::Calibration>,
+}
+
+/// How the compared runs were measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Design {
+    /// Baseline runs first, the candidate later (CI's usual flow): run-to-run
+    /// noise separates them.
+    #[default]
+    Sequential,
+    /// Baseline (A) and candidate (B) interleaved in one time window
+    /// (`tokengate ab`): noise common to both cancels; `baseline_runs` holds
+    /// the one A bundle.
+    Paired,
 }
 
 /// A relative decision that waits for the BH-adjusted p-value.
 struct Pending {
+    test: Test,
     p_raw: f64,
     /// Ratio (or rate difference) point and interval.
     point: f64,
     iv: Interval,
     /// The limit on the same scale as `point`.
     limit: f64,
-    higher_is_worse: bool,
+    bound: Bound,
     n: u64,
-    /// `true` for rate differences (percentage points), `false` for ratios.
-    difference: bool,
+    caveats: Vec<Caveat>,
+}
+
+/// A rule's decision, or the facts of a baseline comparison waiting for
+/// its adjusted p-value.
+enum Judgement {
+    Decided(Decision),
+    Pending(Pending),
+}
+
+impl From<Decision> for Judgement {
+    fn from(d: Decision) -> Self {
+        Judgement::Decided(d)
+    }
 }
 
 struct Assessed {
-    result: RuleResult,
-    pending: Option<Pending>,
+    measured: Measured,
+    judgement: Judgement,
 }
 
 /// Evaluate `gate` over `cmp`. `waivers` come from the waivers file; `today`
@@ -77,25 +118,36 @@ pub fn evaluate(gate: &GateFile, cmp: &Comparison, waivers: &[Waiver], today: Da
         cmp,
         cfg: &cfg,
     };
-    let mut assessed: Vec<Assessed> = gate.rules.iter().map(|r| ev.rule(r)).collect();
+    let assessed: Vec<Assessed> = gate.rules.iter().map(|r| ev.rule(r)).collect();
 
     // Benjamini-Hochberg across every baseline comparison that produced a
     // p-value (Benjamini & Hochberg 1995), so a gate with many rules does not
     // fail by chance more often than alpha.
-    let family: Vec<usize> = (0..assessed.len())
-        .filter(|&i| assessed[i].pending.is_some())
-        .collect();
-    let raw: Vec<f64> = family
+    let raw: Vec<f64> = assessed
         .iter()
-        .filter_map(|&i| assessed[i].pending.as_ref().map(|p| p.p_raw))
+        .filter_map(|a| match &a.judgement {
+            Judgement::Pending(p) => Some(p.p_raw),
+            Judgement::Decided(_) => None,
+        })
         .collect();
-    let adjusted = stats::benjamini_hochberg(&raw);
-    for (&i, &p_adj) in family.iter().zip(&adjusted) {
-        let a = &mut assessed[i];
-        if let Some(p) = a.pending.take() {
-            decide_relative(&mut a.result, &p, p_adj, gate.policy.alpha, &gate.policy);
-        }
-    }
+    // In rule order, one adjusted p-value per pending comparison.
+    let mut adjusted = stats::benjamini_hochberg(&raw).into_iter();
+    let mut rules: Vec<RuleResult> = assessed
+        .into_iter()
+        .zip(&gate.rules)
+        .map(|(a, rule)| {
+            let decision = match a.judgement {
+                Judgement::Decided(d) => d,
+                Judgement::Pending(p) => {
+                    let p_adj = adjusted
+                        .next()
+                        .expect("one adjusted p-value per pending comparison");
+                    decide_relative(p, p_adj, &gate.policy)
+                }
+            };
+            result(rule, a.measured, decision)
+        })
+        .collect();
 
     let mut warnings = cmp.warnings.clone();
     let mut summary = WaiverSummary::default();
@@ -109,7 +161,6 @@ pub fn evaluate(gate: &GateFile, cmp: &Comparison, waivers: &[Waiver], today: Da
             summary.expired.push(note(w));
         }
     }
-    let mut rules: Vec<RuleResult> = assessed.into_iter().map(|a| a.result).collect();
     for (r, rule) in rules.iter_mut().zip(&gate.rules) {
         r.outcome = match r.verdict {
             Verdict::Pass => Outcome::Pass,
@@ -186,6 +237,33 @@ pub fn evaluate(gate: &GateFile, cmp: &Comparison, waivers: &[Waiver], today: Da
         warnings,
         waivers: summary,
         client_server: client_server(cand, cmp.baseline_runs.first().copied()),
+    }
+}
+
+/// A rule's result: what it measured, its decision, and the verdict and
+/// sentence that follow from the decision (the outcome is set after
+/// severity and waivers).
+fn result(rule: &Rule, m: Measured, decision: Decision) -> RuleResult {
+    let metric = rule.metric.to_string();
+    let unit = rule.metric.unit();
+    RuleResult {
+        name: rule.name.clone(),
+        explanation: wording::explain(&metric, unit, &decision),
+        metric,
+        limit: rule.limit_text.clone(),
+        severity: rule.severity,
+        verdict: decision.verdict(),
+        outcome: Outcome::Inconclusive,
+        unit: unit.to_owned(),
+        baseline_value: m.baseline_value,
+        candidate_value: m.candidate_value,
+        estimate: m.estimate,
+        p_value: m.p_value,
+        p_adjusted: decision.p_adjusted(),
+        mde: m.mde,
+        requests_to_settle: decision.requests_to_settle(),
+        waiver: None,
+        decision,
     }
 }
 
@@ -289,37 +367,19 @@ struct Evaluator<'a> {
 }
 
 impl Evaluator<'_> {
-    fn blank(&self, rule: &Rule) -> RuleResult {
-        RuleResult {
-            name: rule.name.clone(),
-            metric: rule.metric.to_string(),
-            limit: rule.limit_text.clone(),
-            severity: rule.severity,
-            verdict: Verdict::Inconclusive,
-            outcome: Outcome::Inconclusive,
-            unit: rule.metric.unit().to_owned(),
-            baseline_value: None,
-            candidate_value: None,
-            estimate: None,
-            p_value: None,
-            p_adjusted: None,
-            mde: None,
-            requests_to_settle: None,
-            explanation: String::new(),
-            waiver: None,
+    fn rule(&self, rule: &Rule) -> Assessed {
+        let mut measured = Measured::default();
+        let judgement = self.judge(rule, &mut measured);
+        Assessed {
+            measured,
+            judgement,
         }
     }
 
-    fn rule(&self, rule: &Rule) -> Assessed {
-        let mut r = self.blank(rule);
+    fn judge(&self, rule: &Rule, m: &mut Measured) -> Judgement {
         let cand = self.cmp.candidate;
         if !cand.context.complete {
-            r.verdict = Verdict::Inconclusive;
-            r.explanation = "bundle is incomplete (interrupted run)".into();
-            return Assessed {
-                result: r,
-                pending: None,
-            };
+            return Decision::IncompleteBundle.into();
         }
         let needs_stream = matches!(
             rule.metric,
@@ -327,90 +387,57 @@ impl Evaluator<'_> {
                 | Metric::DecodeRate(_)
         );
         if needs_stream && !cand.context.streaming {
-            r.verdict = Verdict::Skipped;
-            r.explanation = format!(
-                "skipped: the run was not streamed, and {} is only defined for streamed responses",
-                rule.metric
-            );
-            return Assessed {
-                result: r,
-                pending: None,
-            };
+            return skipped(SkipReason::NotStreamed).into();
         }
         if rule.limit.is_relative() && self.cmp.baseline_runs.is_empty() {
-            r.verdict = Verdict::Skipped;
-            r.explanation = format!(
-                "skipped: {}",
-                self.cmp
-                    .skip_reason
-                    .as_deref()
-                    .unwrap_or("no comparable baseline")
-            );
-            return Assessed {
-                result: r,
-                pending: None,
-            };
+            return skipped(SkipReason::NoBaseline {
+                reason: self.cmp.skip_reason.clone(),
+            })
+            .into();
         }
-        let pending = match rule.metric {
-            Metric::Latency(kind, stat) => self.distribution(rule, &mut r, Some(kind), stat),
-            Metric::DecodeRate(stat) => self.distribution(rule, &mut r, None, stat),
-            Metric::OutputTokensPerS => self.throughput(rule, &mut r, ThroughputKind::OutputTokens),
-            Metric::InputTokensPerS => self.throughput(rule, &mut r, ThroughputKind::InputTokens),
-            Metric::RequestsPerS => self.throughput(rule, &mut r, ThroughputKind::Requests),
-            Metric::ErrorRate => self.error_rate(rule, &mut r, false),
-            Metric::StreamErrorRate => self.error_rate(rule, &mut r, true),
-            Metric::CostPer1k => {
-                self.bundle_value(
+        match rule.metric {
+            Metric::Latency(kind, stat) => self.distribution(rule, m, Some(kind), stat),
+            Metric::DecodeRate(stat) => self.distribution(rule, m, None, stat),
+            Metric::OutputTokensPerS => self.throughput(rule, m, ThroughputKind::OutputTokens),
+            Metric::InputTokensPerS => self.throughput(rule, m, ThroughputKind::InputTokens),
+            Metric::RequestsPerS => self.throughput(rule, m, ThroughputKind::Requests),
+            Metric::ErrorRate => self.error_rate(rule, m, false),
+            Metric::StreamErrorRate => self.error_rate(rule, m, true),
+            Metric::CostPer1k => self
+                .bundle_value(rule, m, |b| b.metrics.cost_per_1k, SkipReason::NoPricing)
+                .into(),
+            Metric::Goodput => self.goodput(rule, m).into(),
+            Metric::QualityPassRate => self
+                .bundle_value(
                     rule,
-                    &mut r,
-                    |b| b.metrics.cost_per_1k,
-                    "the workload has no pricing block",
-                );
-                None
-            }
-            Metric::Goodput => {
-                self.goodput(rule, &mut r);
-                None
-            }
-            Metric::QualityPassRate => {
-                self.bundle_value(
-                    rule,
-                    &mut r,
+                    m,
                     |b| b.metrics.quality_pass_rate,
-                    "the workload has no quality checks",
-                );
-                None
-            }
+                    SkipReason::NoQualityChecks,
+                )
+                .into(),
             Metric::Sweep(v) => {
-                super::sweep::assess(rule, &mut r, v, cand, &self.cmp.baseline_runs);
-                None
+                super::sweep::assess(rule, m, v, cand, &self.cmp.baseline_runs).into()
             }
-            Metric::Server(kind, stat) => {
-                self.bundle_value(
+            Metric::Server(kind, stat) => self
+                .bundle_value(
                     rule,
-                    &mut r,
+                    m,
                     |b| data::server_value(b, kind, stat),
-                    "the endpoint exposed no such server metric (Prometheus /metrics)",
-                );
-                None
-            }
-        };
-        Assessed { result: r, pending }
+                    SkipReason::NoServerMetric,
+                )
+                .into(),
+        }
     }
 
-    /// Inconclusive when `n` is below the policy minimum; returns true then.
-    fn too_few(&self, r: &mut RuleResult, n: u64, what: &str) -> bool {
+    /// Too few samples for the policy minimum: the decision then, else `None`.
+    fn too_few(&self, n: u64, counted: Counted, baseline: bool) -> Option<Decision> {
         let min = self.gate.policy.min_requests;
-        if n >= min {
-            return false;
-        }
-        r.verdict = Verdict::Inconclusive;
-        r.requests_to_settle = Some(min);
-        r.explanation = format!(
-            "only {n} {what} (policy min_requests {min}): need {} more requests",
-            min - n
-        );
-        true
+        (n < min).then_some(Decision::TooFewSamples(TooFew {
+            counted,
+            baseline,
+            n,
+            min,
+        }))
     }
 
     fn values(&self, b: &Bundle, kind: Option<LatencyKind>) -> Vec<f64> {
@@ -424,10 +451,10 @@ impl Evaluator<'_> {
     fn distribution(
         &self,
         rule: &Rule,
-        r: &mut RuleResult,
+        m: &mut Measured,
         kind: Option<LatencyKind>,
         stat: Stat,
-    ) -> Option<Pending> {
+    ) -> Judgement {
         let cand = self.cmp.candidate;
         let metric = rule.metric;
         let higher_is_worse = metric.higher_is_worse();
@@ -455,35 +482,45 @@ impl Evaluator<'_> {
             Stat::Percentile(p) => stats::harrell_davis(sorted, p / 100.0),
             Stat::Mean => ratio_of_sums(pairs),
         };
-        r.candidate_value = point_of(&c_vals, &c_pairs);
+        m.candidate_value = point_of(&c_vals, &c_pairs);
         let b_pooled_pairs: Vec<(f64, f64)> = b_pairs.iter().flatten().copied().collect();
         if !pooled.is_empty() {
-            r.baseline_value = point_of(&pooled, &b_pooled_pairs);
+            m.baseline_value = point_of(&pooled, &b_pooled_pairs);
         }
-        let what = match kind {
-            Some(LatencyKind::Ttfb) => "TTFB values",
-            Some(LatencyKind::Itl) => "requests with inter-token gaps",
-            Some(_) => "successful requests",
-            None => "requests with a decode rate",
+        let counted = match kind {
+            Some(LatencyKind::Ttfb) => Counted::TtfbValues,
+            Some(LatencyKind::Itl) => Counted::RequestsWithGaps,
+            Some(_) => Counted::SuccessfulRequests,
+            None => Counted::RequestsWithDecodeRate,
         };
         let n = if kind == Some(LatencyKind::Itl) {
             c_pairs.len() as u64
         } else {
             c_vals.len() as u64
         };
-        if self.too_few(r, n, what) {
-            return None;
+        if let Some(d) = self.too_few(n, counted, false) {
+            return d.into();
         }
-        let itl_note = if kind == Some(LatencyKind::Itl) && stat != Stat::Mean {
-            " (ITL gaps resampled with an effective sample size of one per request)"
+        let caveats = if kind == Some(LatencyKind::Itl) && stat != Stat::Mean {
+            vec![Caveat::ItlGapsPerRequest]
         } else {
-            ""
+            Vec::new()
+        };
+        let test = match stat {
+            Stat::Percentile(_) => Test::QuantileBootstrap,
+            Stat::Mean => Test::MeanBootstrap,
+        };
+        let degenerate = || {
+            Decision::NoEstimate {
+                reason: NoEstimate::DegenerateSamples,
+            }
+            .into()
         };
         match rule.limit {
             Limit::MaxIncrease(_) | Limit::MaxDecrease(_) => {
                 let b_n = pooled.len() as u64;
-                if self.too_few(r, b_n, &format!("{what} in the baseline")) {
-                    return None;
+                if let Some(d) = self.too_few(b_n, counted, true) {
+                    return d.into();
                 }
                 let est = match stat {
                     Stat::Percentile(p) => {
@@ -496,12 +533,16 @@ impl Evaluator<'_> {
                     }
                 };
                 let Some(est) = est else {
-                    r.explanation =
-                        format!("no estimate: the {metric} samples are empty or degenerate");
-                    return None;
+                    return degenerate();
                 };
-                r.explanation = itl_note.to_owned();
-                Some(self.pending_ratio(rule, r, est.point, est.interval, est.p_worse, n))
+                Judgement::Pending(self.pending_ratio(
+                    rule,
+                    m,
+                    test,
+                    (est.point, est.interval, est.p_worse),
+                    n,
+                    caveats,
+                ))
             }
             Limit::Max(t) | Limit::Min(t) => {
                 let est = match stat {
@@ -509,22 +550,18 @@ impl Evaluator<'_> {
                     Stat::Mean => one_sample_ratio_of_sums(&c_pairs, self.cfg),
                 };
                 let Some((point, iv)) = est else {
-                    r.explanation =
-                        format!("no estimate: the {metric} samples are empty or degenerate");
-                    return None;
+                    return degenerate();
                 };
-                r.candidate_value = Some(point);
-                decide_absolute(
-                    r,
-                    self.gate.policy.confidence,
-                    metric,
-                    t.value(),
+                m.candidate_value = Some(point);
+                let facts = AbsoluteFacts {
+                    test,
                     point,
                     iv,
+                    limit: t.value(),
                     n,
-                    itl_note,
-                );
-                None
+                    caveats,
+                };
+                self.decide_absolute(m, metric, facts).into()
             }
             Limit::MaxRateIncrease(_) => {
                 unreachable!("rate limits are only parsed for error rates")
@@ -533,11 +570,11 @@ impl Evaluator<'_> {
     }
 
     /// Output/input tokens per second and requests per second.
-    fn throughput(&self, rule: &Rule, r: &mut RuleResult, kind: ThroughputKind) -> Option<Pending> {
+    fn throughput(&self, rule: &Rule, m: &mut Measured, kind: ThroughputKind) -> Judgement {
         let cand = self.cmp.candidate;
         let c_pairs = data::throughput_pairs(cand, kind);
         let measured_c = data::measured_throughput(cand, kind);
-        r.candidate_value = Some(measured_c);
+        m.candidate_value = Some(measured_c);
         let runs = &self.cmp.baseline_runs;
         let measured_b = (!runs.is_empty()).then(|| {
             runs.iter()
@@ -545,11 +582,17 @@ impl Evaluator<'_> {
                 .sum::<f64>()
                 / runs.len() as f64
         });
-        r.baseline_value = measured_b;
+        m.baseline_value = measured_b;
         let n = c_pairs.len() as u64;
-        if self.too_few(r, n, "requests") {
-            return None;
+        if let Some(d) = self.too_few(n, Counted::Requests, false) {
+            return d.into();
         }
+        let no_time = || {
+            Decision::NoEstimate {
+                reason: NoEstimate::NoRequestTime,
+            }
+            .into()
+        };
         match rule.limit {
             Limit::MaxDecrease(_) | Limit::MaxIncrease(_) => {
                 let b_pairs: Vec<Vec<(f64, f64)>> = runs
@@ -557,45 +600,49 @@ impl Evaluator<'_> {
                     .map(|b| data::throughput_pairs(b, kind))
                     .collect();
                 let b_n: u64 = b_pairs.iter().map(|p| p.len() as u64).sum();
-                if self.too_few(r, b_n, "requests in the baseline") {
-                    return None;
+                if let Some(d) = self.too_few(b_n, Counted::Requests, true) {
+                    return d.into();
                 }
                 let slices: Vec<&[(f64, f64)]> = b_pairs.iter().map(Vec::as_slice).collect();
                 let Some(est) =
                     stats::bootstrap_ratio_of_sums(&c_pairs, &slices, direction(false), self.cfg)
                 else {
-                    r.explanation = "no estimate: the requests carry no time".into();
-                    return None;
+                    return no_time();
                 };
                 // The point is the measured throughput ratio; the bootstrap of
                 // Σtokens/Σtime supplies its relative uncertainty (equal to the
                 // throughput ratio at equal closed-loop concurrency by Little's
                 // law), so the interval is scaled onto the measured ratio.
                 let Some(mb) = measured_b.filter(|v| *v > 0.0) else {
-                    r.explanation = "the baseline measured no throughput".into();
-                    return None;
+                    return Decision::NoEstimate {
+                        reason: NoEstimate::NoBaselineThroughput,
+                    }
+                    .into();
                 };
                 let point = measured_c / mb;
                 let iv = scale_interval(est.interval, est.point, point);
-                Some(self.pending_ratio(rule, r, point, iv, est.p_worse, n))
+                Judgement::Pending(self.pending_ratio(
+                    rule,
+                    m,
+                    Test::ThroughputBootstrap,
+                    (point, iv, est.p_worse),
+                    n,
+                    Vec::new(),
+                ))
             }
             Limit::Min(t) | Limit::Max(t) => {
                 let Some((sums, iv)) = one_sample_ratio_of_sums(&c_pairs, self.cfg) else {
-                    r.explanation = "no estimate: the requests carry no time".into();
-                    return None;
+                    return no_time();
                 };
-                let iv = scale_interval(iv, sums, measured_c);
-                decide_absolute(
-                    r,
-                    self.gate.policy.confidence,
-                    rule.metric,
-                    t.value(),
-                    measured_c,
-                    iv,
+                let facts = AbsoluteFacts {
+                    test: Test::ThroughputBootstrap,
+                    point: measured_c,
+                    iv: scale_interval(iv, sums, measured_c),
+                    limit: t.value(),
                     n,
-                    "",
-                );
-                None
+                    caveats: Vec::new(),
+                };
+                self.decide_absolute(m, rule.metric, facts).into()
             }
             Limit::MaxRateIncrease(_) => {
                 unreachable!("rate limits are only parsed for error rates")
@@ -603,39 +650,42 @@ impl Evaluator<'_> {
         }
     }
 
+    /// The facts of a ratio against the baseline, waiting for the adjusted
+    /// p-value. `(point, interval, p_worse)` are the estimate's.
     fn pending_ratio(
         &self,
         rule: &Rule,
-        r: &mut RuleResult,
-        point: f64,
-        iv: Interval,
-        p_worse: f64,
+        m: &mut Measured,
+        test: Test,
+        (point, iv, p_worse): (f64, Interval, f64),
         n: u64,
+        caveats: Vec<Caveat>,
     ) -> Pending {
-        let (limit, higher_is_worse) = match rule.limit {
-            Limit::MaxIncrease(x) => (1.0 + x.fraction(), true),
-            Limit::MaxDecrease(x) => (1.0 - x.fraction(), false),
+        let (limit, bound) = match rule.limit {
+            Limit::MaxIncrease(x) => (1.0 + x.fraction(), Bound::Max),
+            Limit::MaxDecrease(x) => (1.0 - x.fraction(), Bound::Min),
             _ => unreachable!("pending_ratio is called for relative limits"),
         };
-        r.estimate = Some(Estimate {
+        m.estimate = Some(Estimate {
             kind: EstimateKind::Ratio,
             point,
             interval: Some(iv),
         });
-        r.p_value = Some(p_worse);
-        r.mde = ratio_mde(&iv, point, self.gate.policy.confidence);
+        m.p_value = Some(p_worse);
+        m.mde = ratio_mde(&iv, point, self.gate.policy.confidence);
         Pending {
+            test,
             p_raw: p_worse,
             point,
             iv,
             limit,
-            higher_is_worse,
+            bound,
             n,
-            difference: false,
+            caveats,
         }
     }
 
-    fn error_rate(&self, rule: &Rule, r: &mut RuleResult, stream: bool) -> Option<Pending> {
+    fn error_rate(&self, rule: &Rule, m: &mut Measured, stream: bool) -> Judgement {
         let cand = self.cmp.candidate;
         let alpha = self.gate.policy.alpha;
         let level = self.gate.policy.confidence;
@@ -646,57 +696,50 @@ impl Evaluator<'_> {
             .map(|b| data::error_counts(b, stream))
             .fold((0, 0), |(a, b), (k, n)| (a + k, b + n));
         if n > 0 {
-            r.candidate_value = Some(k as f64 / n as f64);
+            m.candidate_value = Some(k as f64 / n as f64);
         }
         if bn > 0 {
-            r.baseline_value = Some(bk as f64 / bn as f64);
+            m.baseline_value = Some(bk as f64 / bn as f64);
         }
-        if self.too_few(r, n, "requests attempted") {
-            return None;
+        if let Some(d) = self.too_few(n, Counted::RequestsAttempted, false) {
+            return d.into();
         }
         let observed = k as f64 / n as f64;
         let cp = stats::clopper_pearson(k, n, level);
         match rule.limit {
             Limit::Max(t) => {
                 let ceiling = t.value();
-                r.estimate = Some(Estimate {
+                m.estimate = Some(Estimate {
                     kind: EstimateKind::Value,
                     point: observed,
                     interval: Some(cp),
                 });
-                r.mde = Some(stats::mde_rate(ceiling, n, alpha, MDE_POWER));
-                let shown = format!(
-                    "{} = {} ({k} of {n}; {} CI {} to {}) against the {} ceiling",
-                    rule.metric,
-                    pct(observed),
-                    pct(level),
-                    pct(cp.lo),
-                    pct(cp.hi),
-                    pct(ceiling)
-                );
-                if observed <= ceiling {
-                    r.verdict = Verdict::Pass;
-                    r.explanation = format!("{shown}: at or below the ceiling.");
+                m.mde = Some(stats::mde_rate(ceiling, n, alpha, MDE_POWER));
+                let (finding, requests_to_settle) = if observed <= ceiling {
+                    (Finding::Within, None)
                 } else if cp.lo > ceiling {
-                    r.verdict = Verdict::Fail;
-                    r.explanation = format!(
-                        "{shown}: above the ceiling, and the exact (Clopper-Pearson) lower bound {} is above it too.",
-                        pct(cp.lo)
-                    );
+                    (Finding::Past, None)
                 } else {
-                    r.verdict = Verdict::Inconclusive;
-                    r.requests_to_settle = stats::requests_to_settle(n, &cp, observed, ceiling);
-                    r.explanation = format!(
-                        "{shown}: above the ceiling, but the lower bound {} is not, so the excess may be chance{}.",
-                        pct(cp.lo),
-                        settle_text(r.requests_to_settle)
-                    );
-                }
-                None
+                    (
+                        Finding::PointPast,
+                        stats::requests_to_settle(n, &cp, observed, ceiling),
+                    )
+                };
+                Decision::RateCeiling(Binomial {
+                    observed,
+                    k,
+                    n,
+                    interval: cp,
+                    level,
+                    limit: ceiling,
+                    finding,
+                    requests_to_settle,
+                })
+                .into()
             }
             Limit::MaxRateIncrease(x) => {
-                if self.too_few(r, bn, "requests attempted in the baseline") {
-                    return None;
+                if let Some(d) = self.too_few(bn, Counted::RequestsAttempted, true) {
+                    return d.into();
                 }
                 let base = bk as f64 / bn as f64;
                 let cp_b = stats::clopper_pearson(bk, bn, level);
@@ -709,21 +752,22 @@ impl Evaluator<'_> {
                     hi: cp.hi - cp_b.lo,
                 };
                 let p = stats::fisher_exact_greater(k, n, bk, bn);
-                r.estimate = Some(Estimate {
+                m.estimate = Some(Estimate {
                     kind: EstimateKind::Difference,
                     point: diff,
                     interval: Some(iv),
                 });
-                r.p_value = Some(p);
-                r.mde = Some(stats::mde_rate(base, n, alpha, MDE_POWER));
-                Some(Pending {
+                m.p_value = Some(p);
+                m.mde = Some(stats::mde_rate(base, n, alpha, MDE_POWER));
+                Judgement::Pending(Pending {
+                    test: Test::FisherExact,
                     p_raw: p,
                     point: diff,
                     iv,
                     limit: x.fraction(),
-                    higher_is_worse: true,
+                    bound: Bound::Max,
                     n,
-                    difference: true,
+                    caveats: Vec::new(),
                 })
             }
             _ => unreachable!("error rates parse only `max` and `max_increase`"),
@@ -732,64 +776,55 @@ impl Evaluator<'_> {
 
     /// Goodput is a binomial share of the requests: exact bounds as for error
     /// rates, mirrored (a floor instead of a ceiling).
-    fn goodput(&self, rule: &Rule, r: &mut RuleResult) {
+    fn goodput(&self, rule: &Rule, m: &mut Measured) -> Decision {
         let cand = self.cmp.candidate;
         let Some(g) = cand.metrics.goodput else {
-            r.verdict = Verdict::Skipped;
-            r.explanation =
-                "skipped: the workload has no SLO block, so the bundle has no goodput".into();
-            return;
+            return skipped(SkipReason::NoSlo);
         };
-        r.candidate_value = Some(g);
-        r.baseline_value = baseline_mean(&self.cmp.baseline_runs, |b| b.metrics.goodput);
+        m.candidate_value = Some(g);
+        m.baseline_value = baseline_mean(&self.cmp.baseline_runs, |b| b.metrics.goodput);
         let n = data::rate_denominator(cand);
-        if self.too_few(r, n, "requests attempted") {
-            return;
+        if let Some(d) = self.too_few(n, Counted::RequestsAttempted, false) {
+            return d;
         }
         let Limit::Min(Threshold::Rate(floor)) = rule.limit else {
             unreachable!("goodput parses only `min` with a rate")
         };
         let floor = floor.fraction();
-        let k = (g * n as f64).round() as u64;
+        let k = ((g * n as f64).round() as u64).min(n);
         let level = self.gate.policy.confidence;
-        let cp = stats::clopper_pearson(k.min(n), n, level);
-        r.estimate = Some(Estimate {
+        let cp = stats::clopper_pearson(k, n, level);
+        m.estimate = Some(Estimate {
             kind: EstimateKind::Value,
             point: g,
             interval: Some(cp),
         });
-        r.mde = Some(stats::mde_rate(
+        m.mde = Some(stats::mde_rate(
             1.0 - floor,
             n,
             self.gate.policy.alpha,
             MDE_POWER,
         ));
-        let shown = format!(
-            "goodput = {} ({} CI {} to {}) against the {} floor",
-            pct(g),
-            pct(level),
-            pct(cp.lo),
-            pct(cp.hi),
-            pct(floor)
-        );
-        if g >= floor {
-            r.verdict = Verdict::Pass;
-            r.explanation = format!("{shown}: at or above the floor.");
+        let (finding, requests_to_settle) = if g >= floor {
+            (Finding::Within, None)
         } else if cp.hi < floor {
-            r.verdict = Verdict::Fail;
-            r.explanation = format!(
-                "{shown}: below the floor, and the exact upper bound {} is below it too.",
-                pct(cp.hi)
-            );
+            (Finding::Past, None)
         } else {
-            r.verdict = Verdict::Inconclusive;
-            r.requests_to_settle = stats::requests_to_settle(n, &cp, g, floor);
-            r.explanation = format!(
-                "{shown}: below the floor, but the upper bound {} is not{}.",
-                pct(cp.hi),
-                settle_text(r.requests_to_settle)
-            );
-        }
+            (
+                Finding::PointPast,
+                stats::requests_to_settle(n, &cp, g, floor),
+            )
+        };
+        Decision::RateFloor(Binomial {
+            observed: g,
+            k,
+            n,
+            interval: cp,
+            level,
+            limit: floor,
+            finding,
+            requests_to_settle,
+        })
     }
 
     /// A point comparison of a value the bundle computed (cost, quality):
@@ -797,167 +832,136 @@ impl Evaluator<'_> {
     fn bundle_value(
         &self,
         rule: &Rule,
-        r: &mut RuleResult,
+        m: &mut Measured,
         get: impl Fn(&Bundle) -> Option<f64>,
-        missing: &str,
-    ) {
+        missing: SkipReason,
+    ) -> Decision {
         let cand = self.cmp.candidate;
         let Some(v) = get(cand) else {
-            r.verdict = Verdict::Skipped;
-            r.explanation = format!("skipped: {missing}");
-            return;
+            return skipped(missing);
         };
-        r.candidate_value = Some(v);
-        r.baseline_value = baseline_mean(&self.cmp.baseline_runs, &get);
+        m.candidate_value = Some(v);
+        m.baseline_value = baseline_mean(&self.cmp.baseline_runs, &get);
         let n = data::rate_denominator(cand);
-        if self.too_few(r, n, "requests attempted") {
-            return;
+        if let Some(d) = self.too_few(n, Counted::RequestsAttempted, false) {
+            return d;
         }
-        r.estimate = Some(Estimate {
+        m.estimate = Some(Estimate {
             kind: EstimateKind::Value,
             point: v,
             interval: None,
         });
-        let (limit, ok, word) = match rule.limit {
-            Limit::Max(t) => (t.value(), v <= t.value(), "at or below"),
-            Limit::Min(t) => (t.value(), v >= t.value(), "at or above"),
+        let (limit, ok, bound) = match rule.limit {
+            Limit::Max(t) => (t.value(), v <= t.value(), Bound::Max),
+            Limit::Min(t) => (t.value(), v >= t.value(), Bound::Min),
             _ => unreachable!("bundle values parse only `max`/`min`"),
         };
-        let shown = format!(
-            "{} = {} against the limit {}",
-            rule.metric,
-            fmt_value(v, rule.metric),
-            fmt_value(limit, rule.metric)
-        );
-        if ok {
-            r.verdict = Verdict::Pass;
-            r.explanation = format!(
-                "{shown}: {word} the limit (point comparison; the bundle has no per-request values for this metric)."
-            );
-        } else {
-            r.verdict = Verdict::Fail;
-            r.explanation = format!(
-                "{shown}: past the limit (point comparison; the bundle has no per-request values for this metric)."
-            );
-        }
+        Decision::Point(PointValue {
+            value: v,
+            limit,
+            bound,
+            finding: if ok { Finding::Within } else { Finding::Past },
+        })
     }
-}
 
-/// Decide a relative rule once its BH-adjusted p-value is known.
-fn decide_relative(
-    r: &mut RuleResult,
-    p: &Pending,
-    p_adj: f64,
-    alpha: f64,
-    policy: &super::file::Policy,
-) {
-    r.p_adjusted = Some(p_adj);
-    let level = pct(policy.confidence);
-    let past = |x: f64| {
-        if p.higher_is_worse {
-            x > p.limit
-        } else {
-            x < p.limit
-        }
-    };
-    let within = if p.higher_is_worse {
-        p.iv.hi <= p.limit
-    } else {
-        p.iv.lo >= p.limit
-    };
-    let (change, lo, hi, limit) = if p.difference {
-        (pp(p.point), pp(p.iv.lo), pp(p.iv.hi), pp(p.limit))
-    } else {
-        (
-            signed_pct(p.point - 1.0),
-            signed_pct(p.iv.lo - 1.0),
-            signed_pct(p.iv.hi - 1.0),
-            signed_pct(p.limit - 1.0),
-        )
-    };
-    let shown = format!(
-        "{} changed {change} ({level} CI {lo} to {hi}) against the {limit} limit",
-        r.metric
-    );
-    let note = std::mem::take(&mut r.explanation);
-    if past(p.point) && p_adj < alpha {
-        r.verdict = Verdict::Fail;
-        r.explanation = format!(
-            "{shown}: past the limit and significantly worse than baseline (adjusted p = {} < {alpha}){note}.",
-            fmt_p(p_adj)
-        );
-    } else if within {
-        r.verdict = Verdict::Pass;
-        r.explanation = format!("{shown}: the whole interval is within the limit{note}.");
-    } else {
-        r.verdict = Verdict::Inconclusive;
-        r.requests_to_settle = stats::requests_to_settle(p.n, &p.iv, p.point, p.limit);
-        let why = if past(p.point) {
-            format!(
-                "past the limit, but not significantly worse than baseline (adjusted p = {} ≥ {alpha})",
-                fmt_p(p_adj)
-            )
-        } else {
-            "the interval straddles the limit".to_owned()
+    /// Decide an absolute limit from a point and its interval.
+    fn decide_absolute(&self, m: &mut Measured, metric: Metric, f: AbsoluteFacts) -> Decision {
+        let level = self.gate.policy.confidence;
+        let AbsoluteFacts {
+            test,
+            point,
+            iv,
+            limit,
+            n,
+            caveats,
+        } = f;
+        m.estimate = Some(Estimate {
+            kind: EstimateKind::Value,
+            point,
+            interval: Some(iv),
+        });
+        m.mde = ratio_mde(&iv, point, level);
+        let bound = Bound::from_higher_is_worse(metric.higher_is_worse());
+        let (within, past_point, all_past) = match bound {
+            Bound::Max => (iv.hi <= limit, point > limit, iv.lo > limit),
+            Bound::Min => (iv.lo >= limit, point < limit, iv.hi < limit),
         };
-        r.explanation = format!("{shown}: {why}{}{note}.", settle_text(r.requests_to_settle));
+        let (finding, requests_to_settle) = if within {
+            (Finding::Within, None)
+        } else if past_point && all_past {
+            (Finding::Past, None)
+        } else {
+            (
+                Finding::Straddles,
+                stats::requests_to_settle(n, &iv, point, limit),
+            )
+        };
+        Decision::Absolute(Absolute {
+            test,
+            point,
+            interval: iv,
+            limit,
+            bound,
+            level,
+            finding,
+            requests_to_settle,
+            caveats,
+        })
     }
 }
 
-/// Decide an absolute limit from a point and its interval.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call shape shared by every absolute rule"
-)]
-fn decide_absolute(
-    r: &mut RuleResult,
-    level: f64,
-    metric: Metric,
-    limit: f64,
+/// The estimate an absolute limit is judged on.
+struct AbsoluteFacts {
+    test: Test,
     point: f64,
     iv: Interval,
+    limit: f64,
+    /// Values the estimate rests on (for the requests that would settle it).
     n: u64,
-    note: &str,
-) {
-    let higher_is_worse = metric.higher_is_worse();
-    r.estimate = Some(Estimate {
-        kind: EstimateKind::Value,
-        point,
-        interval: Some(iv),
-    });
-    r.mde = ratio_mde(&iv, point, level);
-    let (within, past_point, all_past) = if higher_is_worse {
-        (iv.hi <= limit, point > limit, iv.lo > limit)
-    } else {
-        (iv.lo >= limit, point < limit, iv.hi < limit)
+    caveats: Vec<Caveat>,
+}
+
+fn skipped(reason: SkipReason) -> Decision {
+    Decision::Skipped { reason }
+}
+
+/// Decide a relative rule once its BH-adjusted p-value is known: fail iff
+/// the point is past the limit and the adjusted p is below alpha, pass iff
+/// the whole interval is within, else inconclusive.
+fn decide_relative(p: Pending, p_adj: f64, policy: &super::file::Policy) -> Decision {
+    let past = |x: f64| match p.bound {
+        Bound::Max => x > p.limit,
+        Bound::Min => x < p.limit,
     };
-    let shown = format!(
-        "{metric} = {} ({} CI {} to {}) against the {} {}",
-        fmt_value(point, metric),
-        pct(level),
-        fmt_value(iv.lo, metric),
-        fmt_value(iv.hi, metric),
-        if higher_is_worse {
-            "maximum"
-        } else {
-            "minimum"
-        },
-        fmt_value(limit, metric)
-    );
-    if within {
-        r.verdict = Verdict::Pass;
-        r.explanation = format!("{shown}: the whole interval is within the limit{note}.");
-    } else if past_point && all_past {
-        r.verdict = Verdict::Fail;
-        r.explanation = format!("{shown}: the whole interval is past the limit{note}.");
+    let within = match p.bound {
+        Bound::Max => p.iv.hi <= p.limit,
+        Bound::Min => p.iv.lo >= p.limit,
+    };
+    let (finding, requests_to_settle) = if past(p.point) && p_adj < policy.alpha {
+        (Finding::Past, None)
+    } else if within {
+        (Finding::Within, None)
     } else {
-        r.verdict = Verdict::Inconclusive;
-        r.requests_to_settle = stats::requests_to_settle(n, &iv, point, limit);
-        r.explanation = format!(
-            "{shown}: the interval straddles the limit{}{note}.",
-            settle_text(r.requests_to_settle)
-        );
-    }
+        let settle = stats::requests_to_settle(p.n, &p.iv, p.point, p.limit);
+        if past(p.point) {
+            (Finding::PointPast, settle)
+        } else {
+            (Finding::Straddles, settle)
+        }
+    };
+    Decision::Relative(Relative {
+        test: p.test,
+        point: p.point,
+        interval: p.iv,
+        limit: p.limit,
+        bound: p.bound,
+        level: policy.confidence,
+        p_adjusted: p_adj,
+        alpha: policy.alpha,
+        finding,
+        requests_to_settle,
+        caveats: p.caveats,
+    })
 }
 
 /// Bloom's (1995) minimum detectable relative effect at 80 % power from the
@@ -1015,62 +1019,4 @@ fn scale_interval(iv: Interval, from: f64, to: f64) -> Interval {
 fn baseline_mean(runs: &[&Bundle], get: impl Fn(&Bundle) -> Option<f64>) -> Option<f64> {
     let vals: Vec<f64> = runs.iter().filter_map(|b| get(b)).collect();
     (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
-}
-
-fn settle_text(n: Option<u64>) -> String {
-    match n {
-        Some(n) => format!("; about {n} requests per side would settle it"),
-        None => String::new(),
-    }
-}
-
-fn pct(fraction: f64) -> String {
-    format!("{} %", trim_num(fraction * 100.0, 2))
-}
-
-fn signed_pct(fraction: f64) -> String {
-    let v = fraction * 100.0;
-    let s = trim_num(v.abs(), 1);
-    if v < 0.0 && s != "0" {
-        format!("−{s} %")
-    } else {
-        format!("+{s} %")
-    }
-}
-
-fn pp(fraction: f64) -> String {
-    let v = fraction * 100.0;
-    let s = trim_num(v.abs(), 2);
-    if v < 0.0 && s != "0" {
-        format!("−{s} pp")
-    } else {
-        format!("+{s} pp")
-    }
-}
-
-fn fmt_p(p: f64) -> String {
-    if p < 0.0001 {
-        "< 0.0001".into()
-    } else {
-        format!("{p:.4}")
-    }
-}
-
-/// A value in its metric's unit, for explanations.
-pub(crate) fn fmt_value(v: f64, metric: Metric) -> String {
-    match metric.unit() {
-        "%" => pct(v),
-        "" => trim_num(v, 2),
-        unit => format!("{} {unit}", trim_num(v, 1)),
-    }
-}
-
-/// Fixed decimals with trailing zeros removed (`1.50` → `1.5`).
-fn trim_num(v: f64, decimals: usize) -> String {
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        s
-    }
 }

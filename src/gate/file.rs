@@ -9,7 +9,7 @@
 //!
 //! | metric | `max_increase` / `max_decrease` | `max` / `min` |
 //! |---|---|---|
-//! | `ttft`, `ttfb`, `itl`, `tpot`, `e2e` `.pNN`/`.mean` | `max_increase: 15%` (0–1000 %) | `max: 150ms` / `1.5s` / `800us` |
+//! | `ttft`, `ttfb`, `itl`, `tpot`, `e2e` `.pNN`/`.mean` | `max_increase: 15%` (0–1000 %) | `max: 150ms` / `1.5s` / `800us` / `2m` |
 //! | `decode_tokens_per_s.pNN`/`.mean`, `output_tokens_per_s`, `input_tokens_per_s` | `max_decrease: 10%` (0–100 %) | `min: 35 tok/s` |
 //! | `requests_per_s` | `max_decrease: 10%` | `min: 2 req/s` |
 //! | `error_rate`, `stream_error_rate` | `max_increase: 0.5pp` (percentage points) | `max: 0.5%` |
@@ -26,6 +26,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
+
+use crate::units::{self, BareNumber, Quantity, RateUnit};
 
 /// What a gate does with an inconclusive (or all-skipped) result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -743,19 +745,6 @@ pub fn parse_gate_file(text: &str, origin: &str) -> Result<GateFile, GateFileErr
     })
 }
 
-fn parse_number(s: &str) -> Option<f64> {
-    let s = s.trim();
-    // Rust accepts `inf`/`nan`; a limit must be a plain finite number.
-    if s.is_empty()
-        || !s
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
-    {
-        return None;
-    }
-    s.parse::<f64>().ok().filter(|v| v.is_finite())
-}
-
 fn parse_limit(metric: Metric, kind: &str, text: &str) -> Result<Limit, String> {
     let direction_error = |better: &str, use_: &str| {
         format!(
@@ -778,9 +767,8 @@ fn parse_limit(metric: Metric, kind: &str, text: &str) -> Result<Limit, String> 
                 });
             }
             if metric.is_error_rate() {
-                let v = text
-                    .strip_suffix("pp")
-                    .and_then(parse_number)
+                let v = units::parse_percentage_points(text)
+                    .ok()
                     .filter(|v| (0.0..=100.0).contains(v))
                     .ok_or_else(|| {
                         format!(
@@ -790,9 +778,9 @@ fn parse_limit(metric: Metric, kind: &str, text: &str) -> Result<Limit, String> 
                 return Ok(Limit::MaxRateIncrease(Rate(v / 100.0)));
             }
             let upper = if increase { 1000.0 } else { 100.0 };
-            let v = text
-                .strip_suffix('%')
-                .and_then(parse_number)
+            let v = units::parse_percentage(text)
+                .ok()
+                .map(units::Percentage::points)
                 .filter(|v| *v > 0.0 && (*v <= upper) && (increase || *v < 100.0))
                 .ok_or_else(|| {
                     let range = if increase {
@@ -826,62 +814,52 @@ fn parse_limit(metric: Metric, kind: &str, text: &str) -> Result<Limit, String> 
 }
 
 fn parse_threshold(metric: Metric, text: &str) -> Result<Threshold, String> {
-    match metric.unit_family() {
-        UnitFamily::Duration => parse_duration_ms(text)
-            .map(|ms| Threshold::Duration(Millis(ms)))
-            .ok_or_else(|| {
+    // Each message keeps the value's grammar (from `units`) and adds what
+    // only the rule knows: the metric, and the range where there is one.
+    let per_second = |unit: RateUnit| {
+        units::parse_rate(text, unit)
+            .map(Threshold::PerSecond)
+            .map_err(|_| {
                 format!(
-                    "expected a duration like `150ms`, `1.5s` or `800us` for `{metric}`, found `{text}`"
+                    "expected {} for `{metric}`, found `{text}`",
+                    Quantity::Rate(unit).expected()
+                )
+            })
+    };
+    match metric.unit_family() {
+        UnitFamily::Duration => units::parse_duration(text, BareNumber::Refused)
+            .map(|d| Threshold::Duration(Millis(d.millis())))
+            .map_err(|_| {
+                format!(
+                    "expected {} for `{metric}`, found `{text}`",
+                    Quantity::Duration.expected()
                 )
             }),
-        UnitFamily::TokensPerSecond | UnitFamily::RequestsPerSecond => {
-            let unit = metric.unit();
-            text.strip_suffix(unit)
-                .and_then(parse_number)
-                .filter(|v| *v >= 0.0)
-                .map(Threshold::PerSecond)
-                .ok_or_else(|| {
-                    format!("expected a rate like `35 {unit}` for `{metric}`, found `{text}`")
-                })
-        }
-        UnitFamily::Rate => text
-            .strip_suffix('%')
-            .and_then(parse_number)
+        UnitFamily::TokensPerSecond => per_second(RateUnit::TokensPerSecond),
+        UnitFamily::RequestsPerSecond => per_second(RateUnit::RequestsPerSecond),
+        UnitFamily::Rate => units::parse_percentage(text)
+            .ok()
+            .map(units::Percentage::points)
             .filter(|v| (0.0..=100.0).contains(v))
             .map(|v| Threshold::Rate(Rate(v / 100.0)))
             .ok_or_else(|| {
                 format!("expected a percentage like `0.5%` in [0 %, 100 %] for `{metric}`, found `{text}`")
             }),
-        UnitFamily::Load => parse_number(text)
-            .filter(|v| *v >= 0.0)
+        UnitFamily::Load => units::parse_number(text)
             .map(Threshold::PerSecond)
-            .ok_or_else(|| {
+            .map_err(|_| {
                 format!(
                     "expected a load like `8` (concurrent users, or requests per second for an open-loop sweep) for `{metric}`, found `{text}`"
                 )
             }),
-        UnitFamily::Money => parse_number(text)
-            .filter(|v| *v >= 0.0)
+        UnitFamily::Money => units::parse_number(text)
             .map(Threshold::Money)
-            .ok_or_else(|| {
+            .map_err(|_| {
                 format!(
                     "expected a non-negative amount like `2.50` (currency of the workload's pricing block) for `{metric}`, found `{text}`"
                 )
             }),
     }
-}
-
-fn parse_duration_ms(text: &str) -> Option<f64> {
-    let (num, factor) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 1.0)
-    } else if let Some(n) = text.strip_suffix("us").or_else(|| text.strip_suffix("µs")) {
-        (n, 1e-3)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1e3)
-    } else {
-        return None;
-    };
-    parse_number(num).filter(|v| *v >= 0.0).map(|v| v * factor)
 }
 
 #[cfg(test)]
@@ -1032,6 +1010,54 @@ mod tests {
         assert!(
             err("name: x\nrules:\n  - metric: ttft.p95\n    max: 1s\n  - metric: ttft.p95\n    max: 1s\n")
                 .contains("rule name `ttft.p95 max 1s` is used twice")
+        );
+    }
+
+    #[test]
+    fn durations_take_the_units_grammar_minutes_and_micro_signs_included() {
+        let g = parse_gate_file(
+            "name: x\nrules:\n  - metric: e2e.p95\n    max: 2m\n  - metric: itl.p50\n    max: 800µs\n  - metric: ttft.p95\n    max: 150 ms\n  - metric: server.queue_time.p95\n    max: 0.5h\n",
+            "t",
+        )
+        .expect("valid gate");
+        let limits: Vec<Limit> = g.rules.iter().map(|r| r.limit).collect();
+        assert_eq!(
+            limits,
+            [120_000.0, 0.8, 150.0, 1_800_000.0]
+                .map(|ms| Limit::Max(Threshold::Duration(Millis(ms))))
+        );
+    }
+
+    #[test]
+    fn a_bare_or_negative_duration_names_the_grammar_and_the_metric() {
+        assert_eq!(
+            err("name: x\nrules:\n  - metric: ttft.p95\n    max: 150\n"),
+            "gates/t.yaml: line 4 column 10: field `rules[0].max`: expected a duration like `500ms`, `30s` or `2m` for `ttft.p95`, found `150`"
+        );
+        assert!(
+            err("name: x\nrules:\n  - metric: ttft.p95\n    max: -5ms\n")
+                .ends_with("for `ttft.p95`, found `-5ms`")
+        );
+        assert_eq!(
+            err("name: x\nrules:\n  - metric: requests_per_s\n    min: 2 tok/s\n"),
+            "gates/t.yaml: line 4 column 10: field `rules[0].min`: expected a rate like `2 req/s` for `requests_per_s`, found `2 tok/s`"
+        );
+    }
+
+    #[test]
+    fn minus_zero_and_non_decimal_numbers_are_refused() {
+        for v in ["-0", "1e3", "inf", "nan", "+2"] {
+            assert!(
+                err(&format!(
+                    "name: x\nrules:\n  - metric: cost_per_1k\n    max: \"{v}\"\n"
+                ))
+                .contains("expected a non-negative amount like `2.50`"),
+                "{v}"
+            );
+        }
+        assert!(
+            err("name: x\nrules:\n  - metric: error_rate\n    max_increase: -0pp\n")
+                .contains("expected an increase in percentage points like `0.5pp`")
         );
     }
 

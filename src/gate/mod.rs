@@ -1,15 +1,23 @@
 //! The gate engine: gate files (policy and rules, validated at parse time),
 //! waivers, and the evaluation of a candidate bundle against its baseline
-//! runs into a [`GateReport`] with a verdict per rule and overall.
+//! runs into a [`GateReport`] with a verdict per rule and overall. Each
+//! rule's evaluation ends in a structured [`Decision`]; its sentence is
+//! written by [`crate::wording::explain`].
 
 mod data;
+mod decision;
 mod eval;
 mod file;
 mod report;
+mod runs;
 mod sweep;
 mod waiver;
 
-pub use eval::{Comparison, evaluate};
+pub use decision::{
+    Absolute, Binomial, Bound, Caveat, Counted, Decision, Finding, GridValue, NoEstimate,
+    PointValue, Relative, SkipReason, SweepChange, SweepMinimum, Test, TooFew,
+};
+pub use eval::{Comparison, Design, evaluate};
 pub use file::{
     GateFile, GateFileError, InconclusivePolicy, LatencyKind, Limit, Metric, Millis, Policy, Rate,
     RelativeChange, Rule, ServerLatency, Severity, Stat, SweepValue, Threshold, UnitFamily,
@@ -19,4 +27,5 @@ pub use report::{
     BaselineDesc, CandidateDesc, Estimate, EstimateKind, GateReport, KeyChange, Outcome,
     RuleResult, SideBySide, Verdict, WaiverNote, WaiverSummary,
 };
+pub use runs::{run_count, run_indices, run_stats};
 pub use waiver::{Date, Waiver, WaiverError, WaiverKey, load_waivers, parse_waivers};

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::decision::Decision;
 use super::file::{InconclusivePolicy, Policy, Severity};
 use super::waiver::{Date, WaiverKey};
 use crate::bundle::BundleKey;
@@ -173,9 +174,25 @@ pub struct RuleResult {
     pub mde: Option<f64>,
     /// Requests (per side) that would likely settle an inconclusive verdict.
     pub requests_to_settle: Option<u64>,
-    /// One sentence a human can act on.
+    /// One sentence a human can act on, written from `decision`.
     pub explanation: String,
     pub waiver: Option<WaiverNote>,
+    /// What the evaluation decided and the facts it rests on (test,
+    /// estimate, interval, limit, adjusted p and alpha, counts, why
+    /// inconclusive or skipped); `verdict`, `requests_to_settle`,
+    /// `p_adjusted` and `explanation` follow from it.
+    pub decision: Decision,
+}
+
+/// What a rule measured besides its decision: the values and statistics
+/// its [`RuleResult`] reports.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct Measured {
+    pub baseline_value: Option<f64>,
+    pub candidate_value: Option<f64>,
+    pub estimate: Option<Estimate>,
+    pub p_value: Option<f64>,
+    pub mde: Option<f64>,
 }
 
 /// The complete result of a gate over one comparison.

@@ -12,9 +12,9 @@
 //! bracket). A sweep without a knee saturated beyond its highest level:
 //! its knee is at least that. Throughputs are point values.
 
-use super::eval::fmt_value;
+use super::decision::{Decision, Finding, GridValue, SkipReason, SweepChange, SweepMinimum};
 use super::file::{Limit, Rule, SweepValue};
-use super::report::{Estimate, EstimateKind, RuleResult, Verdict};
+use super::report::{Estimate, EstimateKind, Measured};
 use crate::bundle::{Bundle, SweepSection};
 use crate::stats::Interval;
 
@@ -24,6 +24,17 @@ struct Bracket {
     point: f64,
     lo: f64,
     hi: f64,
+}
+
+impl Bracket {
+    /// The bracket as the decision records it (an infinite upper end is none).
+    fn grid(&self) -> GridValue {
+        GridValue {
+            point: self.point,
+            lo: self.lo,
+            hi: self.hi.is_finite().then_some(self.hi),
+        }
+    }
 }
 
 fn bracket(sw: &SweepSection, v: SweepValue) -> Option<Bracket> {
@@ -83,38 +94,37 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     crate::stats::quantile_type7(&v, 0.5)
 }
 
-fn shown(b: &Bracket, rule: &Rule) -> String {
-    let v = |x: f64| fmt_value(x, rule.metric);
-    if b.lo == b.hi {
-        v(b.point)
-    } else if b.hi.is_infinite() {
-        format!("at least {} (no knee in the measured range)", v(b.lo))
-    } else {
-        format!("{} (grid: {} to {})", v(b.point), v(b.lo), v(b.hi))
+/// The median of the runs' upper grid ends, where +∞ (no knee in the
+/// measured range) sorts last: unbounded when the middle is. NaN without runs.
+fn median_upper(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
     }
+    if v[(n - 1) / 2..=n / 2].iter().any(|x| x.is_infinite()) {
+        return f64::INFINITY;
+    }
+    median(v).unwrap_or(f64::NAN)
 }
 
 /// Judge one sweep rule; the caller has checked completeness and that
 /// relative rules have baseline runs.
 pub(super) fn assess(
     rule: &Rule,
-    r: &mut RuleResult,
+    m: &mut Measured,
     v: SweepValue,
     cand: &Bundle,
     baselines: &[&Bundle],
-) {
+) -> Decision {
+    let skipped = |reason| Decision::Skipped { reason };
     let Some(sw) = cand.sweep.as_deref() else {
-        r.verdict = Verdict::Skipped;
-        r.explanation =
-            "skipped: not a sweep bundle (`tokengate sweep` writes the knee and safe point)".into();
-        return;
+        return skipped(SkipReason::NotASweep);
     };
     let Some(c) = bracket(sw, v) else {
-        r.verdict = Verdict::Skipped;
-        r.explanation = format!("skipped: the sweep has no {}", v.as_str());
-        return;
+        return skipped(SkipReason::SweepLacks { value: v });
     };
-    r.candidate_value = Some(c.point);
+    m.candidate_value = Some(c.point);
     let finite = |x: f64| if x.is_finite() { x } else { f64::MAX };
     match rule.limit {
         Limit::MaxDecrease(change) => {
@@ -123,29 +133,22 @@ pub(super) fn assess(
                 .filter_map(|b| bracket(b.sweep.as_deref()?, v))
                 .collect();
             if runs.is_empty() {
-                r.verdict = Verdict::Skipped;
-                r.explanation = format!(
-                    "skipped: the baseline runs are not sweeps with a {}",
-                    v.as_str()
-                );
-                return;
+                return skipped(SkipReason::BaselineNotSweeps { value: v });
             }
             let b = Bracket {
                 point: median(runs.iter().map(|b| b.point).collect()).unwrap_or(f64::NAN),
                 lo: median(runs.iter().map(|b| b.lo).collect()).unwrap_or(f64::NAN),
-                hi: median(runs.iter().map(|b| finite(b.hi)).collect()).unwrap_or(f64::NAN),
+                hi: median_upper(runs.iter().map(|b| b.hi).collect()),
             };
-            r.baseline_value = Some(b.point);
+            m.baseline_value = Some(b.point);
             if b.lo.is_nan() || b.lo <= 0.0 {
-                r.verdict = Verdict::Skipped;
-                r.explanation = "skipped: the baseline value is zero".into();
-                return;
+                return skipped(SkipReason::BaselineZero);
             }
             let floor = 1.0 - change.fraction();
             let point = c.point / b.point;
             let worst = c.lo / finite(b.hi);
             let best = finite(c.hi) / b.lo;
-            r.estimate = Some(Estimate {
+            m.estimate = Some(Estimate {
                 kind: EstimateKind::Ratio,
                 point,
                 interval: Some(Interval {
@@ -153,32 +156,24 @@ pub(super) fn assess(
                     hi: best.min(f64::MAX),
                 }),
             });
-            let text = format!(
-                "{} = {} against the baseline's {} ({:+.1} %; limit −{:.0} %)",
-                rule.metric,
-                shown(&c, rule),
-                shown(&b, rule),
-                (point - 1.0) * 100.0,
-                change.fraction() * 100.0
-            );
-            if best < floor {
-                r.verdict = Verdict::Fail;
-                r.explanation = format!(
-                    "{text}: past the limit even at the most favourable ends of both sweeps' grids."
-                );
+            let finding = if best < floor {
+                Finding::Past
             } else if worst >= floor {
-                r.verdict = Verdict::Pass;
-                r.explanation = format!("{text}: within the limit across both sweeps' grids.");
+                Finding::Within
             } else {
-                r.verdict = Verdict::Inconclusive;
-                r.explanation = format!(
-                    "{text}: the sweeps' grids cannot tell (bisect finer with `--resolution`, or widen the limit)."
-                );
-            }
+                Finding::Straddles
+            };
+            Decision::SweepChange(SweepChange {
+                candidate: c.grid(),
+                baseline: b.grid(),
+                ratio: point,
+                limit: floor,
+                finding,
+            })
         }
         Limit::Min(t) => {
             let limit = t.value();
-            r.estimate = Some(Estimate {
+            m.estimate = Some(Estimate {
                 kind: EstimateKind::Value,
                 point: c.point,
                 interval: Some(Interval {
@@ -186,34 +181,25 @@ pub(super) fn assess(
                     hi: finite(c.hi),
                 }),
             });
-            let text = format!(
-                "{} = {} against the minimum {}",
-                rule.metric,
-                shown(&c, rule),
-                fmt_value(limit, rule.metric)
-            );
-            if c.lo >= limit {
-                r.verdict = Verdict::Pass;
-                r.explanation = format!("{text}: at or above the limit.");
+            let finding = if c.lo >= limit {
+                Finding::Within
             } else if c.hi < limit {
-                r.verdict = Verdict::Fail;
-                r.explanation = format!("{text}: below the limit.");
+                Finding::Past
             } else {
-                r.verdict = Verdict::Inconclusive;
-                r.explanation =
-                    format!("{text}: the sweep's grid straddles the limit (bisect finer).");
-            }
+                Finding::Straddles
+            };
+            Decision::SweepMinimum(SweepMinimum {
+                value: c.grid(),
+                limit,
+                finding,
+            })
         }
-        _ => {
-            // The parser admits only `max_decrease` and `min` for sweep
-            // values (higher is better); anything else is a parser bug,
-            // reported rather than panicking.
-            r.verdict = Verdict::Skipped;
-            r.explanation = format!(
-                "skipped: `{}` does not apply to sweep values",
-                rule.limit_text
-            );
-        }
+        // The parser admits only `max_decrease` and `min` for sweep values
+        // (higher is better); anything else is a parser bug, reported
+        // rather than panicking.
+        _ => skipped(SkipReason::LimitNotForSweeps {
+            limit: rule.limit_text.clone(),
+        }),
     }
 }
 
@@ -270,5 +256,16 @@ mod tests {
     fn median_of_an_even_count_is_the_mean_of_the_middle_two() {
         assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
         assert_eq!(median(vec![]), None);
+    }
+
+    #[test]
+    fn an_unbounded_upper_end_in_the_middle_makes_the_median_unbounded() {
+        assert_eq!(median_upper(vec![9.0, f64::INFINITY, 15.0]), 15.0);
+        assert_eq!(median_upper(vec![9.0, f64::INFINITY]), f64::INFINITY);
+        assert_eq!(
+            median_upper(vec![f64::INFINITY, 9.0, f64::INFINITY]),
+            f64::INFINITY
+        );
+        assert!(median_upper(vec![]).is_nan());
     }
 }

@@ -1,7 +1,8 @@
 //! Waivers: a committed YAML file that accepts a named rule's failure for a
-//! named key, with an approver, a reason and an expiry date. Also the small
-//! calendar [`Date`] they expire on (the gate never reads the clock itself:
-//! the caller passes "today" in, so reports are reproducible).
+//! named key, with an approver, a reason and the last day it applies. That
+//! day is a [`Date`], the crate's one calendar day type (from
+//! [`crate::timefmt`], on chrono); the gate never reads the clock itself:
+//! the caller passes "today" in, so reports are reproducible.
 //!
 //! ```yaml
 //! # waivers.yaml: a list; `key` needs at least one field, every given field
@@ -16,90 +17,13 @@
 //! A matching unexpired waiver turns a `fail` into `waived`; an expired one
 //! is ignored and named in the report's warnings.
 
-use std::fmt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use crate::bundle::BundleKey;
-
-/// A calendar date (proleptic Gregorian), written `YYYY-MM-DD`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date {
-    year: i32,
-    month: u8,
-    day: u8,
-}
-
-impl Date {
-    /// A valid date, or `None`.
-    pub fn new(year: i32, month: u8, day: u8) -> Option<Date> {
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-        let days = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => return None,
-        };
-        (day >= 1 && day <= days).then_some(Date { year, month, day })
-    }
-
-    /// Today in UTC from the system clock. Only the command layer calls this;
-    /// the gate takes the date as an argument.
-    pub fn today_utc() -> Date {
-        Date::of(std::time::SystemTime::now())
-    }
-
-    /// The UTC date of a system time.
-    pub fn of(t: std::time::SystemTime) -> Date {
-        Date::from_days_since_epoch(crate::timefmt::unix_ms(t).div_euclid(86_400_000))
-    }
-
-    /// Civil date of a day count since 1970-01-01.
-    pub fn from_days_since_epoch(days: i64) -> Date {
-        let (year, month, day) = crate::timefmt::civil_from_days(days);
-        Date {
-            year: year as i32,
-            month: month as u8,
-            day: day as u8,
-        }
-    }
-}
-
-impl fmt::Display for Date {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
-    }
-}
-
-impl std::str::FromStr for Date {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Date, String> {
-        let bad = || format!("expected a date YYYY-MM-DD, found `{s}`");
-        let b = s.as_bytes();
-        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-            return Err(bad());
-        }
-        let num = |r: std::ops::Range<usize>| -> Result<u32, String> {
-            let part = &s[r];
-            if !part.bytes().all(|c| c.is_ascii_digit()) {
-                return Err(bad());
-            }
-            part.parse().map_err(|_| bad())
-        };
-        let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-        Date::new(y as i32, m as u8, d as u8).ok_or_else(bad)
-    }
-}
-
-impl Serialize for Date {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+pub use crate::timefmt::Date;
 
 /// The key fields a waiver applies to; every given field must equal the
 /// candidate's.
@@ -213,7 +137,9 @@ pub fn parse_waivers(text: &str, origin: &str) -> Result<Vec<Waiver>, WaiverErro
                 .value
                 .trim()
                 .parse()
-                .map_err(|m| invalid(&r.expires.referenced, format!("[{i}].expires"), m))?;
+                .map_err(|e: crate::timefmt::TimeError| {
+                    invalid(&r.expires.referenced, format!("[{i}].expires"), e.to_string())
+                })?;
             Ok(Waiver {
                 rule: r.rule.value.trim().to_owned(),
                 key: r.key.value,
@@ -228,23 +154,6 @@ pub fn parse_waivers(text: &str, origin: &str) -> Result<Vec<Waiver>, WaiverErro
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_parse_compare_and_come_from_day_counts() {
-        let d: Date = "2026-02-28".parse().expect("valid");
-        assert!(d < "2026-03-01".parse().expect("valid"));
-        assert_eq!(d.to_string(), "2026-02-28");
-        assert!("2026-02-29".parse::<Date>().is_err());
-        assert!("2024-02-29".parse::<Date>().is_ok());
-        assert!("2026-2-28".parse::<Date>().is_err());
-        assert_eq!(Date::from_days_since_epoch(0).to_string(), "1970-01-01");
-        // 2026-11-27 is day 20_784 since the epoch.
-        assert_eq!(
-            Date::from_days_since_epoch(20_784).to_string(),
-            "2026-11-27"
-        );
-        assert_eq!(Date::from_days_since_epoch(-1).to_string(), "1969-12-31");
-    }
 
     #[test]
     fn parses_waivers_and_matches_keys() {
@@ -269,6 +178,42 @@ mod tests {
                 .expect("empty")
                 .is_empty()
         );
+    }
+
+    fn expiring(expires: &str) -> String {
+        let text = format!(
+            "- rule: r\n  key: {{tokenizer: t}}\n  approver: a\n  reason: r\n  expires: {expires}\n"
+        );
+        match parse_waivers(&text, "waivers.yaml") {
+            Ok(w) => format!("accepted: {}", w[0].expires),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn impossible_expiry_days_are_errors_naming_file_and_field() {
+        assert_eq!(
+            expiring("2026-02-31"),
+            "waivers.yaml: line 5 column 12: field `[0].expires`: `2026-02-31` is an impossible date: February 2026 has 28 days"
+        );
+        assert_eq!(
+            expiring("2026-02-29"),
+            "waivers.yaml: line 5 column 12: field `[0].expires`: `2026-02-29` is an impossible date: February 2026 has 28 days"
+        );
+        assert_eq!(
+            expiring("2026-13-01"),
+            "waivers.yaml: line 5 column 12: field `[0].expires`: `2026-13-01` is an impossible date: month 13 is not 01 to 12"
+        );
+        assert_eq!(expiring("2028-02-29"), "accepted: 2028-02-29");
+        // `expires` is a day: a time with an offset, possible or not, is refused.
+        for with_offset in ["2026-12-31T00:00:00+25:00", "2026-12-31T00:00:00+01:00"] {
+            assert_eq!(
+                expiring(with_offset),
+                format!(
+                    "waivers.yaml: line 5 column 12: field `[0].expires`: expected a date YYYY-MM-DD, found `{with_offset}`"
+                )
+            );
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub fn latency_stats_exact(us: &mut [f64]) -> LatencyStats {
         p99: q(0.99),
         min: Some(round3(us[0] / 1e3)),
         max: Some(round3(us[us.len() - 1] / 1e3)),
+        buckets_ms: Default::default(),
     }
 }
 
@@ -43,6 +44,7 @@ pub fn latency_stats_hdr(h: &Histogram<u64>) -> LatencyStats {
         p99: q(0.99),
         min: Some(round3(h.min() as f64 / 1e3)),
         max: Some(round3(h.max() as f64 / 1e3)),
+        buckets_ms: Default::default(),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod latency;
 mod recorder;
+mod steady;
 
 pub use latency::{latency_stats_exact, latency_stats_hdr};
-pub use recorder::{Recorded, Recorder, decode_histogram};
+pub use recorder::{OutputLengths, Recorded, Recorder, ScheduleFacts, decode_histogram};

@@ -11,8 +11,12 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 
 use super::latency::{latency_stats_exact, latency_stats_hdr, round3};
-use crate::bundle::{Histograms, Metrics, RequestCounts, SampleOutcome, Samples, TokenTotals};
-use crate::client::{ErrorKind, Outcome, Phase, RequestRecord, TokenSource};
+use super::steady::{Work, shares, steady_span};
+use crate::bundle::{
+    ErrorKind, Histograms, Metrics, RequestCounts, SampleOutcome, Samples, ThroughputBasis,
+    ThroughputSpan, TokenSource, TokenTotals,
+};
+use crate::client::{Outcome, Phase, RequestRecord};
 use crate::workload::{Pricing, Slo};
 
 /// Everything the recorder produced.
@@ -30,7 +34,58 @@ pub struct Recorded {
     /// Largest open-loop lag between schedule and send, and its p99.
     pub lag_max: Duration,
     pub lag_p99: Duration,
+    /// Successful requests by prompt class and token source: how many had
+    /// each output token count (what the validity rules compare with the
+    /// class's `max_tokens`).
+    pub output_lengths: OutputLengths,
+    /// How the measured requests' starts kept to their schedule.
+    pub schedule: ScheduleFacts,
 }
+
+/// Output token counts of successful measured requests: for each (prompt
+/// class, token source), how many requests had each count. Bounded by the
+/// number of distinct counts, not by the number of requests.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutputLengths {
+    pub counts: BTreeMap<(u16, TokenSource), BTreeMap<u32, u64>>,
+}
+
+impl OutputLengths {
+    pub fn add(&mut self, class: u16, source: TokenSource, tokens: u32) {
+        *self
+            .counts
+            .entry((class, source))
+            .or_default()
+            .entry(tokens)
+            .or_default() += 1;
+    }
+}
+
+/// Start times of the measured first attempts against their schedule (a
+/// retried request's send time is its last attempt's, so retries are left
+/// out). In a closed loop every request is "scheduled" when it is sent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScheduleFacts {
+    /// Measured first attempts.
+    pub requests: u64,
+    /// (scheduled, sent) of the earliest- and the latest-scheduled of them,
+    /// on the run clock.
+    pub first: Option<(Duration, Duration)>,
+    pub last: Option<(Duration, Duration)>,
+    /// Start lag (sent − scheduled) of these requests: median, p99, max.
+    pub lag_p50: Duration,
+    pub lag_p99: Duration,
+    pub lag_max: Duration,
+}
+
+/// The steady span must cover at least this share of the window, or the
+/// throughputs fall back to the whole window: a shorter one is mostly edges
+/// (the first and last requests in it) and says less than the window does.
+const MIN_STEADY_SHARE: f64 = 0.25;
+
+/// …and hold at least this many requests' worth of work (request shares),
+/// so a rate never rests on a handful of requests.
+const MIN_STEADY_REQUESTS: f64 = 5.0;
 
 pub struct Recorder {
     slo: Slo,
@@ -38,6 +93,9 @@ pub struct Recorder {
     max_tokens: Option<u32>,
     window_start: Option<Duration>,
     window_end: Duration,
+    /// When the last warm-up request ended (run clock): the steady span
+    /// opens no earlier.
+    warmup_end: Option<Duration>,
     ttft: Histogram<u64>,
     ttfb: Histogram<u64>,
     itl: Histogram<u64>,
@@ -52,13 +110,17 @@ pub struct Recorder {
     counts: RequestCounts,
     output_total: u64,
     input_total: u64,
-    token_sources: [u64; 3],
+    token_sources: BTreeMap<TokenSource, u64>,
     slo_met: u64,
     quality_checked: u64,
     quality_passed: u64,
     retried_e2e_us: Vec<f64>,
     decode_rates: Vec<f64>,
     multi_token_events: u64,
+    output_lengths: OutputLengths,
+    schedule: ScheduleFacts,
+    /// Start lag of measured first attempts, µs.
+    measured_lag: Histogram<u64>,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -93,6 +155,7 @@ impl Recorder {
             class: Vec::with_capacity(cap),
             attempts: Vec::with_capacity(cap),
             outcome: Vec::with_capacity(cap),
+            run: Vec::new(),
         };
         Recorder {
             slo,
@@ -100,6 +163,7 @@ impl Recorder {
             max_tokens,
             window_start: None,
             window_end: Duration::ZERO,
+            warmup_end: None,
             ttft: histogram(),
             ttfb: histogram(),
             itl: histogram(),
@@ -113,13 +177,16 @@ impl Recorder {
             counts: RequestCounts::default(),
             output_total: 0,
             input_total: 0,
-            token_sources: [0; 3],
+            token_sources: BTreeMap::new(),
             slo_met: 0,
             quality_checked: 0,
             quality_passed: 0,
             retried_e2e_us: Vec::new(),
             decode_rates: Vec::with_capacity(cap),
             multi_token_events: 0,
+            output_lengths: OutputLengths::default(),
+            schedule: ScheduleFacts::default(),
+            measured_lag: histogram(),
         }
     }
 
@@ -138,6 +205,8 @@ impl Recorder {
         let _ = self.lag.record(us(lag));
         if r.phase == Phase::Warmup {
             self.counts.warmup += 1;
+            let end = r.sent_at + r.e2e;
+            self.warmup_end = Some(self.warmup_end.map_or(end, |e| e.max(end)));
             return;
         }
         self.window_start = Some(match self.window_start {
@@ -150,17 +219,27 @@ impl Recorder {
             self.counts.retried += 1;
         }
         let first_attempt = r.attempts <= 1;
+        if first_attempt {
+            let _ = self.measured_lag.record(us(lag));
+            let sc = &mut self.schedule;
+            sc.requests += 1;
+            let pair = (r.scheduled_at, r.sent_at);
+            if sc.first.is_none_or(|(t, _)| r.scheduled_at < t) {
+                sc.first = Some(pair);
+            }
+            if sc.last.is_none_or(|(t, _)| r.scheduled_at >= t) {
+                sc.last = Some(pair);
+            }
+        }
         let mut tpot_us = None;
         match r.outcome {
             Outcome::Success => {
                 self.counts.succeeded += 1;
+                self.output_lengths
+                    .add(r.class, r.token_source, r.output_tokens);
                 self.output_total += r.output_tokens as u64;
                 self.input_total += r.input_tokens as u64;
-                self.token_sources[match r.token_source {
-                    TokenSource::Usage => 0,
-                    TokenSource::Tokenizer => 1,
-                    TokenSource::Events => 2,
-                }] += 1;
+                *self.token_sources.entry(r.token_source).or_default() += 1;
                 if let Some(q) = r.quality_pass {
                     self.quality_checked += 1;
                     self.quality_passed += q as u64;
@@ -237,7 +316,6 @@ impl Recorder {
         let window_start = self.window_start.unwrap_or_default();
         let window = self.window_end.saturating_sub(window_start);
         let secs = window.as_secs_f64();
-        let per_s = |v: f64| if secs > 0.0 { round3(v / secs) } else { 0.0 };
 
         // Rebase send times to the window start.
         let base = us(window_start);
@@ -282,13 +360,16 @@ impl Recorder {
                 self.errors.get(&k).copied().unwrap_or(0),
             );
         }
-        let requests_per_s = per_s(c.succeeded as f64);
+        let throughput = self.throughput(window_start, secs);
+        let requests_per_s = round3(throughput.requests_per_s);
         let cost_per_1k = self.pricing.as_ref().and_then(|p| match p {
             Pricing::Hourly {
                 per_hour, replicas, ..
             } => {
-                let per_hour_responses = c.succeeded as f64 / secs * 3600.0;
-                (secs > 0.0 && c.succeeded > 0)
+                // Responses per hour at the tested load: the same rate as
+                // `requests_per_s`.
+                let per_hour_responses = throughput.requests_per_s * 3600.0;
+                (per_hour_responses > 0.0 && c.succeeded > 0)
                     .then(|| round6(per_hour * *replicas as f64 / per_hour_responses * 1000.0))
             }
             Pricing::PerToken {
@@ -314,9 +395,11 @@ impl Recorder {
             queue_time_ms: None,
             retried_e2e_ms: latency_stats_exact(&mut self.retried_e2e_us),
             decode_tokens_per_s: latency_stats_exact(&mut decode),
-            output_tokens_per_s: per_s(self.output_total as f64),
-            input_tokens_per_s: per_s(self.input_total as f64),
+            output_tokens_per_s: round3(throughput.output_tokens_per_s),
+            input_tokens_per_s: round3(throughput.input_tokens_per_s),
             requests_per_s,
+            steady_window_s: round3(throughput.steady_s),
+            throughput_span: throughput.span,
             requests: c.clone(),
             tokens: TokenTotals {
                 output_total: self.output_total,
@@ -340,14 +423,20 @@ impl Recorder {
             tpot_us: encode(&self.tpot),
             e2e_us: encode(&self.e2e),
         };
-        let mut token_sources = BTreeMap::new();
-        for (i, name) in ["usage", "tokenizer", "events"].iter().enumerate() {
-            if self.token_sources[i] > 0 {
-                token_sources.insert(name.to_string(), self.token_sources[i]);
-            }
-        }
+        let token_sources = self
+            .token_sources
+            .iter()
+            .map(|(s, &n)| (s.as_str().to_owned(), n))
+            .collect();
         let lag_max = Duration::from_micros(self.lag.max());
         let lag_p99 = Duration::from_micros(self.lag.value_at_quantile(0.99));
+        let mut schedule = self.schedule;
+        if !self.measured_lag.is_empty() {
+            let q = |p: f64| Duration::from_micros(self.measured_lag.value_at_quantile(p));
+            schedule.lag_p50 = q(0.5);
+            schedule.lag_p99 = q(0.99);
+            schedule.lag_max = Duration::from_micros(self.measured_lag.max());
+        }
         Recorded {
             metrics,
             histograms,
@@ -357,6 +446,95 @@ impl Recorder {
             window_start,
             lag_max,
             lag_p99,
+            output_lengths: self.output_lengths,
+            schedule,
+        }
+    }
+}
+
+/// The three throughputs and the span they were measured over.
+struct Throughput {
+    output_tokens_per_s: f64,
+    input_tokens_per_s: f64,
+    requests_per_s: f64,
+    /// Length of the steady span, seconds (0 when there is none).
+    steady_s: f64,
+    span: ThroughputSpan,
+}
+
+impl Recorder {
+    /// Throughputs over the steady span (`super::steady`), or over the whole
+    /// window (`window_s` long, opening at `window_start`) when that span is
+    /// too short.
+    fn throughput(&self, window_start: Duration, window_s: f64) -> Throughput {
+        let s = &self.samples;
+        let work: Vec<Work> = (0..s.len())
+            .filter(|&i| s.outcome[i].is_ok())
+            .map(|i| {
+                let sent = self.sent_abs_us[i] as f64;
+                let end = sent + f64::from(s.e2e_us[i]);
+                Work {
+                    sent_us: sent,
+                    first_us: s.ttft_us[i].map_or(end, |t| (sent + f64::from(t)).min(end)),
+                    end_us: end,
+                    output_tokens: s.output_tokens[i],
+                    input_tokens: s.input_tokens[i],
+                }
+            })
+            .collect();
+        let window_start_us = us(window_start) as f64;
+        let last_start_us = self.sent_abs_us.iter().copied().max().unwrap_or(0) as f64;
+        let span = steady_span(
+            window_start_us,
+            self.warmup_end.map(|w| us(w) as f64),
+            last_start_us,
+        );
+        let steady = shares(&work, span);
+        let steady_s = steady.seconds();
+        let rel = |t_us: f64| round3((t_us - window_start_us) / 1e6);
+        let fallback = if steady_s <= 0.0 {
+            Some("no steady span: the last warm-up request ended after the last measured request started".to_owned())
+        } else if steady_s < MIN_STEADY_SHARE * window_s {
+            Some(format!(
+                "the steady span ({steady_s:.3} s) is under {:.0} % of the {window_s:.3} s window",
+                MIN_STEADY_SHARE * 100.0
+            ))
+        } else if steady.requests < MIN_STEADY_REQUESTS {
+            Some(format!(
+                "the steady span holds {:.1} requests' worth of work, under {MIN_STEADY_REQUESTS}",
+                steady.requests
+            ))
+        } else {
+            None
+        };
+        match fallback {
+            None => Throughput {
+                output_tokens_per_s: steady.output_tokens / steady_s,
+                input_tokens_per_s: steady.input_tokens / steady_s,
+                requests_per_s: steady.requests / steady_s,
+                steady_s,
+                span: ThroughputSpan {
+                    basis: ThroughputBasis::Steady,
+                    start_s: rel(steady.start_us),
+                    end_s: rel(steady.end_us),
+                    fallback: None,
+                },
+            },
+            Some(why) => {
+                let per_s = |v: f64| if window_s > 0.0 { v / window_s } else { 0.0 };
+                Throughput {
+                    output_tokens_per_s: per_s(self.output_total as f64),
+                    input_tokens_per_s: per_s(self.input_total as f64),
+                    requests_per_s: per_s(self.counts.succeeded as f64),
+                    steady_s,
+                    span: ThroughputSpan {
+                        basis: ThroughputBasis::Window,
+                        start_s: 0.0,
+                        end_s: round3(window_s),
+                        fallback: Some(why),
+                    },
+                }
+            }
         }
     }
 }
@@ -385,4 +563,155 @@ pub fn decode_histogram(text: &str) -> Option<Histogram<u64>> {
     hdrhistogram::serialization::Deserializer::new()
         .deserialize(&mut bytes.as_slice())
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A successful request of `tokens` tokens: sent at `sent`, first token
+    /// after `ttft`, then one token every `tpot`.
+    fn record(
+        phase: Phase,
+        sent: Duration,
+        ttft: Duration,
+        tpot: Duration,
+        tokens: u32,
+    ) -> RequestRecord {
+        RequestRecord {
+            index: 0,
+            class: 0,
+            phase,
+            attempts: 1,
+            scheduled_at: sent,
+            sent_at: sent,
+            ttfb: Some(ttft / 2),
+            ttft: Some(ttft),
+            e2e: ttft + tpot * (tokens - 1),
+            event_offsets_us: Vec::new(),
+            event_bytes: Vec::new(),
+            output_tokens: tokens,
+            token_source: TokenSource::Usage,
+            input_tokens: 100,
+            finish_reason: Some("length".into()),
+            quality_pass: None,
+            retry_after: None,
+            outcome: Outcome::Success,
+        }
+    }
+
+    /// A closed loop as the driver runs it: 16 users, starting a sixteenth
+    /// of a cycle apart, each taking the next request index when its last
+    /// request ends; the first 16 indices are the warm-up, the next 64 are
+    /// measured (a sweep level's count). Users decode at 9, 10 or 11 ms a
+    /// token, so while every user is busy the server emits
+    /// Σ 64 / cycle_u tokens a second. The steady span recovers that rate
+    /// within 1 %, where the whole window (ramp-up and drain included)
+    /// reads well below it.
+    #[test]
+    fn steady_throughput_recovers_the_emission_rate_of_a_draining_closed_loop() {
+        let users = 16u64;
+        let tokens = 64u32;
+        let (warmup, measured) = (16u64, 64u64);
+        let ttft = Duration::from_millis(50);
+        let tpot = |u: u64| Duration::from_millis(9 + u % 3);
+        let cycle = |u: u64| ttft + tpot(u) * (tokens - 1);
+        let expected: f64 = (0..users)
+            .map(|u| f64::from(tokens) / cycle(u).as_secs_f64())
+            .sum();
+        let mut free_at: Vec<Duration> = (0..users)
+            .map(|u| Duration::from_micros(680_000 * u / users))
+            .collect();
+        let mut records = Vec::new();
+        for index in 0..warmup + measured {
+            // The user that is free first takes the next index.
+            let u = (0..users as usize)
+                .min_by_key(|&u| free_at[u])
+                .expect("users");
+            let phase = if index < warmup {
+                Phase::Warmup
+            } else {
+                Phase::Measured
+            };
+            records.push(record(phase, free_at[u], ttft, tpot(u as u64), tokens));
+            free_at[u] += cycle(u as u64);
+        }
+        let measured_records = || records.iter().filter(|r| r.phase == Phase::Measured);
+        let window = measured_records()
+            .map(|r| r.sent_at + r.e2e)
+            .max()
+            .expect("some")
+            - measured_records().map(|r| r.sent_at).min().expect("some");
+        // The recorder sees records in completion order.
+        records.sort_by_key(|r| r.sent_at + r.e2e);
+        let mut rec = Recorder::new(Slo::default(), None, Some(tokens), records.len());
+        for r in &records {
+            rec.record(r);
+        }
+        let m = rec.finish().metrics;
+        eprintln!(
+            "expected {expected:.1} tok/s; steady {} tok/s over {} s; whole window {:.1} tok/s over {:.3} s",
+            m.output_tokens_per_s,
+            m.steady_window_s,
+            m.tokens.output_total as f64 / window.as_secs_f64(),
+            window.as_secs_f64()
+        );
+        assert_eq!(m.requests.succeeded, 64);
+        assert_eq!(m.throughput_span.basis, ThroughputBasis::Steady);
+        let error = m.output_tokens_per_s / expected - 1.0;
+        assert!(
+            error.abs() < 0.01,
+            "steady {} tok/s, expected {expected:.1}",
+            m.output_tokens_per_s
+        );
+        // Requests and prompt tokens follow the same rate.
+        let request_rate: f64 = (0..users).map(|u| 1.0 / cycle(u).as_secs_f64()).sum();
+        assert!(
+            (m.requests_per_s / request_rate - 1.0).abs() < 0.01,
+            "{} req/s, expected {request_rate:.2}",
+            m.requests_per_s
+        );
+        assert!(
+            (m.input_tokens_per_s / (request_rate * 100.0) - 1.0).abs() < 0.01,
+            "{} prompt tok/s",
+            m.input_tokens_per_s
+        );
+        // Over the whole window the same run reads more than 10 % slower.
+        let per_window = m.tokens.output_total as f64 / window.as_secs_f64();
+        assert!(
+            per_window < expected * 0.9,
+            "window {per_window:.1} tok/s, expected {expected:.1}"
+        );
+        assert!(m.steady_window_s > 0.25 * window.as_secs_f64());
+        assert!(
+            (m.throughput_span.end_s - m.throughput_span.start_s - m.steady_window_s).abs() < 1e-3
+        );
+    }
+
+    /// A span shorter than a quarter of the window falls back to the window
+    /// and says why.
+    #[test]
+    fn a_short_steady_span_falls_back_to_the_whole_window() {
+        let ttft = Duration::from_millis(10);
+        let tpot = Duration::from_millis(10);
+        // Two users: one long warm-up request ends late, so the measured
+        // requests overlap it almost entirely.
+        let records = [
+            record(Phase::Warmup, Duration::ZERO, ttft, tpot * 10, 100),
+            record(Phase::Measured, Duration::from_millis(1), ttft, tpot, 64),
+            record(Phase::Measured, Duration::from_millis(700), ttft, tpot, 64),
+        ];
+        let mut rec = Recorder::new(Slo::default(), None, Some(64), 3);
+        for r in &records {
+            rec.record(r);
+        }
+        let recorded = rec.finish();
+        let m = &recorded.metrics;
+        assert_eq!(m.throughput_span.basis, ThroughputBasis::Window);
+        let why = m.throughput_span.fallback.as_deref().unwrap_or_default();
+        assert!(why.contains("no steady span"), "{why}");
+        let window_s = recorded.window.as_secs_f64();
+        assert_eq!(m.throughput_span.end_s, round3(window_s));
+        assert_eq!(m.output_tokens_per_s, round3(128.0 / window_s));
+    }
 }

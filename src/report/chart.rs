@@ -13,6 +13,8 @@
 
 use std::fmt::Write as _;
 
+use crate::wording::{self, group_thousands};
+
 /// Width of the `viewBox`, user units.
 pub const WIDTH: f64 = 960.0;
 /// Height of the `viewBox`, user units.
@@ -717,39 +719,12 @@ fn min_max(v: &[f64]) -> (f64, f64) {
 /// A coordinate with two decimals, trailing zeros removed: fixed formatting
 /// keeps the output byte-identical across runs.
 fn num(v: f64) -> String {
-    let s = format!("{v:.2}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".into() } else { s.to_owned() }
+    wording::decimals(v, 2)
 }
 
 /// A tick label with `decimals` decimals and thousands separators.
 pub fn tick_label(v: f64, decimals: usize) -> String {
-    group_thousands(&format!("{:.decimals$}", clean(v)))
-}
-
-/// `12345.6` → `12,345.6` (the integer part of a formatted number).
-pub fn group_thousands(s: &str) -> String {
-    let (sign, rest) = match s.strip_prefix('-') {
-        Some(r) => ("-", r),
-        None => ("", s),
-    };
-    let (int, frac) = match rest.find('.') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    if int.len() <= 3 || !int.bytes().all(|b| b.is_ascii_digit()) {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len() + int.len() / 3);
-    out.push_str(sign);
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out.push_str(frac);
-    out
+    group_thousands(&wording::fixed(clean(v), decimals))
 }
 
 /// Rough rendered width of `s` at `size` px in a sans-serif font (average
@@ -809,7 +784,6 @@ mod tests {
         assert_eq!(tick_label(12000.0, 0), "12,000");
         assert_eq!(tick_label(0.30000000000000004, 1), "0.3");
         assert_eq!(tick_label(-1500.0, 0), "-1,500");
-        assert_eq!(group_thousands("1234567.25"), "1,234,567.25");
         assert_eq!(
             xml_escape("<a href='x'>&\"\u{1}"),
             "&lt;a href=&#39;x&#39;&gt;&amp;&quot; "

@@ -1,52 +1,13 @@
-//! Number and label formatting shared by the text renderers, so Markdown and
-//! JUnit say the same thing the same way.
+//! The cells of a rule's row, shared by the text renderers so Markdown and
+//! JUnit say the same thing the same way; the numbers in them come from
+//! [`crate::wording`].
 
 use crate::gate::{EstimateKind, Outcome, RuleResult, Verdict};
+use crate::wording;
 
-/// Fixed decimals with trailing zeros removed (`1.50` → `1.5`).
-pub fn trim_num(v: f64, decimals: usize) -> String {
-    if !v.is_finite() {
-        return if v.is_nan() {
-            "n/a".into()
-        } else {
-            "∞".into()
-        };
-    }
-    let s = format!("{v:.decimals$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        s
-    };
-    if s == "-0" { "0".into() } else { s }
-}
-
-/// A value in a rule's unit (`%` values are fractions).
+/// An optional value in a rule's unit (`%` values are fractions); `—` when absent.
 pub fn value(v: Option<f64>, unit: &str) -> String {
-    match v {
-        None => "—".into(),
-        Some(v) => match unit {
-            "%" => format!("{} %", trim_num(v * 100.0, 2)),
-            "" => trim_num(v, 2),
-            u => format!("{} {u}", trim_num(v, 1)),
-        },
-    }
-}
-
-/// A signed relative change of a ratio, e.g. `+31.2 %`.
-pub fn ratio_change(ratio: f64) -> String {
-    signed(ratio - 1.0, 100.0, 1, "%")
-}
-
-/// A signed difference of rates in percentage points, e.g. `+0.25 pp`.
-pub fn rate_difference(d: f64) -> String {
-    signed(d, 100.0, 2, "pp")
-}
-
-fn signed(v: f64, scale: f64, decimals: usize, unit: &str) -> String {
-    let s = trim_num((v * scale).abs(), decimals);
-    let sign = if v < 0.0 && s != "0" { "−" } else { "+" };
-    format!("{sign}{s} {unit}")
+    v.map_or_else(|| "—".into(), |v| wording::value(v, unit))
 }
 
 /// The change column: the estimate for baseline comparisons, else the
@@ -54,14 +15,14 @@ fn signed(v: f64, scale: f64, decimals: usize, unit: &str) -> String {
 pub fn change(r: &RuleResult) -> String {
     if let Some(e) = &r.estimate {
         match e.kind {
-            EstimateKind::Ratio => return ratio_change(e.point),
-            EstimateKind::Difference => return rate_difference(e.point),
+            EstimateKind::Ratio => return wording::change(e.point),
+            EstimateKind::Difference => return wording::points(e.point),
             EstimateKind::Value => {}
         }
     }
     match (r.baseline_value, r.candidate_value) {
-        (Some(b), Some(c)) if r.unit == "%" => rate_difference(c - b),
-        (Some(b), Some(c)) if b != 0.0 => ratio_change(c / b),
+        (Some(b), Some(c)) if r.unit == "%" => wording::points(c - b),
+        (Some(b), Some(c)) if b != 0.0 => wording::change(c / b),
         _ => "—".into(),
     }
 }
@@ -72,8 +33,8 @@ pub fn estimate(r: &RuleResult) -> String {
         return "—".into();
     };
     let (label, fmt): (&str, Box<dyn Fn(f64) -> String>) = match e.kind {
-        EstimateKind::Ratio => ("ratio", Box::new(|v| trim_num(v, 4))),
-        EstimateKind::Difference => ("difference", Box::new(rate_difference)),
+        EstimateKind::Ratio => ("ratio", Box::new(|v| wording::decimals(v, 4))),
+        EstimateKind::Difference => ("difference", Box::new(wording::points)),
         EstimateKind::Value => {
             let unit = r.unit.clone();
             ("value", Box::new(move |v| value(Some(v), &unit)))
@@ -90,21 +51,18 @@ pub fn estimate(r: &RuleResult) -> String {
     }
 }
 
-/// A p-value with four decimals, or `< 0.0001`.
+/// An optional p-value with four decimals, or `< 0.0001`; `—` when absent.
 pub fn p_value(p: Option<f64>) -> String {
-    match p {
-        None => "—".into(),
-        Some(p) if p < 0.0001 => "< 0.0001".into(),
-        Some(p) => format!("{p:.4}"),
-    }
+    p.map_or_else(|| "—".into(), wording::p_value)
 }
 
 /// The MDE: a relative change for ratios and values, percentage points for rates.
 pub fn mde(r: &RuleResult) -> String {
     match r.mde {
         None => "—".into(),
-        Some(m) if r.unit == "%" => format!("{} pp", trim_num(m * 100.0, 2)),
-        Some(m) => format!("{} %", trim_num(m * 100.0, 1)),
+        Some(m) if m.is_nan() => "n/a".into(),
+        Some(m) if r.unit == "%" => format!("{} pp", wording::decimals(m * 100.0, 2)),
+        Some(m) => format!("{} %", wording::decimals(m * 100.0, 1)),
     }
 }
 
@@ -133,16 +91,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formats_values_and_changes() {
+    fn absent_values_are_dashes_and_present_ones_read_in_their_unit() {
         assert_eq!(value(Some(123.456), "ms"), "123.5 ms");
-        assert_eq!(value(Some(0.005), "%"), "0.5 %");
-        assert_eq!(value(Some(2.5), ""), "2.5");
+        assert_eq!(value(Some(f64::NAN), "%"), "n/a");
         assert_eq!(value(None, "ms"), "—");
-        assert_eq!(ratio_change(1.3126), "+31.3 %");
-        assert_eq!(ratio_change(0.9), "−10 %");
-        assert_eq!(ratio_change(1.0), "+0 %");
-        assert_eq!(rate_difference(0.0025), "+0.25 pp");
         assert_eq!(p_value(Some(0.00001)), "< 0.0001");
-        assert_eq!(trim_num(-0.0001, 1), "0");
+        assert_eq!(p_value(None), "—");
     }
 }

@@ -30,6 +30,8 @@ pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
 
 const BUILTIN: &str = include_str!("templates/report.md.j2");
 const BUILTIN_NAME: &str = "report.md.j2";
+const VERDICT_TABLE: &str = include_str!("templates/verdict.md.j2");
+const VERDICT_TABLE_NAME: &str = "verdict.md.j2";
 
 /// Renders the Markdown report with the built-in or a user template.
 #[derive(Debug, Clone)]
@@ -52,6 +54,19 @@ impl MarkdownRenderer {
         MarkdownRenderer {
             name: BUILTIN_NAME.into(),
             source: BUILTIN.into(),
+            builtin: true,
+            limit: GITHUB_COMMENT_LIMIT,
+        }
+    }
+
+    /// The verdict table alone, built from the report: the head of the
+    /// built-in report (title, rule table, candidate, baseline, skip
+    /// reason) without the marker or the sections after it. A GitHub check
+    /// run's summary; it does not depend on a user template.
+    pub fn verdict_table() -> Self {
+        MarkdownRenderer {
+            name: VERDICT_TABLE_NAME.into(),
+            source: VERDICT_TABLE.into(),
             builtin: true,
             limit: GITHUB_COMMENT_LIMIT,
         }

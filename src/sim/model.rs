@@ -130,7 +130,7 @@ pub fn choose_fault_at(
 
 /// SplitMix64 finaliser (Steele, Lea & Flood, "Fast splittable pseudorandom
 /// number generators", OOPSLA 2014), used to derive independent seeds.
-fn splitmix64(mut z: u64) -> u64 {
+pub(super) fn splitmix64(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

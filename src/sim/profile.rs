@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 use super::error::SimError;
 
 /// Names of the built-in profiles, in the order error messages list them.
-pub const BUILTIN_PROFILES: [&str; 5] = [
+pub const BUILTIN_PROFILES: [&str; 6] = [
     "default",
     "quickstart",
     "slow-decode",
     "saturating",
     "flaky",
+    "noisy",
 ];
 
 /// The performance model and faults of one simulated server.
@@ -67,8 +68,98 @@ pub struct SimProfile {
     /// a server that slowly degrades. 0 (the default): no drift. At most
     /// 1000; the added time is capped at one day.
     pub ttft_drift_ms_per_s: f64,
+    /// Run-to-run noise: one slowdown factor per server start on every
+    /// prefill and decode time, as one CI run differs from the next. None
+    /// (the default): factor 1. See `RunNoise`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_noise: Option<RunNoise>,
+    /// Host stalls: pauses of the whole engine that delay every request in
+    /// flight by the same time, as a busy host does. None (the default): no
+    /// stalls. See `HostStalls`; unlike `faults.stall_rate`, which pauses
+    /// one request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_stalls: Option<HostStalls>,
     /// Injected faults.
     pub faults: FaultProfile,
+}
+
+/// Run-to-run noise (`run_noise:`): at each server start one factor `F` is
+/// drawn and every prefill and decode-step time is multiplied by it (on top
+/// of `jitter_pct`), so the whole run is uniformly slower or faster.
+///
+/// `F` is log-normal with median 1: `F = exp(σ·Z)`, Z standard normal,
+/// `σ² = ln(1 + cv²)`, so that `cv` is the coefficient of variation of `F`
+/// (for a log-normal, CV² = exp(σ²) − 1: Johnson, Kotz & Balakrishnan,
+/// *Continuous Univariate Distributions* vol. 1, 2nd ed., 1994, ch. 14).
+/// Z is truncated at ±4 (mass 6·10⁻⁵ cut), so a run is never
+/// more than `exp(4σ)` times slower.
+///
+/// ```yaml
+/// run_noise:
+///   cv: 0.1     # coefficient of variation of the factor, in [0, 1]
+///   seed: 42    # optional; the same seed gives the same factor
+/// ```
+///
+/// Without `seed`, each start draws a fresh seed from the operating system,
+/// so runs differ from one another, in-process (`sim://`) or not; the seed
+/// used is on `/metrics` (`tokengate_sim:noise_seed_info`) so a run can be
+/// reproduced by writing it into the profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunNoise {
+    /// Coefficient of variation of the slowdown factor across starts, in
+    /// [0, 1]; 0: factor 1.
+    pub cv: f64,
+    /// Seed of the factor; absent: a fresh seed at every start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+/// Host stalls (`host_stalls:`): pauses of the whole simulated engine.
+/// During a stall no request makes progress — prefill, decode steps and token
+/// emission all wait until it ends — so every request in flight is delayed
+/// by the same `duration_ms`, and a request arriving during a stall starts
+/// when it ends. (Queueing, admission with its role chunk, and HTTP
+/// headers are not paused.)
+///
+/// Random stalls: the engine runs for an exponentially distributed time
+/// with mean `1 / rate_per_s` seconds, stalls for `duration_ms`, runs again,
+/// and so on (an alternating renewal process: Cox, *Renewal Theory*,
+/// 1962): in the engine's own running time the stall starts are a Poisson
+/// process of rate `rate_per_s`, and over a long uptime the engine is
+/// stalled a share `d / (1/λ + d) = λd / (1 + λd)` of the time (mean stall
+/// over mean cycle, by the renewal-reward theorem; λ = rate, d = duration).
+/// Stalls never overlap, so the stalled time never exceeds the uptime.
+/// `at_ms` adds stalls at fixed uptimes (tests, scripted scenarios); one that
+/// falls inside another stall starts when that stall ends.
+///
+/// ```yaml
+/// host_stalls:
+///   rate_per_s: 0.5    # random stalls per second of running time, [0, 10]
+///   duration_ms: 200   # length of every stall, (0, 10000]
+///   seed: 7            # optional; the same seed gives the same stall times
+///   at_ms: [1500]      # optional: also stall at these uptimes
+/// ```
+///
+/// Without `seed`, each start draws a fresh seed from the operating system
+/// (on `/metrics` as for `run_noise`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostStalls {
+    /// Random stalls per second of engine running time, in [0, 10]; 0: only
+    /// the `at_ms` stalls. `rate_per_s × duration_ms / 1000` is at most 1
+    /// (stalled at most half the time on average).
+    #[serde(default)]
+    pub rate_per_s: f64,
+    /// Length of every stall, milliseconds, in (0, 10000].
+    pub duration_ms: f64,
+    /// Seed of the random stall times; absent: a fresh seed at every start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Extra stalls at these uptimes (milliseconds since the server
+    /// started, at most one day, at most 1000 of them), in any order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub at_ms: Vec<f64>,
 }
 
 /// Probabilities (per request) and parameters of injected faults. At most
@@ -165,6 +256,8 @@ impl Default for SimProfile {
             tokens_per_event: 1,
             role_first_chunk: true,
             ttft_drift_ms_per_s: 0.0,
+            run_noise: None,
+            host_stalls: None,
             faults: FaultProfile::default(),
         }
     }
@@ -177,7 +270,11 @@ impl SimProfile {
     ///   "known regression" the quickstart's gate must catch;
     /// - `saturating`: 8 slots, a KV budget of 16 384 tokens, prefill
     ///   20 µs/token, batch_growth 0.05 — latency climbs with load;
-    /// - `flaky`: default timing with 1 % HTTP 500, 1 % 429 and 1 % stream cuts.
+    /// - `flaky`: default timing with 1 % HTTP 500, 1 % 429 and 1 % stream cuts;
+    /// - `noisy`: the quickstart's model on a noisy host — run-to-run noise
+    ///   with CV 10 % and host stalls of 200 ms at 0.5 per second, both
+    ///   freshly seeded at every start (set `seed`s in a profile file to
+    ///   reproduce a run).
     pub fn builtin(name: &str) -> Result<SimProfile, SimError> {
         let base = SimProfile::default();
         let profile = match name {
@@ -207,6 +304,26 @@ impl SimProfile {
                     stream_cut_rate: 0.01,
                     ..FaultProfile::default()
                 },
+                ..base
+            },
+            // The two kinds of noise that make a gate flap on a shared CI
+            // runner (issue 12): a whole run slower or faster than the
+            // last, and stalls that hit every request in flight. CV 10 % is
+            // between the 1.8 % (simulator) and 18 % (vLLM) run-to-run CV of
+            // p50 TTFT measured there; 200 ms stalls at 0.5/s pause the
+            // engine ~9 % of the time.
+            "noisy" => SimProfile {
+                jitter_pct: 10.0,
+                run_noise: Some(RunNoise {
+                    cv: 0.1,
+                    seed: None,
+                }),
+                host_stalls: Some(HostStalls {
+                    rate_per_s: 0.5,
+                    duration_ms: 200.0,
+                    seed: None,
+                    at_ms: Vec::new(),
+                }),
                 ..base
             },
             _ => {
@@ -375,6 +492,62 @@ impl SimProfile {
                 "a finite probability per second in [0, 1]",
             ));
         }
+        if let Some(n) = &self.run_noise {
+            if !(n.cv.is_finite() && (0.0..=1.0).contains(&n.cv)) {
+                return Err(invalid(
+                    "run_noise.cv",
+                    n.cv,
+                    "a coefficient of variation in [0, 1] (0.1 for 10 %)",
+                ));
+            }
+        }
+        if let Some(h) = &self.host_stalls {
+            if !(h.rate_per_s.is_finite() && (0.0..=10.0).contains(&h.rate_per_s)) {
+                return Err(invalid(
+                    "host_stalls.rate_per_s",
+                    h.rate_per_s,
+                    "stalls per second in [0, 10]",
+                ));
+            }
+            if !(h.duration_ms.is_finite() && h.duration_ms > 0.0 && h.duration_ms <= 10_000.0) {
+                return Err(invalid(
+                    "host_stalls.duration_ms",
+                    h.duration_ms,
+                    "milliseconds in (0, 10000]",
+                ));
+            }
+            // λ·d ≤ 1: the engine is stalled at most half the time on
+            // average (share λd / (1 + λd)), so it still serves.
+            let load = h.rate_per_s * h.duration_ms / 1000.0;
+            if load > 1.0 + 1e-9 {
+                return Err(invalid(
+                    "host_stalls",
+                    format!(
+                        "rate_per_s {} × duration_ms {} = {load} s of stall per second",
+                        h.rate_per_s, h.duration_ms
+                    ),
+                    "rate_per_s × duration_ms / 1000 at most 1 (stalled at most half the time)",
+                ));
+            }
+            if h.at_ms.len() > 1000 {
+                return Err(invalid(
+                    "host_stalls.at_ms",
+                    format!("{} entries", h.at_ms.len()),
+                    "at most 1000 stall times",
+                ));
+            }
+            if let Some(bad) = h
+                .at_ms
+                .iter()
+                .find(|t| !(t.is_finite() && (0.0..=86_400_000.0).contains(*t)))
+            {
+                return Err(invalid(
+                    "host_stalls.at_ms",
+                    bad,
+                    "uptimes in milliseconds in [0, 86400000] (one day)",
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -438,6 +611,25 @@ mod tests {
             SimProfile::builtin("slow-decode").expect("known").tpot_ms,
             10.0
         );
+        // Only `noisy` has host noise; the others keep factor 1, no stalls.
+        for name in BUILTIN_PROFILES {
+            let p = SimProfile::builtin(name).expect(name);
+            assert_eq!(
+                p.run_noise.is_some() && p.host_stalls.is_some(),
+                name == "noisy",
+                "{name}"
+            );
+            assert_eq!(p.run_noise.is_none(), p.host_stalls.is_none(), "{name}");
+        }
+        let noisy = SimProfile::builtin("noisy").expect("known");
+        assert_eq!(noisy.run_noise.as_ref().map(|n| n.cv), Some(0.1));
+        assert_eq!(
+            noisy
+                .host_stalls
+                .as_ref()
+                .map(|h| (h.rate_per_s, h.duration_ms)),
+            Some((0.5, 200.0))
+        );
         let err = SimProfile::builtin("turbo")
             .expect_err("unknown")
             .to_string();
@@ -446,7 +638,7 @@ mod tests {
 
     #[test]
     fn validation_names_the_field() {
-        let cases: Vec<(SimProfile, &str)> = vec![
+        let mut cases: Vec<(SimProfile, &str)> = vec![
             (
                 SimProfile {
                     slots: 0,
@@ -528,6 +720,46 @@ mod tests {
                 "`faults.error_drift_per_s`",
             ),
         ];
+        let stalls = |rate_per_s, duration_ms, at_ms| SimProfile {
+            host_stalls: Some(HostStalls {
+                rate_per_s,
+                duration_ms,
+                seed: None,
+                at_ms,
+            }),
+            ..SimProfile::default()
+        };
+        let noise = |cv| SimProfile {
+            run_noise: Some(RunNoise { cv, seed: None }),
+            ..SimProfile::default()
+        };
+        cases.extend([
+            (noise(-0.1), "`run_noise.cv`"),
+            (noise(1.5), "`run_noise.cv`"),
+            (noise(f64::NAN), "`run_noise.cv`"),
+            (stalls(11.0, 10.0, vec![]), "`host_stalls.rate_per_s`"),
+            (stalls(-1.0, 10.0, vec![]), "`host_stalls.rate_per_s`"),
+            (stalls(0.5, 0.0, vec![]), "`host_stalls.duration_ms`"),
+            (stalls(0.5, 20_000.0, vec![]), "`host_stalls.duration_ms`"),
+            (
+                stalls(0.5, f64::INFINITY, vec![]),
+                "`host_stalls.duration_ms`",
+            ),
+            // 5/s × 300 ms = 1.5 s of stall per second.
+            (stalls(5.0, 300.0, vec![]), "`host_stalls`"),
+            (stalls(0.0, 100.0, vec![-5.0]), "`host_stalls.at_ms`"),
+            (stalls(0.0, 100.0, vec![f64::NAN]), "`host_stalls.at_ms`"),
+            (stalls(0.0, 100.0, vec![1.0; 1001]), "`host_stalls.at_ms`"),
+        ]);
+        // The bounds themselves are allowed.
+        for ok in [
+            noise(0.0),
+            noise(1.0),
+            stalls(10.0, 100.0, vec![]),
+            stalls(0.0, 10_000.0, vec![0.0, 86_400_000.0]),
+        ] {
+            ok.validate().expect("at the bounds");
+        }
         for (p, field) in cases {
             let err = p.validate().expect_err(field).to_string();
             assert!(err.contains(field), "{err} should name {field}");

@@ -4,8 +4,8 @@
 //! `SimServer` binds a socket (TCP_NODELAY on every connection) and serves.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -28,8 +28,9 @@ use super::model::{
     FaultKind, Finish, Scheduler, SlotGuard, Stream, choose_fault_at, jitter, next_word,
     output_length, request_rng,
 };
+use super::noise::{RunFactor, StallSchedule};
 use super::profile::{SimProfile, ms};
-use super::telemetry::{SimCounters, Telemetry};
+use super::telemetry::{NoiseGauges, SimCounters, Telemetry};
 use super::wire::{Api, ChunkWriter, DONE_EVENT, GenerateRequest, error_body, models_body};
 
 /// Size of the `huge_line` fault's line.
@@ -45,14 +46,20 @@ pub struct SimState {
     arrivals: AtomicU64,
     /// Unix time of start (`created` of models and chunks).
     created: u64,
-    /// When the state was made: the origin of uptime for the drift knobs.
+    /// When the state was made: the origin of uptime for the drift knobs
+    /// and host stalls.
     started: Instant,
+    /// The run-to-run slowdown of this start (1 without `run_noise`).
+    run: RunFactor,
+    /// The host stalls of this start (None without `host_stalls`).
+    stalls: Option<Mutex<StallSchedule>>,
     /// Becomes true at shutdown: running streams end at once.
     closing: watch::Sender<bool>,
 }
 
 impl SimState {
-    /// Validates the profile and sets up an idle server state.
+    /// Validates the profile and sets up an idle server state; draws this
+    /// start's run-to-run slowdown and host-stall seed.
     pub fn new(profile: SimProfile) -> Result<SimState, SimError> {
         profile.validate()?;
         let created = SystemTime::now()
@@ -60,6 +67,11 @@ impl SimState {
             .map_or(0, |d| d.as_secs());
         Ok(SimState {
             sched: Arc::new(Scheduler::new(profile.slots, profile.kv_tokens)),
+            run: RunFactor::draw(profile.run_noise.as_ref()),
+            stalls: profile
+                .host_stalls
+                .as_ref()
+                .map(|h| Mutex::new(StallSchedule::new(h))),
             profile,
             telemetry: Telemetry::default(),
             arrivals: AtomicU64::new(0),
@@ -84,13 +96,80 @@ impl SimState {
             .profile
             .kv_tokens
             .unwrap_or(u64::from(self.profile.slots) * u64::from(self.profile.max_context));
-        self.telemetry.render(self.sched.snapshot(), capacity)
+        let (host_stalls, host_stalled) = self.host_stalls();
+        let noise = NoiseGauges {
+            run_slowdown: self.run.factor,
+            run_noise_seed: self.run.seed,
+            host_stalls,
+            host_stalled,
+            host_stalls_seed: self.host_stalls_seed(),
+        };
+        self.telemetry
+            .render(self.sched.snapshot(), capacity, &noise)
+    }
+
+    /// Time since the server state was made (the origin of `host_stalls`
+    /// `at_ms` and of the drift knobs).
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// This start's run-to-run slowdown factor on prefill and decode times
+    /// (`run_noise`); 1 without.
+    pub fn run_slowdown(&self) -> f64 {
+        self.run.factor
+    }
+
+    /// The seed the slowdown was drawn with (the profile's, or the fresh one
+    /// drawn at start); None without `run_noise`.
+    pub fn run_noise_seed(&self) -> Option<u64> {
+        self.run.seed
+    }
+
+    /// The seed of the random host stalls (the profile's, or the fresh one
+    /// drawn at start); None without `host_stalls`.
+    pub fn host_stalls_seed(&self) -> Option<u64> {
+        self.stalls.as_ref().map(|s| lock(s).seed())
+    }
+
+    /// Host stalls begun since start and the time the engine has stood
+    /// still because of them; (0, 0) without `host_stalls`.
+    pub fn host_stalls(&self) -> (u64, Duration) {
+        match &self.stalls {
+            None => (0, Duration::ZERO),
+            Some(s) => lock(s).stalled_by(self.uptime()),
+        }
+    }
+
+    /// Engine time at `at`: uptime minus host stalls so far (it stands still
+    /// during a stall).
+    fn engine_time(&self, at: Instant) -> Duration {
+        let wall = at.saturating_duration_since(self.started);
+        match &self.stalls {
+            None => wall,
+            Some(s) => lock(s).engine_at(wall),
+        }
+    }
+
+    /// The instant at which the engine reaches engine time `engine`: later
+    /// by every host stall that begins before it.
+    fn wall_instant(&self, engine: Duration) -> Instant {
+        match &self.stalls {
+            None => self.started + engine,
+            Some(s) => self.started + lock(s).wall_at(engine),
+        }
     }
 
     /// Ends running streams (they are cut) so a graceful shutdown finishes.
     fn close(&self) {
         self.closing.send_replace(true);
     }
+}
+
+/// Locks the stall schedule. Its updates keep it consistent at every step
+/// (one stall appended or forgotten at a time), so a poisoned lock is fine.
+fn lock(s: &Mutex<StallSchedule>) -> MutexGuard<'_, StallSchedule> {
+    s.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The simulator's router. Bind it yourself (tests) or use `SimServer`.
@@ -413,10 +492,15 @@ impl Job {
         let k = p.tokens_per_event;
         let mid = out_len / 2;
         let stall = ms(p.faults.stall_ms);
-        let mut at = admitted
+        // Deadlines are kept in engine time (which host stalls stop) and
+        // mapped to instants; without host stalls the two are the same.
+        // The run's slowdown scales every prefill and step time.
+        let slow = self.state.run.factor;
+        let mut engine_at = self.state.engine_time(admitted)
             + p.prefill(self.prompt_tokens)
-                .mul_f64(jitter(&p, &mut self.rng))
+                .mul_f64(jitter(&p, &mut self.rng) * slow)
             + p.ttft_drift(admitted - self.state.started);
+        let mut at = self.state.wall_instant(engine_at);
         let mut prev_at = at;
         // Text of the event being packed (streaming) or of the whole
         // response (non-streaming).
@@ -432,12 +516,15 @@ impl Job {
             if i > 0 {
                 // Step time from the batch size now; added to the previous
                 // scheduled instant (not the wake-up time), so no drift.
-                at += p.step(sched.running()).mul_f64(jitter(&p, &mut self.rng));
+                engine_at += p
+                    .step(sched.running())
+                    .mul_f64(jitter(&p, &mut self.rng) * slow);
             }
             if self.fault == Some(FaultKind::Stall) && i == mid {
                 self.state.telemetry.fault(FaultKind::Stall);
-                at += stall;
+                engine_at += stall;
             }
+            at = self.state.wall_instant(engine_at);
             if self.fault == Some(FaultKind::StreamCut) && i == self.cut_after {
                 if let Err(why) = self.wait_until(at, tx).await {
                     self.interrupted(why, tx);

@@ -46,6 +46,34 @@ impl SimCounters {
     }
 }
 
+/// What the host noise of one start looks like now (`run_noise`,
+/// `host_stalls`), for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NoiseGauges {
+    /// The run-to-run slowdown factor (1 without `run_noise`).
+    pub run_slowdown: f64,
+    /// Its seed; None without `run_noise`.
+    pub run_noise_seed: Option<u64>,
+    /// Host stalls begun since start.
+    pub host_stalls: u64,
+    /// Time the engine stood still in them.
+    pub host_stalled: Duration,
+    /// The seed of the random stall times; None without `host_stalls`.
+    pub host_stalls_seed: Option<u64>,
+}
+
+impl Default for NoiseGauges {
+    fn default() -> Self {
+        NoiseGauges {
+            run_slowdown: 1.0,
+            run_noise_seed: None,
+            host_stalls: 0,
+            host_stalled: Duration::ZERO,
+            host_stalls_seed: None,
+        }
+    }
+}
+
 /// Bucket upper bounds (seconds), roughly those vLLM uses for its TTFT and
 /// latency histograms (vllm/engine/metrics.py).
 const BUCKETS_S: [f64; 20] = [
@@ -156,7 +184,7 @@ impl Telemetry {
     }
 
     /// Prometheus text exposition format 0.0.4.
-    pub fn render(&self, sched: SchedSnapshot, kv_capacity: u64) -> String {
+    pub fn render(&self, sched: SchedSnapshot, kv_capacity: u64, noise: &NoiseGauges) -> String {
         let mut out = String::with_capacity(8 * 1024);
         let gauge = |out: &mut String, name: &str, help: &str, v: f64| {
             let _ = writeln!(out, "# HELP tokengate_sim:{name} {help}");
@@ -191,6 +219,45 @@ impl Telemetry {
             "KV-cache usage as a fraction (1 means full).",
             usage,
         );
+        gauge(
+            &mut out,
+            "run_slowdown",
+            "Factor on prefill and decode times drawn at start (run_noise; 1 without).",
+            noise.run_slowdown,
+        );
+        counter(
+            &mut out,
+            "host_stalls_total",
+            "Host stalls begun since start (host_stalls); each pauses every request.",
+            noise.host_stalls,
+        );
+        let name = "tokengate_sim:host_stall_seconds_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time the engine stood still in host stalls."
+        );
+        let _ = writeln!(out, "# TYPE {name} counter");
+        let _ = writeln!(out, "{name} {}", noise.host_stalled.as_secs_f64());
+        // Seeds as labels (a u64 does not fit a float sample exactly), so a
+        // run with fresh seeds can be reproduced by writing them into the
+        // profile.
+        let seeds = [
+            ("run_noise", noise.run_noise_seed),
+            ("host_stalls", noise.host_stalls_seed),
+        ];
+        if seeds.iter().any(|(_, s)| s.is_some()) {
+            let name = "tokengate_sim:noise_seed_info";
+            let _ = writeln!(
+                out,
+                "# HELP {name} Seeds this start's run noise and host stalls were drawn with."
+            );
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            for (process, seed) in seeds {
+                if let Some(seed) = seed {
+                    let _ = writeln!(out, "{name}{{process=\"{process}\",seed=\"{seed}\"}} 1");
+                }
+            }
+        }
         // The standard process collector's name (no prefix), as vLLM's
         // Python client exposes it, so soak runs can watch server memory.
         if let Some(rss) = crate::runinfo::resident_memory_bytes() {
@@ -270,6 +337,7 @@ mod tests {
                 kv_used: 0,
             },
             1,
+            &NoiseGauges::default(),
         );
         let e = crate::telemetry::parse_exposition(&text).expect("parses");
         let rss = e.sum("process_resident_memory_bytes").expect("present");

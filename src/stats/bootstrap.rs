@@ -11,10 +11,20 @@
 //! comparability key), so the pool estimates the baseline distribution.
 //! Resampling within each run and pooling (a stratified bootstrap, Davison &
 //! Hinkley 1997 §3.7) would fix every run's share of each resample; pooling
-//! lets the shares vary, which adds the between-run spread when runs differ
-//! a little — the conservative choice for a gate that must not flap. It also
-//! makes the resample of the sorted pool one multinomial draw, which the
-//! windowed sampler below depends on.
+//! lets the shares vary, which keeps the resample of the sorted pool one
+//! multinomial draw, as the windowed sampler below needs.
+//!
+//! What pooling does **not** do is represent the spread between runs. The
+//! pooled resamples vary only as much as Σ n_run independent requests do,
+//! so a second, third … baseline run narrows the baseline side of the
+//! interval, while a run effect shared by every request of a run (a slower
+//! host, a different placement) contributes nothing to either side: with a
+//! between-run variance τ² of the log statistic, the candidate's run alone
+//! carries τ², which these intervals leave out. Requests are also resampled
+//! as independent, so a stall that delays every in-flight request at once
+//! counts as many independent slow requests. The noise model for both is
+//! in [`super::block_bootstrap`] (blocks of requests within a run) and
+//! [`super::runs`] (runs, then blocks within runs).
 //!
 //! # Speed: resampling ranks in a window
 //! A resample of a sorted sample x₍₁₎ ≤ … ≤ x₍ₙ₎ is fully described by the
@@ -159,7 +169,7 @@ pub fn bootstrap_quantile(
     Some((point, percentile_interval(&estimates, cfg.level)))
 }
 
-fn config_is_valid(cfg: &BootstrapConfig) -> bool {
+pub(crate) fn config_is_valid(cfg: &BootstrapConfig) -> bool {
     cfg.resamples > 0 && in_open_unit(cfg.level)
 }
 
@@ -204,7 +214,7 @@ fn summarize(
 /// α/2 and 1 − α/2 empirical quantiles of the sorted bootstrap replicates,
 /// α = 1 − level, read with Hyndman-Fan type 7 interpolation between
 /// neighbouring replicates.
-fn percentile_interval(sorted: &[f64], level: f64) -> Interval {
+pub(crate) fn percentile_interval(sorted: &[f64], level: f64) -> Interval {
     let alpha = 1.0 - level;
     let lo = quantile_type7(sorted, alpha / 2.0).unwrap_or(f64::NAN);
     let hi = quantile_type7(sorted, 1.0 - alpha / 2.0).unwrap_or(f64::NAN);
@@ -220,18 +230,19 @@ const MAX_THREADS: usize = 2;
 /// Runs `cfg.resamples` replicates of `stat`. Replicate r always uses its
 /// own stream `Xoshiro256::for_stream(seed, r)`, so the output is the same
 /// bit for bit whether it runs on one thread or several.
-fn resample_all<S, M, F>(
+pub(crate) fn resample_all<T, S, M, F>(
     cfg: &BootstrapConfig,
     draws_per_resample: usize,
     make_scratch: M,
     stat: F,
-) -> Vec<f64>
+) -> Vec<T>
 where
+    T: Copy + Default + Send,
     M: Fn() -> S + Sync,
-    F: Fn(&mut Xoshiro256, &mut S) -> f64 + Sync,
+    F: Fn(&mut Xoshiro256, &mut S) -> T + Sync,
 {
     let b = cfg.resamples as usize;
-    let mut out = vec![0.0; b];
+    let mut out = vec![T::default(); b];
     let total = draws_per_resample as u64 * u64::from(cfg.resamples);
     let threads = if total < PARALLEL_MIN_DRAWS {
         1
@@ -240,7 +251,7 @@ where
             .map_or(1, |n| n.get())
             .min(MAX_THREADS)
     };
-    let run_chunk = |start: usize, chunk: &mut [f64]| {
+    let run_chunk = |start: usize, chunk: &mut [T]| {
         let mut scratch = make_scratch();
         for (offset, slot) in chunk.iter_mut().enumerate() {
             let mut rng = Xoshiro256::for_stream(cfg.seed, (start + offset) as u64);
@@ -267,7 +278,7 @@ where
 /// 10,000-resample interval — and the weighted window shrinks from about
 /// ±8.8 to ±6 standard deviations of the Beta. Point estimates use the
 /// exact table.
-const RESAMPLE_TAIL: f64 = 1e-9;
+pub(crate) const RESAMPLE_TAIL: f64 = 1e-9;
 
 /// Binomial standard deviations of margin around the weight window. A
 /// resample falls outside it with probability ≈ 6e-5 and then takes the
@@ -342,7 +353,8 @@ impl<'a> WindowSampler<'a> {
             let window = &mut counts[..self.hi - self.lo];
             window.fill(0);
             scatter(rng, window, inside);
-            self.accumulate(self.lo, below, window)
+            self.table
+                .estimate_counts(self.sorted, self.lo, below, window)
         } else {
             // Rare: the window does not cover every weighted rank. Place all
             // draws, keeping the counts already drawn for each region.
@@ -350,30 +362,8 @@ impl<'a> WindowSampler<'a> {
             scatter(rng, &mut counts[..self.lo], below);
             scatter(rng, &mut counts[self.lo..self.hi], inside);
             scatter(rng, &mut counts[self.hi..], above);
-            self.accumulate(0, 0, counts)
+            self.table.estimate_counts(self.sorted, 0, 0, counts)
         }
-    }
-
-    /// Σ x₍ᵢ₎ (F(Cᵢ) − F(Cᵢ₋₁)) over the given counts, which start at
-    /// original index `start` with `before` draws below it.
-    fn accumulate(&self, start: usize, before: u64, counts: &[u32]) -> f64 {
-        let end_rank = self.table.end();
-        let mut rank = before as usize;
-        let mut prev = self.table.cdf(rank);
-        let mut acc = 0.0;
-        // No test for c == 0: about 37 % of the counts are 0 (Poisson(1)),
-        // too many for the branch predictor, and a zero count adds an exact
-        // 0 · x, which leaves the sum unchanged bit for bit.
-        for (&c, &x) in counts.iter().zip(&self.sorted[start..]) {
-            rank += c as usize;
-            let next = self.table.cdf(rank);
-            acc += (next - prev) * x;
-            prev = next;
-            if rank >= end_rank {
-                break;
-            }
-        }
-        acc
     }
 }
 

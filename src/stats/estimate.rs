@@ -84,8 +84,8 @@ pub fn mde_from_interval_at_power(iv: &Interval, point: f64, level: f64, power: 
     if !in_open_unit(level) || !in_open_unit(power) {
         return f64::NAN;
     }
-    let z_level = super::rates::normal_quantile((1.0 + level) / 2.0);
-    let z_power = super::rates::normal_quantile(power);
+    let z_level = super::dist::normal_quantile((1.0 + level) / 2.0);
+    let z_power = super::dist::normal_quantile(power);
     mde_from_interval(iv, point) * (z_level + z_power) / z_level
 }
 

@@ -2,10 +2,10 @@
 //! rates): Clopper-Pearson bounds, Fisher's exact test against the
 //! baseline, and the minimum detectable rate increase.
 
-use statrs::function::erf::erfc_inv;
 use statrs::function::factorial::ln_binomial;
 
 use super::beta::beta_quantile;
+use super::dist::normal_quantile;
 use super::estimate::{Interval, in_open_unit};
 
 /// Clopper & Pearson (1934) exact binomial interval, two-sided at `level`
@@ -130,12 +130,6 @@ pub fn mde_rate(baseline_rate: f64, n: u64, alpha: f64, power: f64) -> f64 {
         }
     }
     hi
-}
-
-/// Standard normal quantile Φ⁻¹(q) = −√2·erfc⁻¹(2q) (DLMF 7.17.2 with
-/// Φ(x) = erfc(−x/√2)/2, DLMF 7.2.2), for q in (0, 1).
-pub(crate) fn normal_quantile(q: f64) -> f64 {
-    -std::f64::consts::SQRT_2 * erfc_inv(2.0 * q)
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@
 //! between 65 and 390 ms across runs, queue time 0.2 ms every time).
 
 use crate::bundle::{Bundle, Knee, SafePoint, SignalBend, SweepPoint, SweepRules};
+use crate::wording::{fixed, number};
 
 /// Summarize one level's bundle as a point of the curve.
 pub fn point_of(bundle: &Bundle, load: f64) -> SweepPoint {
@@ -241,8 +242,8 @@ fn bend_of(s: &Signal, curve: &[SweepPoint], rules: &SweepRules) -> SignalBend {
     if yhi - floor < needed {
         out.note = format!(
             "{label} stays within {} of its low-load value {}: no bend",
-            fmt_num(needed),
-            fmt_num(floor)
+            number(needed),
+            number(floor)
         );
         return out;
     }
@@ -275,9 +276,9 @@ fn bend_of(s: &Signal, curve: &[SweepPoint], rules: &SweepRules) -> SignalBend {
         if let Some(p) = pts[k + 1..].iter().find(|p| p.1 - floor < needed) {
             rejected.get_or_insert(format!(
                 "{label} has a knee-shaped point at {} but falls back to {} at {}: no bend",
-                fmt_num(pts[k].0),
-                fmt_num(p.1),
-                fmt_num(p.0)
+                number(pts[k].0),
+                number(p.1),
+                number(p.0)
             ));
             continue;
         }
@@ -288,12 +289,12 @@ fn bend_of(s: &Signal, curve: &[SweepPoint], rules: &SweepRules) -> SignalBend {
         out.at_bend = Some(yk);
         out.after_bend = Some(yn);
         out.note = format!(
-            "{label} bends at {}: {} there, {} at {} ({:.2} of its range below the straight line)",
-            fmt_num(xk),
-            fmt_num(yk),
-            fmt_num(yn),
-            fmt_num(xn),
-            d[k]
+            "{label} bends at {}: {} there, {} at {} ({} of its range below the straight line)",
+            number(xk),
+            number(yk),
+            number(yn),
+            number(xn),
+            fixed(d[k], 2)
         );
         return out;
     }
@@ -303,14 +304,14 @@ fn bend_of(s: &Signal, curve: &[SweepPoint], rules: &SweepRules) -> SignalBend {
         if candidates.is_empty() {
             format!(
                 "{label} rises by {} but has no knee point inside the measured range: no bend",
-                fmt_num(yhi - floor)
+                number(yhi - floor)
             )
         } else {
             format!(
-                "{label} rises by {} but not in a knee: at most {:.2} of its range below the straight line from the first to the last level (a knee needs {}): no bend",
-                fmt_num(yhi - floor),
-                best,
-                fmt_num(rules.min_prominence)
+                "{label} rises by {} but not in a knee: at most {} of its range below the straight line from the first to the last level (a knee needs {}): no bend",
+                number(yhi - floor),
+                fixed(best, 2),
+                number(rules.min_prominence)
             )
         }
     });
@@ -374,26 +375,6 @@ pub fn interpolate(
         }
     }
     pts.last().map(|p| p.1)
-}
-
-/// A number for sentences: integers plain, others with up to 3 significant
-/// decimals.
-pub fn fmt_num(v: f64) -> String {
-    if !v.is_finite() {
-        return v.to_string();
-    }
-    if (v - v.round()).abs() < 1e-9 && v.abs() < 1e15 {
-        return format!("{}", v.round() as i64);
-    }
-    let digits = if v.abs() >= 100.0 {
-        1
-    } else if v.abs() >= 1.0 {
-        2
-    } else {
-        4
-    };
-    let s = format!("{v:.digits$}");
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 #[cfg(test)]
@@ -629,13 +610,5 @@ mod tests {
         assert!((at(4.5) - (c[0].requests_per_s + c[1].requests_per_s) / 2.0).abs() < 1e-9);
         assert_eq!(at(0.5), c[0].requests_per_s);
         assert_eq!(at(40.0), c[2].requests_per_s);
-    }
-
-    #[test]
-    fn numbers_read_naturally() {
-        assert_eq!(fmt_num(8.0), "8");
-        assert_eq!(fmt_num(5.6), "5.6");
-        assert_eq!(fmt_num(1234.56), "1234.6");
-        assert_eq!(fmt_num(0.012345), "0.0123");
     }
 }

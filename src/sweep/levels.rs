@@ -5,7 +5,8 @@
 
 use crate::bundle::SweepPoint;
 
-use super::analysis::{Analysis, fmt_num};
+use super::analysis::Analysis;
+use crate::wording::{fixed, number};
 
 /// How levels are chosen.
 #[derive(Debug, Clone, PartialEq)]
@@ -145,7 +146,7 @@ impl Planner {
 
     /// A stop rule of the stepping phase, in words, or `None` to go on.
     fn stepping_stop(&self, last: &SweepPoint, sorted: &[SweepPoint]) -> Option<String> {
-        let at = fmt_num(last.load);
+        let at = number(last.load);
         if !last.slo_broken.is_empty() {
             return Some(format!(
                 "the SLO broke at {at} ({})",
@@ -154,9 +155,9 @@ impl Planner {
         }
         if last.error_rate > self.cfg.error_ceiling {
             return Some(format!(
-                "the error rate at {at} ({:.2} %) passed the ceiling ({:.2} %)",
-                last.error_rate * 100.0,
-                self.cfg.error_ceiling * 100.0
+                "the error rate at {at} ({} %) passed the ceiling ({} %)",
+                fixed(last.error_rate * 100.0, 2),
+                fixed(self.cfg.error_ceiling * 100.0, 2)
             ));
         }
         // Throughput has stopped rising when two steps in a row add less
@@ -178,12 +179,12 @@ impl Planner {
             && let (Some(_), Some((best, now))) = (flat(n - 2), flat(n - 1))
         {
             return Some(format!(
-                "throughput stopped rising: {} and {} add less than {:.0} % to the best {} output tok/s before them ({} output tok/s at {at})",
-                fmt_num(self.measured[n - 2]),
+                "throughput stopped rising: {} and {} add less than {} % to the best {} output tok/s before them ({} output tok/s at {at})",
+                number(self.measured[n - 2]),
                 at,
-                self.cfg.min_throughput_gain * 100.0,
-                fmt_num(best),
-                fmt_num(now)
+                fixed(self.cfg.min_throughput_gain * 100.0, 0),
+                number(best),
+                number(now)
             ));
         }
         match &self.cfg.strategy {
@@ -191,7 +192,7 @@ impl Planner {
                 Some(format!("the last listed level ({at}) was measured"))
             }
             Strategy::Auto { max, .. } if last.load >= *max => {
-                Some(format!("the highest level ({}) was reached", fmt_num(*max)))
+                Some(format!("the highest level ({}) was reached", number(*max)))
             }
             _ => None,
         }

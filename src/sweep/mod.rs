@@ -5,5 +5,8 @@
 mod analysis;
 mod levels;
 
-pub use analysis::{Analysis, KNEE_RULE, analyze, fmt_num, interpolate, point_of, signal_label};
+/// The sentence number format, under the name `commands::` callers use
+/// (see [`crate::wording::number`]).
+pub use crate::wording::number as fmt_num;
+pub use analysis::{Analysis, KNEE_RULE, analyze, interpolate, point_of, signal_label};
 pub use levels::{PlanConfig, Planner, Strategy};

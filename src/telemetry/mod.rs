@@ -6,6 +6,8 @@ mod prometheus;
 mod scrape;
 mod server;
 
-pub use prometheus::{Exposition, HistogramSnapshot, MetricSample, ParseError, parse_exposition};
+pub use prometheus::{
+    BucketQuantile, Exposition, HistogramSnapshot, MetricSample, ParseError, parse_exposition,
+};
 pub use scrape::{Scraper, default_metrics_url};
 pub use server::{GaugePeaks, ServerKind, summarize};

@@ -103,6 +103,16 @@ impl HistogramSnapshot {
     /// rank, the method of PromQL's `histogram_quantile` (Prometheus docs,
     /// "Histograms and summaries"): exact only up to the bucket bounds.
     pub fn quantile(&self, q: f64) -> Option<f64> {
+        self.quantile_in_bucket(q).map(|b| b.value)
+    }
+
+    /// [`HistogramSnapshot::quantile`] with the bounds of the bucket it was
+    /// interpolated in: the true quantile lies somewhere in
+    /// `(lower, upper]`, however precise the interpolated value looks. The
+    /// first bucket's lower bound is 0 (PromQL's assumption for
+    /// non-negative observations); a rank in the `+Inf` bucket has no upper
+    /// bound, and its value is the highest finite bound, as in PromQL.
+    pub fn quantile_in_bucket(&self, q: f64) -> Option<BucketQuantile> {
         let total = self.buckets.last()?.1;
         if total <= 0.0 {
             return None;
@@ -113,19 +123,44 @@ impl HistogramSnapshot {
         for &(le, count) in &self.buckets {
             if count >= rank {
                 if le.is_infinite() {
-                    return Some(prev_le);
+                    return Some(BucketQuantile {
+                        value: prev_le,
+                        lower: prev_le,
+                        upper: None,
+                    });
                 }
                 let in_bucket = count - prev_count;
-                if in_bucket <= 0.0 {
-                    return Some(le);
-                }
-                return Some(prev_le + (le - prev_le) * (rank - prev_count) / in_bucket);
+                let value = if in_bucket <= 0.0 {
+                    le
+                } else {
+                    prev_le + (le - prev_le) * (rank - prev_count) / in_bucket
+                };
+                return Some(BucketQuantile {
+                    value,
+                    lower: prev_le,
+                    upper: Some(le),
+                });
             }
             prev_le = le;
             prev_count = count;
         }
-        Some(prev_le)
+        Some(BucketQuantile {
+            value: prev_le,
+            lower: prev_le,
+            upper: None,
+        })
     }
+}
+
+/// A quantile read from histogram buckets, and the bucket it lies in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BucketQuantile {
+    /// Interpolated value (PromQL's `histogram_quantile`).
+    pub value: f64,
+    /// Bounds of the bucket that holds the rank; `upper` is `None` for the
+    /// `+Inf` bucket.
+    pub lower: f64,
+    pub upper: Option<f64>,
 }
 
 /// Parse an exposition. Unknown comment lines are ignored; a malformed
@@ -256,6 +291,28 @@ vllm:num_requests_running{model_name="m, \"quoted\""} 3
         assert_eq!(h.buckets.len(), 4);
         // rank 5 of 10 lies in (0.01, 0.02] holding ranks 3..6: 0.01 + 0.01 × 3/4
         assert!((h.quantile(0.5).unwrap() - 0.0175).abs() < 1e-12);
+        let b = h.quantile_in_bucket(0.5).unwrap();
+        assert_eq!((b.lower, b.upper), (0.01, Some(0.02)));
+        // rank 1 of 10 is in the first bucket, whose lower bound is 0.
+        let b = h.quantile_in_bucket(0.1).unwrap();
+        assert_eq!((b.lower, b.upper), (0.0, Some(0.01)));
+    }
+
+    #[test]
+    fn a_rank_in_the_inf_bucket_has_no_upper_bound() {
+        let e = parse_exposition(
+            "h_bucket{le=\"0.1\"} 5\nh_bucket{le=\"+Inf\"} 10\nh_sum 3\nh_count 10\n",
+        )
+        .unwrap();
+        let b = e.histogram("h").unwrap().quantile_in_bucket(0.95).unwrap();
+        assert_eq!(
+            b,
+            BucketQuantile {
+                value: 0.1,
+                lower: 0.1,
+                upper: None
+            }
+        );
     }
 
     #[test]

@@ -147,6 +147,19 @@ fn window_stats(
     // Markov's inequality, P(X ≥ a) ≤ E[X]/a, bounds the p-quantile by
     // mean / (1 − p); take the smaller of the two.
     let q = |p: f64| d.quantile(p).map(|v| round3(v.min(mean / (1.0 - p)) * 1e3));
+    // The bucket each quantile came from, so a reader sees the resolution
+    // (a p95 of 58.3 ms "from the 40–60 ms bucket") instead of a false
+    // precision.
+    let buckets_ms = [("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99)]
+        .into_iter()
+        .filter_map(|(name, p)| {
+            let b = d.quantile_in_bucket(p)?;
+            Some((
+                name.to_owned(),
+                (round3(b.lower * 1e3), b.upper.map(|u| round3(u * 1e3))),
+            ))
+        })
+        .collect();
     Some(LatencyStats {
         count: d.count.round() as u64,
         mean: Some(round3(mean * 1e3)),
@@ -156,6 +169,7 @@ fn window_stats(
         p99: q(0.99),
         min: None,
         max: None,
+        buckets_ms,
     })
 }
 
@@ -255,5 +269,33 @@ mod tests {
         assert_eq!(q.mean, Some(0.02));
         assert_eq!(q.p50, Some(0.04));
         assert!(q.p99.unwrap() <= 2.0);
+        // The bucket says how coarse that is.
+        assert_eq!(q.buckets_ms["p50"], (0.0, Some(300.0)));
+        assert_eq!(q.bucket_text("p50").as_deref(), Some("0–300 ms"));
+    }
+
+    /// A server TTFT p95 interpolated to 58 ms inside the 40–60 ms bucket
+    /// records that bucket, and the quantiles of the `+Inf` bucket have no
+    /// upper bound.
+    #[test]
+    fn server_quantiles_record_the_bucket_they_came_from() {
+        let text = |c: [u32; 4], sum: f64| {
+            format!(
+                "vllm:time_to_first_token_seconds_bucket{{le=\"0.04\"}} {}\nvllm:time_to_first_token_seconds_bucket{{le=\"0.06\"}} {}\nvllm:time_to_first_token_seconds_bucket{{le=\"0.08\"}} {}\nvllm:time_to_first_token_seconds_bucket{{le=\"+Inf\"}} {}\nvllm:time_to_first_token_seconds_sum {sum}\nvllm:time_to_first_token_seconds_count {}\n",
+                c[0], c[1], c[2], c[3], c[3]
+            )
+        };
+        let before = parse_exposition(&text([0, 0, 0, 0], 0.0)).unwrap();
+        // 100 requests: 10 up to 40 ms, 86 in 40–60 ms, 2 in 60–80 ms, 2 above.
+        let after = parse_exposition(&text([10, 96, 98, 100], 5.0)).unwrap();
+        let t = summarize("u", 2, &before, &after, &GaugePeaks::default());
+        let ttft = t.ttft_ms.unwrap();
+        assert_eq!(ttft.p95, Some(59.767));
+        assert_eq!(ttft.buckets_ms["p50"], (40.0, Some(60.0)));
+        assert_eq!(ttft.buckets_ms["p95"], (40.0, Some(60.0)));
+        assert_eq!(ttft.buckets_ms["p99"], (80.0, None));
+        assert_eq!(ttft.bucket_text("p95").as_deref(), Some("40–60 ms"));
+        assert_eq!(ttft.bucket_text("p99").as_deref(), Some("≥ 80 ms"));
+        assert_eq!(ttft.bucket_text("mean"), None);
     }
 }

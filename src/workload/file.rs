@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::values::{DurationValue, Share};
+use super::values::{DurationValue, RequestRate, Share};
 use crate::client::ApiKind;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -177,7 +177,7 @@ pub struct PromptClassField {
     pub name: String,
     /// Target prompt length in tokens of the configured tokenizer.
     pub input_tokens: u32,
-    /// Relative weight in the mix (`50`, `50%` or `0.5`; normalized).
+    /// Relative weight in the mix (`50` or `0.5`; normalized).
     pub weight: f64,
     /// Per-class output length (overrides `output.max_tokens`).
     #[serde(default)]
@@ -231,9 +231,9 @@ pub struct LoadField {
     /// Closed loop: pause between a user's requests.
     #[serde(default)]
     pub think_time: Option<DurationValue>,
-    /// Open loop: requests per second.
+    /// Open loop: requests per second (`8` or `8 req/s`).
     #[serde(default)]
-    pub rate: Option<f64>,
+    pub rate: Option<RequestRate>,
     /// Open loop: `constant` or `poisson` (default).
     #[serde(default)]
     pub arrival: Option<Arrival>,

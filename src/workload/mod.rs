@@ -1,11 +1,13 @@
 //! Workload files: the YAML a user writes ([`file`]), validated values
-//! ([`values`]), prompts ([`prompts`]) and the resulting [`Plan`] with its
-//! comparability digest.
+//! ([`values`]), prompts ([`prompts`]) and the resulting [`Plan`] (built
+//! section by section in `build.rs`) with its comparability digest.
 
+mod build;
 mod digest;
 pub mod file;
 mod plan;
 pub mod prompts;
+mod seeded;
 pub mod values;
 
 use std::path::Path;
@@ -16,7 +18,7 @@ pub use plan::{
     Pricing, PromptClass, PromptEntry, RetryPolicy, Slo, StopAfter, TelemetryPlan, Warmup,
     redact_url,
 };
-pub(crate) use plan::{mix64, unit};
+pub(crate) use seeded::{mix64, unit};
 
 use crate::yaml::{ConfigError, read_yaml};
 

@@ -1,11 +1,11 @@
 //! Fixed prompts: inline items and JSONL files, turned into wire prompts
-//! for the configured API.
+//! for the configured API with their quality checks (`expect`), and the
+//! text of a prompt whose tokens are counted.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::file::{FullPrompt, PromptItem};
-use super::plan::quality_of;
+use super::file::{ExpectField, FullPrompt, PromptItem};
 use crate::client::{ApiKind, Message, Prompt, QualityCheck};
 use crate::yaml::ConfigError;
 
@@ -105,4 +105,59 @@ pub fn to_prompt(
 /// Resolve `p` against the directory of the workload file.
 pub fn relative_to(workload: &Path, p: &Path) -> PathBuf {
     workload.parent().unwrap_or(Path::new(".")).join(p)
+}
+
+/// All prompt text, for counting tokens.
+pub(crate) fn prompt_text(p: &Prompt) -> String {
+    match p {
+        Prompt::Text(t) => t.clone(),
+        Prompt::Chat(msgs) => {
+            let mut s = String::new();
+            for m in msgs {
+                s.push_str(&m.content);
+                s.push('\n');
+            }
+            s
+        }
+    }
+}
+
+/// Build the quality check of a prompt's `expect` block.
+fn quality_of(
+    expect: &ExpectField,
+    path: &Path,
+    field: &str,
+) -> Result<Option<Arc<QualityCheck>>, ConfigError> {
+    let set = [
+        expect.contains.is_some(),
+        expect.regex.is_some(),
+        expect.json == Some(true),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if set > 1 {
+        return Err(ConfigError::invalid(
+            path,
+            format!("{field}.expect"),
+            "expected exactly one of `contains`, `regex`, `json: true`",
+        ));
+    }
+    if let Some(c) = &expect.contains {
+        return Ok(Some(Arc::new(QualityCheck::Contains(c.clone()))));
+    }
+    if let Some(r) = &expect.regex {
+        let re = regex::Regex::new(r).map_err(|e| {
+            ConfigError::invalid(
+                path,
+                format!("{field}.expect.regex"),
+                format!("invalid regular expression: {e}"),
+            )
+        })?;
+        return Ok(Some(Arc::new(QualityCheck::Regex(re))));
+    }
+    if expect.json == Some(true) {
+        return Ok(Some(Arc::new(QualityCheck::Json)));
+    }
+    Ok(None)
 }

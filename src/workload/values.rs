@@ -1,44 +1,26 @@
-//! Validated scalar values of configuration files: durations (`500ms`,
-//! `30s`, `2m`) and shares (`5%` or `0.05`). Built once at the edge, so the
-//! rest of the code never sees an unchecked number.
+//! Validated scalar values of workload files and flags: durations (`500ms`,
+//! `30s`, `2m`, `800µs`; a bare number is seconds), shares (`5%` or `0.05`)
+//! and request rates (`8` or `8 req/s`), in the grammar of [`crate::units`].
+//! Built once at the edge, so the rest of the code never sees an unchecked
+//! number.
 
 use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-/// A non-negative duration written as `250ms`, `1.5s`, `2m`, `1h`, or a bare
-/// number of seconds.
+use crate::units::{self, BareNumber, RateUnit};
+
+/// A non-negative duration written as `800us`, `250ms`, `1.5s`, `2m`, `1h`,
+/// or a bare number of seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct DurationValue(pub Duration);
 
 impl DurationValue {
     pub fn parse(text: &str) -> Result<Self, String> {
-        let t = text.trim();
-        let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
-            (n, 1e-3)
-        } else if let Some(n) = t.strip_suffix("us") {
-            (n, 1e-6)
-        } else if let Some(n) = t.strip_suffix('s') {
-            (n, 1.0)
-        } else if let Some(n) = t.strip_suffix('m') {
-            (n, 60.0)
-        } else if let Some(n) = t.strip_suffix('h') {
-            (n, 3600.0)
-        } else {
-            (t, 1.0)
-        };
-        let v: f64 = num.trim().parse().map_err(|_| {
-            format!("expected a duration like `500ms`, `30s` or `2m`, got `{text}`")
-        })?;
-        if !v.is_finite() || v < 0.0 {
-            return Err(format!("expected a non-negative duration, got `{text}`"));
-        }
-        let secs = v * scale;
-        if secs > 1.0e9 {
-            return Err(format!("duration `{text}` is too large"));
-        }
-        Ok(DurationValue(Duration::from_secs_f64(secs)))
+        units::parse_duration(text, BareNumber::Seconds)
+            .map(|d| DurationValue(d.duration()))
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -79,28 +61,49 @@ pub struct Share(pub f64);
 
 impl Share {
     pub fn parse(text: &str) -> Result<Self, String> {
-        let t = text.trim();
-        let v = if let Some(p) = t.strip_suffix('%') {
-            p.trim()
-                .parse::<f64>()
-                .map(|v| v / 100.0)
-                .map_err(|_| format!("expected a percentage like `5%`, got `{text}`"))?
-        } else {
-            t.parse::<f64>()
-                .map_err(|_| format!("expected a share like `0.05` or `5%`, got `{text}`"))?
-        };
-        if !(0.0..=1.0).contains(&v) {
-            return Err(format!(
-                "expected a share between 0% and 100%, got `{text}`"
-            ));
-        }
-        Ok(Share(v))
+        units::parse_share(text)
+            .map(Share)
+            .map_err(|e| e.to_string())
     }
 }
 
 impl<'de> Deserialize<'de> for Share {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Share::parse(&scalar_text(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Requests per second, written `8`, `0.5` or `8 req/s`. The range is the
+/// load section's to check (it names the field).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct RequestRate(pub f64);
+
+impl RequestRate {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let unit = RateUnit::RequestsPerSecond;
+        let parsed = if text.trim().ends_with(unit.as_str()) {
+            units::parse_rate(text, unit)
+        } else {
+            units::parse_number(text)
+        };
+        parsed.map(RequestRate).map_err(|e| e.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for RequestRate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Num(f64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            // A YAML number stays as it was read, so `rate: -1` still meets
+            // the load section's range check and its message.
+            Raw::Num(n) => Ok(RequestRate(n)),
+            Raw::Text(s) => RequestRate::parse(&s).map_err(serde::de::Error::custom),
+        }
     }
 }
 
@@ -133,5 +136,27 @@ mod tests {
         assert_eq!(Share::parse("0.25").unwrap().0, 0.25);
         assert!(Share::parse("150%").is_err());
         assert!(Share::parse("-0.1").is_err());
+    }
+
+    #[test]
+    fn request_rates_parse_with_or_without_their_unit() {
+        assert_eq!(RequestRate::parse("8"), Ok(RequestRate(8.0)));
+        assert_eq!(RequestRate::parse("2.5 req/s"), Ok(RequestRate(2.5)));
+        assert_eq!(
+            RequestRate::parse("8 tok/s"),
+            Err("expected a number like `2.5`, got `8 tok/s`".to_string())
+        );
+        assert_eq!(
+            RequestRate::parse("-1 req/s"),
+            Err("expected a non-negative rate, got `-1 req/s`".to_string())
+        );
+    }
+
+    #[test]
+    fn microsecond_durations_are_accepted() {
+        assert_eq!(
+            DurationValue::parse("800µs").unwrap().0,
+            Duration::from_micros(800)
+        );
     }
 }

@@ -31,6 +31,7 @@ fn latency(p50: f64) -> LatencyStats {
         p99: Some(p50 * 2.5),
         min: Some(p50 * 0.5),
         max: Some(p50 * 3.0),
+        buckets_ms: Default::default(),
     }
 }
 
@@ -48,6 +49,7 @@ fn bundle() -> Bundle {
         context: Context {
             workload_name: "quickstart".into(),
             workload_digest: "d1".repeat(32),
+            workload_shape: Default::default(),
             endpoint_kind: "http".into(),
             endpoint: "http://127.0.0.1:8000/v1".into(),
             api: "chat".into(),
@@ -86,8 +88,10 @@ fn bundle() -> Bundle {
                 saturated: false,
                 warnings: Vec::new(),
                 host: Default::default(),
+                health: None,
             },
             warnings: Vec::new(),
+            validity: Default::default(),
         },
         metrics: Metrics {
             ttft_ms: latency(120.0),
@@ -109,6 +113,7 @@ fn bundle() -> Bundle {
         server: None,
         sweep: None,
         soak: None,
+        repeats: Vec::new(),
     }
 }
 
@@ -222,6 +227,49 @@ fn promote_refuses_an_incomplete_bundle() {
     assert!(!base.exists(), "nothing may be written");
 }
 
+/// An invalid run (here: outputs counted with the wrong tokenizer) is
+/// refused like an incomplete one, with its problems in the message, and a
+/// stored one is left out of resolution.
+#[test]
+fn promote_refuses_an_invalid_bundle_naming_its_problems() {
+    use tokengate::bundle::{ProblemKind, ValidityProblem};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut b = bundle();
+    b.context.validity.problems.push(ValidityProblem {
+        kind: ProblemKind::OutputLength,
+        message: "outputs longer than max_tokens: mean 80.75 tokens for 64".into(),
+        advice: "count with the model's own tokenizer".into(),
+    });
+    let src = write(tmp.path(), "invalid.json", &b);
+    let base = tmp.path().join("baselines");
+    let err = promote(&src, &base, 5).expect_err("must refuse");
+    assert!(matches!(err, BaselineError::Invalid { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("invalid.json") && msg.contains("the run is invalid"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(
+            "output_length: outputs longer than max_tokens: mean 80.75 tokens for 64 (to fix: count with the model's own tokenizer)"
+        ),
+        "{msg}"
+    );
+    assert!(!base.exists(), "nothing may be written");
+
+    // One placed in the directory by hand is not used as a baseline.
+    let set = base.join("quickstart/by-hand");
+    std::fs::create_dir_all(&set).expect("mkdir");
+    write(&set, "20261127T000000.000Z-000000000000.json", &b);
+    let res = resolve(&bundle(), &BaselineSource::Dir(base), t0()).expect("resolve");
+    assert!(res.chosen.is_none());
+    let note = res.refused[0].note.as_deref().unwrap_or_default();
+    assert_eq!(
+        note,
+        "invalid run (output_length: context.validity.problems)"
+    );
+}
+
 #[test]
 fn promote_refuses_a_bundle_whose_requests_all_failed() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -274,6 +322,113 @@ fn hardware_mismatch_is_refused_with_the_field_and_nothing_chosen() {
         text.contains("refused: key.hardware_profile differs (baseline 1xH100, candidate 1xA100)"),
         "{text}"
     );
+}
+
+/// The quickstart's plan with `overrides`: its digest and shape.
+fn quickstart_workload(
+    overrides: &tokengate::workload::Overrides,
+) -> (String, BTreeMap<String, String>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let plan = tokengate::workload::load_plan(
+        &root.join("examples/quickstart.yaml"),
+        overrides,
+        &|_: &str| None,
+    )
+    .expect("quickstart plan");
+    (plan.digest, plan.shape)
+}
+
+/// A baseline of the quickstart at concurrency 16 against a candidate at
+/// concurrency 8: the refusal names `load` in words, not two digests; a
+/// candidate with another request count is comparable.
+#[test]
+fn a_changed_workload_field_is_named_in_words_not_digests() {
+    use tokengate::workload::Overrides;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = tmp.path().join("baselines");
+    let with = |(digest, shape): (String, BTreeMap<String, String>)| {
+        let mut b = bundle();
+        b.context.workload_digest = digest;
+        b.context.workload_shape = shape;
+        b
+    };
+    let baseline = with(quickstart_workload(&Overrides::default()));
+    promote_bundle(tmp.path(), &base, &baseline, "b.json", t0());
+
+    let cand = with(quickstart_workload(&Overrides {
+        concurrency: Some(8),
+        ..Default::default()
+    }));
+    let res = resolve(&cand, &BaselineSource::Dir(base.clone()), t0()).expect("resolve");
+    assert!(res.chosen.is_none());
+    let reasons = &res.refused[0].reasons;
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert_eq!(reasons[0].field, "context.workload_shape.load");
+    let skip = res.skip_reason().expect("skip");
+    assert_eq!(
+        skip,
+        "no comparable baseline: load: closed, concurrency 16 → closed, concurrency 8"
+    );
+    assert!(!skip.contains("sha256"), "{skip}");
+    let text = render_explain(&res);
+    assert!(
+        text.contains("refused: load: closed, concurrency 16 → closed, concurrency 8"),
+        "{text}"
+    );
+
+    // Two fields at once, each in words.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let yaml = std::fs::read_to_string(root.join("examples/quickstart.yaml"))
+        .expect("quickstart")
+        .replace("max_tokens: 64", "max_tokens: 32");
+    let w = tmp.path().join("q32.yaml");
+    std::fs::write(&w, yaml).expect("write workload");
+    let plan = tokengate::workload::load_plan(
+        &w,
+        &Overrides {
+            concurrency: Some(8),
+            ..Default::default()
+        },
+        &|_: &str| None,
+    )
+    .expect("plan");
+    let cand = with((plan.digest, plan.shape));
+    let res = resolve(&cand, &BaselineSource::Dir(base.clone()), t0()).expect("resolve");
+    let skip = res.skip_reason().expect("skip");
+    assert_eq!(
+        skip,
+        "no comparable baseline: load: closed, concurrency 16 → closed, concurrency 8; max_tokens: 64 → 32"
+    );
+
+    // The sample size is not compared.
+    let cand = with(quickstart_workload(&Overrides {
+        requests: Some(50),
+        ..Default::default()
+    }));
+    let res = resolve(&cand, &BaselineSource::Dir(base), t0()).expect("resolve");
+    assert!(res.chosen.is_some(), "{:?}", res.refused);
+}
+
+/// A baseline recorded before shapes were (no `context.workload_shape`)
+/// falls back to the digests, and says that the words are missing.
+#[test]
+fn a_baseline_without_a_shape_falls_back_to_the_digests() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = tmp.path().join("baselines");
+    promote_bundle(tmp.path(), &base, &bundle(), "b.json", t0());
+    let mut cand = bundle();
+    let (digest, shape) = quickstart_workload(&Default::default());
+    cand.context.workload_digest = digest.clone();
+    cand.context.workload_shape = shape;
+    let res = resolve(&cand, &BaselineSource::Dir(base), t0()).expect("resolve");
+    let reasons = &res.refused[0].reasons;
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert_eq!(reasons[0].field, "context.workload_digest");
+    assert_eq!(
+        reasons[0].baseline,
+        format!("{} (no workload shape recorded)", "d1".repeat(32))
+    );
+    assert_eq!(reasons[0].candidate, digest);
 }
 
 #[test]
@@ -547,6 +702,159 @@ fn a_corrupted_baseline_file_is_an_error_naming_the_file() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(cause.contains("not a valid tokengate bundle"), "{cause}");
+}
+
+/// The error and its causes on one line, as `main` prints them.
+fn chain(e: &BaselineError) -> String {
+    tokengate::error_chain(e)
+}
+
+#[test]
+fn an_impossible_stamp_in_a_file_name_is_an_error_naming_file_and_field() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = tmp.path().join("baselines");
+    let stored = promote_bundle(tmp.path(), &base, &bundle(), "b.json", t0());
+    // Before chrono this file was read as promoted on 2026-03-03.
+    let bad = stored.with_file_name("20260231T000000.000Z-000000000000.json");
+    std::fs::copy(&stored, &bad).expect("copy");
+    let err = load_sets(&BaselineSource::Dir(base.clone())).expect_err("Feb 31");
+    assert!(
+        matches!(err, BaselineError::BadTime { field, .. } if field == BaselineError::STAMP),
+        "{err:?}"
+    );
+    let msg = chain(&err);
+    assert!(
+        msg.starts_with(&base.display().to_string()) && msg.contains("/20260231T000000.000Z-000000000000.json: the promotion stamp in its file name: `20260231T000000.000Z` is an impossible time: February 2026 has 28 days"),
+        "{msg}"
+    );
+    // Resolution and promotion into that set refuse it too, and promotion
+    // writes nothing.
+    let err = resolve(&bundle(), &BaselineSource::Dir(base.clone()), t0()).expect_err("resolve");
+    assert!(
+        chain(&err).contains("20260231T000000.000Z-000000000000.json"),
+        "{err}"
+    );
+    let mut other = bundle();
+    other.context.seed = 42;
+    let src = write(tmp.path(), "other.json", &other);
+    let err = promote_at(&src, &base, 5, t0() + Duration::from_secs(60)).expect_err("promote");
+    assert!(matches!(err, BaselineError::BadTime { .. }), "{err:?}");
+    assert_eq!(json_files(bad.parent().expect("set dir")).len(), 2);
+    // Hour 24 is no time either.
+    std::fs::rename(
+        &bad,
+        stored.with_file_name("20261127T240000.000Z-000000000000.json"),
+    )
+    .expect("rename");
+    let msg = chain(&load_sets(&BaselineSource::Dir(base)).expect_err("hour 24"));
+    assert!(msg.contains("hour 24 is not 00 to 23"), "{msg}");
+}
+
+#[test]
+fn an_impossible_started_at_or_offset_is_an_error_naming_file_and_field() {
+    for (started_at, why) in [
+        ("2026-02-31T00:00:00Z", "February 2026 has 28 days"),
+        (
+            "2026-11-27T11:00:00+25:00",
+            "the offset +25:00 is outside -23:59 to +23:59",
+        ),
+        ("2025-02-29T11:00:00Z", "February 2025 has 28 days"),
+    ] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let base = tmp.path().join("baselines");
+        let mut b = bundle();
+        b.context.started_at = started_at.into();
+        // A hand-placed file (no stamp) is ordered by its start time.
+        let set = base.join("quickstart/by-hand");
+        std::fs::create_dir_all(&set).expect("mkdir");
+        write(&set, "hand-made.json", &b);
+        let err = load_sets(&BaselineSource::Dir(base.clone())).expect_err(started_at);
+        assert!(
+            matches!(err, BaselineError::BadTime { field, .. } if field == BaselineError::STARTED_AT),
+            "{err:?}"
+        );
+        assert_eq!(
+            chain(&err),
+            format!(
+                "{}/quickstart/by-hand/hand-made.json: field `context.started_at`: `{started_at}` is an impossible time: {why}",
+                base.display()
+            )
+        );
+        // Promotion refuses to store such a bundle, naming it.
+        let base2 = tmp.path().join("other-baselines");
+        let src = write(tmp.path(), "cand.json", &b);
+        let err = promote_at(&src, &base2, 5, t0()).expect_err(started_at);
+        assert_eq!(
+            chain(&err),
+            format!(
+                "{}: field `context.started_at`: `{started_at}` is an impossible time: {why}",
+                src.display()
+            )
+        );
+        assert!(!base2.exists(), "nothing may be written");
+    }
+}
+
+#[test]
+fn a_started_at_that_is_not_a_time_still_only_warns_that_its_age_is_unknown() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = tmp.path().join("baselines");
+    let mut b = bundle();
+    b.context.started_at = "last tuesday".into();
+    promote_bundle(tmp.path(), &base, &b, "b.json", t0());
+    let res = resolve(&bundle(), &BaselineSource::Dir(base), t0()).expect("resolve");
+    assert!(res.chosen.is_some());
+    let w: Vec<(&str, &str)> = res
+        .warnings
+        .iter()
+        .map(|d| (d.field.as_str(), d.baseline.as_str()))
+        .collect();
+    assert_eq!(
+        w,
+        [(
+            "context.started_at",
+            "last tuesday (not an RFC 3339 time; age unknown)"
+        )]
+    );
+}
+
+#[test]
+fn promotion_stamps_round_trip_through_file_names_across_a_leap_day() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = tmp.path().join("baselines");
+    // 2028-02-29T23:59:59.999Z, then one millisecond later (March 1st).
+    let leap = UNIX_EPOCH + Duration::from_millis(1_835_481_599_999);
+    let mut b = bundle();
+    b.context.started_at = "2028-02-29T12:00:00Z".into();
+    let first = promote_bundle(tmp.path(), &base, &b, "a.json", leap);
+    b.context.seed = 8;
+    let second = promote_bundle(tmp.path(), &base, &b, "b.json", leap);
+    let name = |p: &Path| p.file_name().expect("name").to_string_lossy().into_owned();
+    assert!(
+        name(&first).starts_with("20280229T235959.999Z-"),
+        "{first:?}"
+    );
+    // Same clock reading: kept strictly increasing, into the next day.
+    assert!(
+        name(&second).starts_with("20280301T000000.000Z-"),
+        "{second:?}"
+    );
+    let sets = load_sets(&BaselineSource::Dir(base)).expect("load");
+    let runs = &sets[0].runs;
+    assert_eq!(runs[0].location, second.to_string_lossy());
+    assert_eq!(
+        runs[0].promoted_at.map(|t| t.timestamp_millis()),
+        Some(1_835_481_600_000)
+    );
+    assert_eq!(
+        runs[1].promoted_at.map(|t| t.timestamp_millis()),
+        Some(1_835_481_599_999)
+    );
+    let list = render_list(&sets);
+    assert!(
+        list.contains("2 run(s); newest promoted 2028-03-01T00:00:00Z"),
+        "{list}"
+    );
 }
 
 #[test]

@@ -65,6 +65,7 @@ fn stats_of(values: &mut [f64]) -> LatencyStats {
         p99: Some(q(0.99)),
         min: Some(values[0]),
         max: Some(values[n - 1]),
+        buckets_ms: Default::default(),
     }
 }
 
@@ -143,6 +144,7 @@ pub fn make_bundle(spec: &Spec) -> Bundle {
         context: Context {
             workload_name: "quickstart".into(),
             workload_digest: "sha256:abc".into(),
+            workload_shape: Default::default(),
             endpoint_kind: "sim".into(),
             endpoint: "sim://default".into(),
             api: "chat".into(),
@@ -181,8 +183,10 @@ pub fn make_bundle(spec: &Spec) -> Bundle {
                 saturated: false,
                 warnings: vec![],
                 host: Default::default(),
+                health: None,
             },
             warnings: vec![],
+            validity: Default::default(),
         },
         metrics: Metrics {
             ttft_ms: stats_of(&mut ttfts),
@@ -212,6 +216,7 @@ pub fn make_bundle(spec: &Spec) -> Bundle {
         server: None,
         sweep: None,
         soak: None,
+        repeats: Vec::new(),
     }
 }
 
@@ -236,6 +241,8 @@ pub fn comparison<'a>(cand: &'a Bundle, base: &[&'a Bundle]) -> Comparison<'a> {
             .then(|| "no baseline for key 1xH100-80GB/quickstart".to_owned()),
         change_under_test: vec![],
         warnings: vec![],
+        design: tokengate::gate::Design::Sequential,
+        calibration: None,
     }
 }
 

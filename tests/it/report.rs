@@ -18,13 +18,42 @@ fn key(image: &str) -> BundleKey {
     }
 }
 
-fn result(name: &str, metric: &str, limit: &str, verdict: Verdict, outcome: Outcome) -> RuleResult {
+/// A relative decision of the fixed report (a quantile ratio unless changed).
+fn relative(
+    point: f64,
+    (lo, hi): (f64, f64),
+    limit: f64,
+    p_adjusted: f64,
+    finding: Finding,
+) -> Relative {
+    Relative {
+        test: Test::QuantileBootstrap,
+        point,
+        interval: Interval { lo, hi },
+        limit,
+        bound: Bound::Max,
+        level: 0.95,
+        p_adjusted,
+        alpha: 0.05,
+        finding,
+        requests_to_settle: None,
+        caveats: vec![],
+    }
+}
+
+fn result(
+    name: &str,
+    metric: &str,
+    limit: &str,
+    outcome: Outcome,
+    decision: Decision,
+) -> RuleResult {
     RuleResult {
         name: name.into(),
         metric: metric.into(),
         limit: limit.into(),
         severity: Severity::Fail,
-        verdict,
+        verdict: decision.verdict(),
         outcome,
         unit: "ms".into(),
         baseline_value: Some(120.0),
@@ -36,6 +65,7 @@ fn result(name: &str, metric: &str, limit: &str, verdict: Verdict, outcome: Outc
         requests_to_settle: None,
         explanation: String::new(),
         waiver: None,
+        decision,
     }
 }
 
@@ -45,8 +75,8 @@ pub fn fixed_report() -> GateReport {
         "ttft.p95 max_increase 15%",
         "ttft.p95",
         "max_increase 15%",
-        Verdict::Fail,
         Outcome::Fail,
+        Decision::Relative(relative(1.32, (1.24, 1.41), 1.15, 0.0012, Finding::Past)),
     );
     fail.candidate_value = Some(158.4);
     fail.estimate = Some(Estimate {
@@ -63,8 +93,12 @@ pub fn fixed_report() -> GateReport {
         "output_tokens_per_s max_decrease 10%",
         "output_tokens_per_s",
         "max_decrease 10%",
-        Verdict::Pass,
         Outcome::Pass,
+        Decision::Relative(Relative {
+            test: Test::ThroughputBootstrap,
+            bound: Bound::Min,
+            ..relative(0.9908, (0.962, 1.021), 0.9, 0.71, Finding::Within)
+        }),
     );
     pass.unit = "tok/s".into();
     pass.baseline_value = Some(812.5);
@@ -86,8 +120,20 @@ pub fn fixed_report() -> GateReport {
         "stream_error_rate max 0.5%",
         "stream_error_rate",
         "max 0.5%",
-        Verdict::Inconclusive,
         Outcome::Inconclusive,
+        Decision::RateCeiling(Binomial {
+            observed: 0.01,
+            k: 3,
+            n: 300,
+            interval: Interval {
+                lo: 0.002,
+                hi: 0.029,
+            },
+            level: 0.95,
+            limit: 0.005,
+            finding: Finding::PointPast,
+            requests_to_settle: Some(1240),
+        }),
     );
     inconclusive.unit = "%".into();
     inconclusive.baseline_value = Some(0.0);
@@ -108,8 +154,13 @@ pub fn fixed_report() -> GateReport {
         "cost_per_1k max 2.50",
         "cost_per_1k",
         "max 2.50",
-        Verdict::Fail,
         Outcome::Warn,
+        Decision::Point(PointValue {
+            value: 2.75,
+            limit: 2.5,
+            bound: Bound::Max,
+            finding: Finding::Past,
+        }),
     );
     warn.severity = Severity::Warn;
     warn.unit = String::new();
@@ -127,8 +178,11 @@ pub fn fixed_report() -> GateReport {
         "itl | p95 <script>alert(1)</script> @ops-team `rm`",
         "itl.p95",
         "max_increase 15%",
-        Verdict::Fail,
         Outcome::Waived,
+        Decision::Relative(Relative {
+            caveats: vec![Caveat::ItlGapsPerRequest],
+            ..relative(1.25, (1.2, 1.3), 1.15, 0.001, Finding::Past)
+        }),
     );
     waived.candidate_value = Some(25.0);
     waived.baseline_value = Some(20.0);
@@ -156,8 +210,10 @@ pub fn fixed_report() -> GateReport {
         "goodput min 95%",
         "goodput",
         "min 95%",
-        Verdict::Skipped,
         Outcome::Skipped,
+        Decision::Skipped {
+            reason: SkipReason::NoSlo,
+        },
     );
     skipped.unit = "%".into();
     skipped.baseline_value = None;
@@ -225,6 +281,36 @@ pub fn fixed_report() -> GateReport {
             },
         ],
     }
+}
+
+#[test]
+fn the_wording_layer_writes_each_explanation_from_its_decision() {
+    let report = fixed_report();
+    // The pass, fail and skip sentences of the fixed report are real ones;
+    // the others carry hostile or shortened text on purpose.
+    for i in [0, 1, 5] {
+        let r = &report.rules[i];
+        assert_eq!(
+            tokengate::wording::explain(&r.metric, &r.unit, &r.decision),
+            r.explanation,
+            "rule {}",
+            r.name
+        );
+    }
+}
+
+#[test]
+fn the_json_verdict_carries_each_decision_tagged_by_kind() {
+    let json: serde_json::Value =
+        serde_json::from_slice(&JsonRenderer.render(&fixed_report()).expect("renders"))
+            .expect("valid JSON");
+    let d = &json["rules"][0]["decision"];
+    assert_eq!(d["kind"], "relative");
+    assert_eq!(d["finding"], "past");
+    assert_eq!(d["p_adjusted"], 0.0012);
+    assert_eq!(d["limit"], 1.15);
+    assert_eq!(json["rules"][2]["decision"]["k"], 3);
+    assert_eq!(json["rules"][5]["decision"]["reason"]["kind"], "no_slo");
 }
 
 fn render(r: &dyn Renderer, report: &GateReport) -> String {

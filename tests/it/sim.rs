@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokengate::sim::{FaultKind, FaultProfile, SimProfile, SimServer};
+use tokengate::sim::{
+    FaultKind, FaultProfile, HostStalls, RunNoise, SimProfile, SimServer, run_slowdown,
+};
 
 fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -829,4 +831,348 @@ async fn shutdown_cuts_running_streams_promptly() {
     assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
     assert!(!r.done());
     assert!(r.body_error, "client sees a broken stream");
+}
+
+async fn metrics_of(c: &reqwest::Client, sim: &SimServer) -> String {
+    c.get(format!("http://{}/metrics", sim.addr()))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// The seed label of `tokengate_sim:noise_seed_info` for `process`.
+fn seed_label(text: &str, process: &str) -> Option<u64> {
+    let prefix = format!("tokengate_sim:noise_seed_info{{process=\"{process}\",seed=\"");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|rest| rest.split('"').next())
+        .map(|s| s.parse().expect("seed is a u64"))
+}
+
+fn run_noise(cv: f64, seed: Option<u64>) -> Option<RunNoise> {
+    Some(RunNoise { cv, seed })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_noise_settings_the_factor_is_one_and_nothing_stalls() {
+    let sim = start(fast()).await;
+    let c = client();
+    let url = format!("{}/chat/completions", sim.base_url());
+    for _ in 0..3 {
+        assert!(post_stream(&c, url.clone(), chat(4, false)).await.done());
+    }
+    let text = metrics_of(&c, &sim).await;
+    let s = parse_prometheus(&text);
+    assert_eq!(s["tokengate_sim:run_slowdown"], 1.0);
+    assert_eq!(s["tokengate_sim:host_stalls_total"], 0.0);
+    assert_eq!(s["tokengate_sim:host_stall_seconds_total"], 0.0);
+    assert!(!text.contains("noise_seed_info"), "{text}");
+    assert_eq!(sim.state().run_slowdown(), 1.0);
+    assert_eq!(sim.state().host_stalls(), (0, Duration::ZERO));
+    assert_eq!(sim.state().run_noise_seed(), None);
+    assert_eq!(sim.state().host_stalls_seed(), None);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_noise_seed_fixes_the_factor_that_scales_ttft_and_tpot() {
+    // Two seeds far apart with cv 0.5, so the scaling is plain to see.
+    let pick = |range: std::ops::Range<f64>| {
+        (0u64..10_000)
+            .find(|&s| range.contains(&run_slowdown(0.5, s)))
+            .expect("a seed in range")
+    };
+    let (slow, quick) = (pick(1.4..1.8), pick(0.6..0.75));
+    let profile = |seed| SimProfile {
+        ttft_ms: 50.0,
+        tpot_ms: 10.0,
+        run_noise: run_noise(0.5, Some(seed)),
+        ..SimProfile::default()
+    };
+    let c = client();
+    let mut factors = Vec::new();
+    for seed in [slow, slow, quick] {
+        let sim = start(profile(seed)).await;
+        let s = parse_prometheus(&metrics_of(&c, &sim).await);
+        let factor = s["tokengate_sim:run_slowdown"];
+        assert_eq!(factor, run_slowdown(0.5, seed), "gauge shows the draw");
+        assert_eq!(sim.state().run_noise_seed(), Some(seed));
+        let url = format!("{}/chat/completions", sim.base_url());
+        warm_up(&c, &url, 2).await;
+        let mut seq = Vec::new();
+        for _ in 0..5 {
+            seq.push(ttft_tpot(
+                &post_stream(&c, url.clone(), chat(20, true)).await,
+                20,
+            ));
+        }
+        let ttft = median(seq.iter().map(|x| x.0).collect());
+        let tpot = median(seq.iter().map(|x| x.1).collect());
+        eprintln!("seed {seed}: factor {factor:.4}, ttft p50 {ttft:.2} ms, tpot p50 {tpot:.3} ms");
+        // As in clients_see_configured_ttft_and_tpot, scaled by the factor.
+        let want_ttft = 50.0 * factor;
+        assert!(
+            (want_ttft - 0.5..want_ttft + 4.0).contains(&ttft),
+            "ttft {ttft}, want {want_ttft}"
+        );
+        assert!((tpot - 10.0 * factor).abs() < 0.3, "tpot {tpot}");
+        factors.push(factor);
+        sim.shutdown().await;
+    }
+    assert_eq!(factors[0], factors[1], "same seed, same factor");
+    assert!(factors[0] > 1.4 && factors[2] < 0.75, "{factors:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unseeded_noise_differs_between_starts_and_its_reported_seed_reproduces_it() {
+    let c = client();
+    let unseeded = SimProfile {
+        run_noise: run_noise(0.1, None),
+        host_stalls: Some(HostStalls {
+            rate_per_s: 0.5,
+            duration_ms: 200.0,
+            seed: None,
+            at_ms: vec![],
+        }),
+        ..fast()
+    };
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let sim = start(unseeded.clone()).await;
+        let text = metrics_of(&c, &sim).await;
+        let factor = parse_prometheus(&text)["tokengate_sim:run_slowdown"];
+        let run_seed = seed_label(&text, "run_noise").expect("run noise seed shown");
+        let stall_seed = seed_label(&text, "host_stalls").expect("stall seed shown");
+        assert_eq!(sim.state().run_noise_seed(), Some(run_seed));
+        assert_eq!(sim.state().host_stalls_seed(), Some(stall_seed));
+        seen.push((factor, run_seed, stall_seed));
+        sim.shutdown().await;
+    }
+    eprintln!("unseeded starts (factor, run seed, stall seed): {seen:?}");
+    assert_ne!(seen[0].1, seen[1].1, "fresh run-noise seed per start");
+    assert_ne!(seen[0].2, seen[1].2, "fresh stall seed per start");
+    assert_ne!(seen[0].0, seen[1].0, "so the factors differ");
+    // Writing the reported seed into the profile gives that run's factor.
+    let sim = start(SimProfile {
+        run_noise: run_noise(0.1, Some(seen[0].1)),
+        ..fast()
+    })
+    .await;
+    assert_eq!(sim.state().run_slowdown(), seen[0].0);
+    sim.shutdown().await;
+}
+
+/// Send time (since `origin`) and E2E of each of `n` concurrent streams of
+/// `tokens` tokens, with each stream's content arrival times since `origin`.
+async fn burst(
+    c: &reqwest::Client,
+    url: &str,
+    origin: Instant,
+    n: usize,
+    tokens: u32,
+) -> Vec<(Duration, Duration, Vec<Duration>)> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (c, url) = (c.clone(), url.to_string());
+            tokio::spawn(async move {
+                let sent = origin.elapsed();
+                let r = post_stream(&c, url, chat(tokens, false)).await;
+                assert!(r.done(), "stream completes");
+                let times: Vec<Duration> =
+                    r.content_times().into_iter().map(|t| sent + t).collect();
+                let e2e = times.last().copied().expect("content") - sent;
+                (sent, e2e, times)
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.expect("task"));
+    }
+    out
+}
+
+async fn sleep_until_uptime(sim: &SimServer, uptime: Duration) {
+    let now = sim.state().uptime();
+    assert!(
+        now < uptime,
+        "test too slow: uptime {now:?} past {uptime:?}"
+    );
+    tokio::time::sleep(uptime - now).await;
+}
+
+fn ms_f(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_stall_delays_every_stream_in_flight_by_its_length() {
+    // Each stream: 20 ms prefill + 19 × 5 ms decode = 115 ms. One stall of
+    // 200 ms at uptime 2.5 s, no random ones.
+    let stall_at = Duration::from_millis(2500);
+    let stall = Duration::from_millis(200);
+    let sim = start(SimProfile {
+        ttft_ms: 20.0,
+        tpot_ms: 5.0,
+        host_stalls: Some(HostStalls {
+            rate_per_s: 0.0,
+            duration_ms: 200.0,
+            seed: Some(1),
+            at_ms: vec![2500.0],
+        }),
+        ..SimProfile::default()
+    })
+    .await;
+    let c = client();
+    let url = format!("{}/chat/completions", sim.base_url());
+    // The server's start on this process's clock.
+    let origin = Instant::now() - sim.state().uptime();
+    warm_up(&c, &url, 16).await;
+
+    let before = burst(&c, &url, origin, 16, 20).await;
+    // 16 streams that are mid-decode when the stall begins...
+    sleep_until_uptime(&sim, stall_at - Duration::from_millis(60)).await;
+    let during = burst(&c, &url, origin, 16, 20).await;
+    // ...and 16 that start after it ended (the ones above end ~55 ms
+    // after it; any time later will do).
+    let later = stall_at + stall + Duration::from_millis(100);
+    tokio::time::sleep(later.saturating_sub(sim.state().uptime())).await;
+    let after = burst(&c, &url, origin, 16, 20).await;
+
+    let e2e = |b: &[(Duration, Duration, Vec<Duration>)]| -> Vec<f64> {
+        b.iter().map(|x| ms_f(x.1)).collect()
+    };
+    let (e_before, e_during, e_after) = (e2e(&before), e2e(&during), e2e(&after));
+    eprintln!("e2e before (ms): {e_before:.1?}");
+    eprintln!("e2e during (ms): {e_during:.1?}");
+    eprintln!("e2e after  (ms): {e_after:.1?}");
+    let base = median(e_before.clone());
+    // The server moves every deadline after the stall's start by 200 ms, so
+    // no stream in flight can be faster than 115 + 200 ms.
+    for e in &e_during {
+        assert!(*e >= 314.0, "a stream in flight escaped the stall: {e}");
+    }
+    let grew = median(e_during.clone()) - base;
+    assert!((160.0..240.0).contains(&grew), "e2e grew {grew} ms");
+    let unaffected = median(e_after.clone()) - base;
+    assert!(unaffected.abs() < 40.0, "after the stall: {unaffected} ms");
+    // The same pause for all: each stream that had begun before the stall
+    // has its one long gap ending just after the stall ends.
+    let mut aligned = 0;
+    for (_, _, times) in &during {
+        if times[0] >= stall_at {
+            continue;
+        }
+        let (i, gap) = times
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .enumerate()
+            .max_by_key(|(_, g)| *g)
+            .expect("gaps");
+        let resumed = ms_f(times[i + 1]) - ms_f(stall_at + stall);
+        assert!(ms_f(gap) >= 195.0, "longest gap {gap:?}");
+        assert!(
+            (-1.0..30.0).contains(&resumed),
+            "resumed {resumed} ms after the stall's end"
+        );
+        aligned += 1;
+    }
+    eprintln!("{aligned} of 16 in-flight streams resumed together after the stall");
+    assert!(
+        aligned >= 8,
+        "only {aligned} streams had begun before the stall"
+    );
+    let s = parse_prometheus(&metrics_of(&c, &sim).await);
+    assert_eq!(s["tokengate_sim:host_stalls_total"], 1.0);
+    assert!((s["tokengate_sim:host_stall_seconds_total"] - 0.2).abs() < 1e-9);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_noisy_builtin_serves_with_both_kinds_of_noise() {
+    let sim = start(SimProfile::builtin("noisy").expect("built in")).await;
+    let c = client();
+    let url = format!("{}/chat/completions", sim.base_url());
+    assert!(post_stream(&c, url, chat(8, true)).await.done());
+    let text = metrics_of(&c, &sim).await;
+    let s = parse_prometheus(&text);
+    let factor = s["tokengate_sim:run_slowdown"];
+    // CV 10 %, truncated at ±4σ.
+    assert!((0.6..1.5).contains(&factor) && factor != 1.0, "{factor}");
+    assert!(seed_label(&text, "run_noise").is_some(), "{text}");
+    assert!(seed_label(&text, "host_stalls").is_some(), "{text}");
+    assert!(s.contains_key("tokengate_sim:host_stalls_total"));
+    sim.shutdown().await;
+}
+
+#[test]
+fn noise_settings_parse_from_yaml_and_reject_unknown_fields() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("noisy.yaml");
+    std::fs::write(
+        &path,
+        "run_noise:\n  cv: 0.1\n  seed: 42\nhost_stalls:\n  rate_per_s: 0.5\n  duration_ms: 200\n  seed: 7\n  at_ms: [1500]\n",
+    )
+    .expect("write");
+    let p = SimProfile::from_yaml_file(&path).expect("valid profile");
+    assert_eq!(p.run_noise, run_noise(0.1, Some(42)));
+    assert_eq!(
+        p.host_stalls,
+        Some(HostStalls {
+            rate_per_s: 0.5,
+            duration_ms: 200.0,
+            seed: Some(7),
+            at_ms: vec![1500.0],
+        })
+    );
+
+    std::fs::write(&path, "run_noise:\n  cv: 0.1\n  sead: 42\n").expect("write");
+    let err = SimProfile::from_yaml_file(&path)
+        .expect_err("unknown field")
+        .to_string();
+    assert!(err.contains("sead"), "{err}");
+
+    std::fs::write(&path, "host_stalls:\n  rate_per_s: 0.5\n").expect("write");
+    let err = SimProfile::from_yaml_file(&path)
+        .expect_err("duration is required")
+        .to_string();
+    assert!(err.contains("duration_ms"), "{err}");
+
+    std::fs::write(&path, "host_stalls:\n  rate_per_s: 5\n  duration_ms: 500\n").expect("write");
+    let err = SimProfile::from_yaml_file(&path)
+        .expect_err("stalled most of the time")
+        .to_string();
+    eprintln!("{err}");
+    assert!(
+        err.contains("`host_stalls`") && err.contains("at most 1"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workload_runs_against_sim_noisy_in_process() {
+    use super::common::{run, workload_yaml, write_workload};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = write_workload(
+        dir.path(),
+        "w.yaml",
+        &workload_yaml(
+            "sim://noisy",
+            16,
+            "load: {mode: closed, concurrency: 8}\nrequests: 32",
+            "",
+        ),
+    );
+    let outcome = run(&w, &dir.path().join("b.json"), &[])
+        .await
+        .expect("sim://noisy runs");
+    let m = &outcome.bundle.metrics;
+    assert_eq!(m.requests.succeeded, 32, "{:?}", m.errors);
+    // Slower or faster than the quickstart's 40 ms, never by more than
+    // the factor's ±4σ bound (0.67–1.49) plus jitter and stalls.
+    let ttft = m.ttft_ms.p50.expect("ttft");
+    assert!((20.0..400.0).contains(&ttft), "ttft p50 {ttft}");
 }

@@ -273,10 +273,9 @@ async fn a_sweep_bundle_is_gated_like_any_bundle() {
         (r["candidate_value"].as_f64().unwrap() - 2.8).abs() < 1e-9,
         "{r}"
     );
-    assert!(
-        r["explanation"].as_str().unwrap().contains("-50.0 %"),
-        "{r}"
-    );
+    assert!(r["explanation"].as_str().unwrap().contains("−50 %"), "{r}");
+    assert_eq!(r["decision"]["kind"], "sweep_change", "{r}");
+    assert_eq!(r["decision"]["finding"], "past", "{r}");
 
     let (code, v, stdout) = judge(&base, "base-again.json");
     assert_eq!(code, Some(0), "{stdout}");

@@ -1,0 +1,236 @@
+//! A bundle as the noise model sees it: one or more runs (a `--repeat N`
+//! bundle holds N, `samples.run` says which request belongs to which), each
+//! with its requests in **start order** (the samples are stored in
+//! completion order), and per run and metric the within-run statistic of
+//! the block bootstrap ([`crate::stats::RunStat`]). The gate compares these
+//! across runs (`stats::compare_runs`); `tokengate calibrate` measures the
+//! spread between them.
+//!
+//! Which series a metric's statistic is computed from is `super::data`'s
+//! choice (successful first attempts; ITL as per-request means or the
+//! histogram). Two metrics have no per-request values in start order: a
+//! TTFB or ITL *quantile* comes from a histogram, whose values carry no
+//! time, so its block bootstrap degenerates to the i.i.d. one (the order is
+//! the histogram's) — the between-run stage still carries run-to-run noise.
+
+use super::data::{self, ThroughputKind};
+use super::file::{LatencyKind, Metric, Stat};
+use crate::bundle::Bundle;
+use crate::stats::{self, BootstrapConfig, RunStat};
+
+/// Indices of each run's samples, in start order; one group for a bundle of
+/// one run. A sample whose run index has no entry in `repeats` joins the
+/// group of its index anyway (a hand-made bundle is not refused here).
+pub fn run_indices(b: &Bundle) -> Vec<Vec<usize>> {
+    let s = &b.samples;
+    let runs = if s.run.len() == s.len() {
+        s.run.iter().map(|&r| usize::from(r) + 1).max().unwrap_or(1)
+    } else {
+        1
+    };
+    let mut groups = vec![Vec::new(); runs.max(1)];
+    for i in 0..s.len() {
+        let r = if s.run.len() == s.len() {
+            usize::from(s.run[i])
+        } else {
+            0
+        };
+        groups[r].push(i);
+    }
+    for g in &mut groups {
+        g.sort_by_key(|&i| (s.start_us.get(i).copied().unwrap_or(u64::MAX), i));
+    }
+    groups.retain(|g| !g.is_empty());
+    groups
+}
+
+/// Number of runs in a bundle.
+pub fn run_count(b: &Bundle) -> usize {
+    run_indices(b).len().max(1)
+}
+
+/// The measured throughput of run `k` of a bundle: its `repeats` entry, or
+/// the bundle's own metrics for a bundle of one run.
+pub fn run_throughput(b: &Bundle, k: usize, kind: ThroughputKind) -> f64 {
+    match b.repeats.get(k) {
+        Some(r) if b.repeats.len() > 1 => match kind {
+            ThroughputKind::OutputTokens => r.output_tokens_per_s,
+            ThroughputKind::InputTokens => r.input_tokens_per_s,
+            ThroughputKind::Requests => r.requests_per_s,
+        },
+        _ => data::measured_throughput(b, kind),
+    }
+}
+
+/// A seed per (policy seed, bundle, run), so that the bootstrap errors of
+/// different runs are independent (`stats::run_stat_quantile` asks for it).
+fn run_seed(seed: u64, b: &Bundle, k: usize) -> u64 {
+    let salt = crate::bundle::hex_sha256(
+        format!("{}|{}|{k}", b.context.started_at, b.context.workload_digest).as_bytes(),
+    );
+    let salt = u64::from_str_radix(salt.get(..16).unwrap_or("0"), 16).unwrap_or(0);
+    crate::workload::mix64(seed ^ salt)
+}
+
+/// The within-run statistic of `metric` for every run of `b` (None for a
+/// run whose values give no estimate, e.g. too few). Metrics without a
+/// per-request distribution (rates, cost, goodput, server and sweep values)
+/// give an empty list.
+pub fn run_stats(b: &Bundle, metric: Metric, cfg: &BootstrapConfig) -> Vec<Option<RunStat>> {
+    if !has_distribution(metric) {
+        return Vec::new();
+    }
+    run_indices(b)
+        .iter()
+        .enumerate()
+        .map(|(k, idx)| {
+            let cfg = BootstrapConfig {
+                seed: run_seed(cfg.seed, b, k),
+                ..*cfg
+            };
+            run_stat(b, k, idx, metric, &cfg)
+        })
+        .collect()
+}
+
+fn has_distribution(metric: Metric) -> bool {
+    matches!(
+        metric,
+        Metric::Latency(..)
+            | Metric::DecodeRate(_)
+            | Metric::OutputTokensPerS
+            | Metric::InputTokensPerS
+            | Metric::RequestsPerS
+    )
+}
+
+fn run_stat(
+    b: &Bundle,
+    k: usize,
+    idx: &[usize],
+    metric: Metric,
+    cfg: &BootstrapConfig,
+) -> Option<RunStat> {
+    match metric {
+        Metric::Latency(kind @ (LatencyKind::Ttfb | LatencyKind::Itl), Stat::Percentile(p)) => {
+            // Histogram values: no start order (module docs). Only the
+            // bundle's whole histogram exists, so every run of a repeated
+            // bundle shares it.
+            let values = data::latency_values_ms(b, kind);
+            stats::run_stat_quantile(&values, p / 100.0, cfg)
+        }
+        Metric::Latency(kind, Stat::Percentile(p)) => {
+            let values = data::latency_values_in(b, kind, idx);
+            stats::run_stat_quantile(&values, p / 100.0, cfg)
+        }
+        Metric::Latency(kind, Stat::Mean) => {
+            let pairs = data::mean_pairs_in(b, Some(kind), idx);
+            stats::run_stat_ratio(&pairs, cfg)
+        }
+        Metric::DecodeRate(Stat::Percentile(p)) => {
+            stats::run_stat_quantile(&data::decode_rates_in(b, idx), p / 100.0, cfg)
+        }
+        Metric::DecodeRate(Stat::Mean) => {
+            let pairs = data::mean_pairs_in(b, None, idx);
+            stats::run_stat_ratio(&pairs, cfg)
+        }
+        Metric::OutputTokensPerS | Metric::InputTokensPerS | Metric::RequestsPerS => {
+            let kind = match metric {
+                Metric::OutputTokensPerS => ThroughputKind::OutputTokens,
+                Metric::InputTokensPerS => ThroughputKind::InputTokens,
+                _ => ThroughputKind::Requests,
+            };
+            // The bootstrap of Σnum/Σtime gives the run's relative
+            // uncertainty; the point is the run's measured throughput (equal
+            // in ratio at equal closed-loop load by Little's law, Little 1961).
+            let pairs = data::throughput_pairs_in(b, kind, idx);
+            let mut stat = stats::run_stat_ratio(&pairs, cfg)?;
+            let measured = run_throughput(b, k, kind);
+            (measured > 0.0 && measured.is_finite()).then(|| {
+                stat.point = measured;
+                stat
+            })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::RepeatRun;
+
+    fn committed_baseline() -> Bundle {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("baselines/quickstart/simulated/o200k_base/sim-model@tokengate-sim_quickstart");
+        let file = std::fs::read_dir(&dir)
+            .expect("committed baselines")
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "json"))
+            .expect("a run file");
+        crate::bundle::read_bundle(&file).expect("a valid bundle")
+    }
+
+    fn cfg() -> BootstrapConfig {
+        BootstrapConfig {
+            resamples: 200,
+            level: 0.95,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn a_bundle_of_one_run_is_one_group_in_start_order() {
+        let b = committed_baseline();
+        let groups = run_indices(&b);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].len(), b.samples.len());
+        let starts: Vec<u64> = groups[0].iter().map(|&i| b.samples.start_us[i]).collect();
+        assert!(starts.windows(2).all(|w| w[0] <= w[1]), "start order");
+        let ttft: Metric = "ttft.p50".parse().expect("metric");
+        let stats = run_stats(&b, ttft, &cfg());
+        assert_eq!(stats.len(), 1);
+        let s = stats[0].expect("an estimate");
+        assert!((s.point / b.metrics.ttft_ms.p50.expect("p50") - 1.0).abs() < 0.05);
+        let tok: Metric = "output_tokens_per_s".parse().expect("metric");
+        assert_eq!(
+            run_stats(&b, tok, &cfg())[0].expect("throughput").point,
+            b.metrics.output_tokens_per_s,
+            "throughput's point is the run's measured throughput"
+        );
+        assert!(run_stats(&b, Metric::ErrorRate, &cfg()).is_empty());
+    }
+
+    #[test]
+    fn a_repeated_bundle_splits_by_run_and_takes_each_runs_throughput() {
+        let mut b = committed_baseline();
+        let n = b.samples.len();
+        b.samples.run = (0..n).map(|i| (i % 2) as u16).collect();
+        b.repeats = vec![
+            RepeatRun {
+                output_tokens_per_s: 1000.0,
+                ..RepeatRun::default()
+            },
+            RepeatRun {
+                output_tokens_per_s: 1100.0,
+                ..RepeatRun::default()
+            },
+        ];
+        let groups = run_indices(&b);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].len() + groups[1].len(), n);
+        assert!(groups[1].iter().all(|&i| i % 2 == 1));
+        let tok: Metric = "output_tokens_per_s".parse().expect("metric");
+        let stats = run_stats(&b, tok, &cfg());
+        let points: Vec<f64> = stats.iter().map(|s| s.expect("estimate").point).collect();
+        assert_eq!(points, [1000.0, 1100.0]);
+        let p50: Metric = "ttft.p50".parse().expect("metric");
+        let s = run_stats(&b, p50, &cfg());
+        assert_ne!(s[0].map(|x| x.n), None);
+        assert_eq!(
+            s[0].map(|x| x.n).unwrap_or(0) + s[1].map(|x| x.n).unwrap_or(0),
+            n
+        );
+    }
+}

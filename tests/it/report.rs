@@ -413,19 +413,8 @@ fn junit_snapshot_round_trip_and_content() {
 }
 
 #[test]
-fn junit_validates_against_the_junit_schema() {
-    let have_xmllint = Command::new("xmllint").arg("--version").output().is_ok();
-    if !have_xmllint {
-        // CI installs it and requires it (.ci/run); a laptop may not have it.
-        assert!(
-            std::env::var_os("TOKENGATE_REQUIRE_XMLLINT").is_none(),
-            "TOKENGATE_REQUIRE_XMLLINT is set but xmllint is not installed"
-        );
-        eprintln!(
-            "note: xmllint not installed (apt-get install libxml2-utils); schema validation skipped"
-        );
-        return;
-    }
+#[ignore = "needs xmllint (apt-get install libxml2-utils): cargo test --test it -- --ignored xmllint (.ci/run runs it)"]
+fn xmllint_validates_junit_against_the_junit_schema() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("report.xml");
     std::fs::write(&file, render(&JunitRenderer, &fixed_report())).expect("write");

@@ -582,6 +582,10 @@ struct BundleSummary {
     /// The client's own saturation flag, when the bundle has one.
     saturated: Option<bool>,
     complete: Option<bool>,
+    /// Kinds of the bundle's validity problems (`client_limited`, …); a run
+    /// with any is invalid, and `baseline promote` refuses it.
+    #[serde(default)]
+    invalid: Vec<String>,
 }
 
 /// A ratio estimate of one rule with its interval.
@@ -719,6 +723,16 @@ fn summarize_bundle(v: &Value) -> anyhow::Result<BundleSummary> {
             .pointer("/context/client/saturated")
             .and_then(Value::as_bool),
         complete: v.pointer("/context/complete").and_then(Value::as_bool),
+        invalid: v
+            .pointer("/context/validity/problems")
+            .and_then(Value::as_array)
+            .map(|ps| {
+                ps.iter()
+                    .filter_map(|p| p.get("kind").and_then(Value::as_str))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 
@@ -1034,7 +1048,11 @@ fn one_run(
             });
         }
     }
-    if kind != RunKind::Detect {
+    // An invalid run is not promoted: `baseline promote` refuses it, as it
+    // would in CI, and the next candidates are judged against the runs that
+    // were valid.
+    let invalid = rec.summary.as_ref().is_some_and(|s| !s.invalid.is_empty());
+    if kind != RunKind::Detect && !invalid {
         for mode in MODES {
             let dir = baselines.get(mode).0.clone();
             let log = rdir.join(format!("promote-{}.log", mode.label()));
@@ -1698,6 +1716,7 @@ fn render(sizes: &Sizes, ctx: &Ctx, manifests: &[Manifest], future: &[FutureMode
         };
         let all: Vec<&BundleSummary> = m.runs.iter().filter_map(|r| r.summary.as_ref()).collect();
         let saturated = all.iter().filter(|b| b.saturated == Some(true)).count();
+        let invalid = all.iter().filter(|b| !b.invalid.is_empty()).count();
         let l = &m.load;
         rows.push(vec![
             m.condition.name().to_string(),
@@ -1706,6 +1725,7 @@ fn render(sizes: &Sizes, ctx: &Ctx, manifests: &[Manifest], future: &[FutureMode
             format!("{} ({} ms)", pct(cv(&p95)), range(&p95)),
             pct(cv(&col(|b| b.output_tokens_per_s))),
             k_of(saturated, all.len()),
+            k_of(invalid, all.len()),
             format!(
                 "{}/{}/{}",
                 opt(l.load1_min, 2),
@@ -1729,6 +1749,7 @@ fn render(sizes: &Sizes, ctx: &Ctx, manifests: &[Manifest], future: &[FutureMode
             "CV ttft.p95 (range)",
             "CV tok/s",
             "client saturated",
+            "invalid (not promoted)",
             "load1 min/med/max",
             "PSI cpu some % med/max",
             "neighbour",

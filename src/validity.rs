@@ -131,13 +131,24 @@ pub fn assess(exp: &Expectations, facts: &Facts<'_>) -> Validity {
     if facts.client_saturated {
         v.problems.push(ValidityProblem {
             kind: ProblemKind::ClientLimited,
-            message: if facts.client_warnings.is_empty() {
-                "the client limited the measurement".to_owned()
-            } else {
-                format!(
-                    "the client limited the measurement: {}",
-                    facts.client_warnings.join("; ")
-                )
+            message: {
+                // The probe's own warning already opens with the phrase;
+                // say it once.
+                const LIMITED: &str = "the client limited the measurement";
+                let details: Vec<&str> = facts
+                    .client_warnings
+                    .iter()
+                    .map(|w| {
+                        w.strip_prefix(LIMITED)
+                            .map_or(w.as_str(), |rest| rest.trim_start_matches(": "))
+                    })
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                if details.is_empty() {
+                    LIMITED.to_owned()
+                } else {
+                    format!("{LIMITED}: {}", details.join("; "))
+                }
             },
             advice: "give the client its own CPU (a quieter runner, or the server on another machine), or lower the load; see `context.client`".to_owned(),
         });
@@ -518,6 +529,23 @@ mod tests {
         );
         assert!(v.problems[1].message.contains("tick lag p99 38 ms"));
         assert!(v.problems.iter().all(|p| !p.advice.is_empty()));
+    }
+
+    #[test]
+    fn the_probe_s_own_wording_is_not_repeated() {
+        let l = OutputLengths::default();
+        let s = ScheduleFacts::default();
+        let warnings = ["the client limited the measurement: its runtime woke late".to_owned()];
+        let f = Facts {
+            client_saturated: true,
+            client_warnings: &warnings,
+            ..facts(&l, &s)
+        };
+        let v = assess(&exp(64), &f);
+        assert_eq!(
+            v.problems[0].message,
+            "the client limited the measurement: its runtime woke late"
+        );
     }
 
     fn open(rate: f64) -> Expectations {

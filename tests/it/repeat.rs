@@ -172,3 +172,42 @@ async fn a_repeat_outside_one_to_twenty_is_refused() {
     }
     assert!(!out.exists(), "nothing written");
 }
+
+/// `check --repeat 2`: the series is judged as one bundle of two runs (the
+/// report files are written, the verdict is the gate's, not an error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_with_repeat_judges_the_bundle_of_all_runs() {
+    use tokengate::commands::{CheckOptions, GateOptions, PublishFlags, Status};
+    let sim = start_sim(fast_profile()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = workload(dir.path(), &sim.base_url());
+    let out = dir.path().join("b.json");
+    let gate = GateOptions {
+        bundle: out.clone(),
+        gate: Path::new(env!("CARGO_MANIFEST_DIR")).join("gates/default.yaml"),
+        baseline_dir: dir.path().join("baselines"),
+        baseline_ref: None,
+        waivers: None,
+        junit: None,
+        markdown: None,
+        json: Some(dir.path().join("verdict.json")),
+        template: None,
+        now: std::time::SystemTime::now(),
+        inconclusive: None,
+    };
+    let o = tokengate::commands::check::run(CheckOptions {
+        run: options(&w, &out, 2, StopSignal::new()),
+        gate,
+        publish: PublishFlags::default(),
+        report_dir: dir.path().to_owned(),
+    })
+    .await
+    .expect("check");
+    sim.shutdown().await;
+    assert_ne!(o.status, Status::ToolError, "{:?}", o.error);
+    assert!(o.stdout.contains("runs: 2 back to back"), "{}", o.stdout);
+    let b = read_bundle(&out).expect("bundle");
+    assert_eq!(b.repeats.len(), 2);
+    assert_eq!(tokengate::gate::run_count(&b), 2);
+    assert!(dir.path().join("verdict.json").exists());
+}

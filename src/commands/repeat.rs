@@ -344,6 +344,58 @@ fn pooled_validity(bundles: &[&Bundle]) -> Validity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bundle::ProblemKind;
+
+    fn committed_baseline() -> Bundle {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("baselines/quickstart/simulated/o200k_base/sim-model@tokengate-sim_quickstart");
+        let file = std::fs::read_dir(&dir)
+            .expect("committed baselines")
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "json"))
+            .expect("a run file");
+        crate::bundle::read_bundle(&file).expect("a valid bundle")
+    }
+
+    #[test]
+    fn a_problem_of_one_run_names_that_run_and_a_shared_warning_is_said_once() {
+        let mut runs = vec![committed_baseline(); 3];
+        for b in &mut runs {
+            b.context.warnings = vec!["the server reported no usage".into()];
+        }
+        runs[1].context.validity.problems.push(ValidityProblem {
+            kind: ProblemKind::WindowCut,
+            message: "the window was cut".into(),
+            advice: "run to completion".into(),
+        });
+        let bundles: Vec<&Bundle> = runs.iter().collect();
+        let v = pooled_validity(&bundles);
+        assert!(!v.is_valid(), "one invalid run makes the series invalid");
+        assert_eq!(v.problems.len(), 1);
+        assert_eq!(v.problems[0].message, "run 2 of 3: the window was cut");
+        assert_eq!(v.problems[0].advice, "run to completion");
+        let warnings = grouped(
+            &bundles,
+            |b| &b.context.warnings,
+            |w| w.clone(),
+            |label, w| format!("{label}: {w}"),
+        );
+        assert_eq!(warnings, ["all 3 runs: the server reported no usage"]);
+    }
+
+    #[test]
+    fn samples_of_the_runs_are_concatenated_with_their_run_index() {
+        let runs = vec![committed_baseline(); 2];
+        let n = runs[0].samples.len();
+        let bundles: Vec<&Bundle> = runs.iter().collect();
+        let s = concat_samples(&bundles);
+        assert_eq!(s.len(), 2 * n);
+        assert_eq!(s.run.len(), 2 * n);
+        assert!(s.run[..n].iter().all(|&r| r == 0));
+        assert!(s.run[n..].iter().all(|&r| r == 1));
+        assert_eq!(s.start_us[n..], runs[1].samples.start_us[..]);
+    }
 
     #[test]
     fn runs_are_named_one_based_and_all_runs_together() {

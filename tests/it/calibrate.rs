@@ -267,3 +267,36 @@ fn calibrate_with_one_run_is_refused_with_exit_2() {
     );
     assert!(!dir.path().join("baselines").exists(), "nothing written");
 }
+
+/// Ctrl-C during the A/A runs: exit 130 and no calibration file (a partial
+/// series does not measure the setup's noise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_calibration_writes_nothing() {
+    let _turn = TURN.lock().await;
+    let sim = start_sim(fast_profile()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = workload(dir.path(), &sim.base_url());
+    let baselines = dir.path().join("baselines");
+    let opts = calibrate_options(&w, &baselines, 4);
+    let stop = opts.run.stop.clone();
+    let interrupt = async {
+        // 44 requests a run: stop during the second run.
+        for _ in 0..3000 {
+            if sim.counters().requests_received >= 44 + 10 {
+                stop.stop("interrupted by SIGINT");
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        false
+    };
+    let (out, stopped) = tokio::join!(calibrate::run(opts), interrupt);
+    sim.shutdown().await;
+    let out = out.expect("an interrupted calibration is not an error");
+    assert!(stopped, "the series reached run 2");
+    assert_eq!(out.status, Status::Interrupted);
+    assert!(out.files.is_empty());
+    let notes = out.notes.join("\n");
+    assert!(notes.contains("nothing written"), "{notes}");
+    assert!(!baselines.exists(), "no calibration, no directory");
+}

@@ -57,6 +57,7 @@ async fn dispatch(command: CliCommand) -> Outcome {
             exec(a, levels, commands::sweep::run).await
         }
         CliCommand::Soak(a) => exec(a, |_| {}, commands::soak::run).await,
+        CliCommand::Calibrate(a) => exec(a, |_| {}, commands::calibrate::run).await,
     };
     result.unwrap_or_else(|e| Outcome::from_error(&e))
 }

@@ -242,6 +242,7 @@ fn vllm_64_requests_at_concurrency_8_match_server_usage_and_ttft(sut: &Path) {
             progress: ProgressMode::Off,
             stop: StopSignal::new(),
             env: Arc::new(|_: &str| None),
+            repeat: 1,
         }))
         .expect("run against vLLM");
     let after = server.metrics();
@@ -309,6 +310,7 @@ fn run_bundle(workload: &Path, out: &Path, meta: &[(&str, &str)]) -> tokengate::
         progress: ProgressMode::Off,
         stop: StopSignal::new(),
         env: Arc::new(|_: &str| None),
+        repeat: 1,
     }))
     .expect("run against vLLM")
     .bundle
@@ -536,6 +538,7 @@ fn vllm_sweep_bends_near_max_num_seqs_with_queue_time_first(sut: &Path) {
                 progress: ProgressMode::Off,
                 stop: StopSignal::new(),
                 env: Arc::new(|_: &str| None),
+                repeat: 1,
             },
             levels: None,
             start: None,

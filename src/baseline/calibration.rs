@@ -157,6 +157,19 @@ impl Calibration {
         Calibration::parse(&bytes, &shown)
     }
 
+    /// The stored noise of one gate metric (its name as a gate file writes
+    /// it, `ttft.p50`) in the form `stats::compare_runs` takes as its
+    /// external between-run variance; `None` when it was not calibrated.
+    pub fn between_run(&self, metric: &str) -> Option<crate::stats::BetweenRun> {
+        let m = self.metrics.get(metric)?;
+        Some(crate::stats::BetweenRun {
+            tau2: m.tau2,
+            df: m.df,
+            within: m.within,
+            source: crate::stats::BetweenSource::Calibration,
+        })
+    }
+
     /// The file's bytes: pretty JSON with a final newline.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
@@ -264,5 +277,14 @@ mod tests {
         assert!(e.to_string().contains("unknown field `rnus`"), "{e}");
         let e = Calibration::parse(&vec![b' '; 2 << 20], "c.json").expect_err("too large");
         assert!(matches!(e, CalibrationError::TooLarge { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_calibrated_metric_is_an_external_between_run_variance() {
+        let c = sample();
+        let b = c.between_run("ttft.p50").expect("calibrated");
+        assert_eq!((b.tau2, b.df, b.within), (0.0004, 4.0, 0.0001));
+        assert_eq!(b.source, crate::stats::BetweenSource::Calibration);
+        assert!(c.between_run("ttft.p95").is_none());
     }
 }

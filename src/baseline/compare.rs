@@ -403,6 +403,9 @@ pub fn resolve_with_keep(
         }
         chosen = Some(set);
     }
+    let calibration_refused = chosen
+        .as_mut()
+        .and_then(|set| refuse_calibration(set, candidate));
     Ok(Resolution {
         source: loaded.label,
         git_commit: loaded.commit,
@@ -411,7 +414,37 @@ pub fn resolve_with_keep(
         change_under_test,
         warnings,
         refused,
+        calibration_refused,
     })
+}
+
+/// Drop the chosen set's calibration when it describes another setup than
+/// the candidate's (other hardware, tokenizer, workload, API, metrics or
+/// tool major version): noise measured elsewhere says nothing about this
+/// run. Returns the warning saying why.
+fn refuse_calibration(set: &mut BaselineSet, candidate: &Bundle) -> Option<String> {
+    let diffs = set.calibration.as_ref()?.mismatches(candidate);
+    if diffs.is_empty() {
+        return None;
+    }
+    set.calibration = None;
+    let why: Vec<String> = diffs
+        .iter()
+        .map(|d| {
+            format!(
+                "{}: calibrated {}, this run {}",
+                d.field,
+                show(&d.baseline),
+                show(&d.candidate)
+            )
+        })
+        .collect();
+    Some(format!(
+        "calibration {}{} not used: it was measured on another setup ({}); run `tokengate calibrate` on this one",
+        set.location,
+        super::calibration::CALIBRATION_FILE,
+        why.join("; ")
+    ))
 }
 
 fn show_time(t: Option<Timestamp>) -> String {

@@ -61,6 +61,11 @@ pub enum BaselineError {
         #[source]
         source: BundleError,
     },
+    /// A set's `calibration.json` that cannot be used (too large, not
+    /// JSON, an unknown field, a newer schema): an error, not a silently
+    /// ignored calibration.
+    #[error("cannot use the calibration of a baseline set")]
+    Calibration(#[source] super::calibration::CalibrationError),
     /// A time that orders stored runs or dates them names no real instant
     /// (`2026-02-31`, an offset of `+25:00`): an error, never read as a
     /// nearby day. `location` is a stored run or the bundle being promoted.

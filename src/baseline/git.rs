@@ -7,8 +7,9 @@ use std::path::{Component, Path, PathBuf};
 
 use git2::{ErrorCode, ObjectType, Repository, TreeWalkMode, TreeWalkResult};
 
+use super::calibration::{CALIBRATION_MAX_BYTES, CalibrationError};
 use super::error::BaselineError;
-use super::layout::is_run_file;
+use super::layout::{is_calibration_file, is_run_file};
 use super::types::RawFile;
 
 pub(crate) struct AtRef {
@@ -188,7 +189,8 @@ pub(crate) fn read_at_ref(dir: &Path, reference: &str) -> Result<AtRef, Baseline
             Some(ObjectType::Tree) if name.starts_with('.') => TreeWalkResult::Skip,
             // Regular files only: 0o120000 is a symlink, whose blob is a path.
             Some(ObjectType::Blob)
-                if is_run_file(&name) && entry.filemode() & 0o170000 == 0o100000 =>
+                if (is_run_file(&name) || is_calibration_file(&name))
+                    && entry.filemode() & 0o170000 == 0o100000 =>
             {
                 found.push((parent.trim_end_matches('/').to_owned(), name, entry.id()));
                 TreeWalkResult::Ok
@@ -203,6 +205,14 @@ pub(crate) fn read_at_ref(dir: &Path, reference: &str) -> Result<AtRef, Baseline
         let blob = repo
             .find_blob(id)
             .map_err(git_err(&format!("reading {rel_str}/{set_rel}/{name}")))?;
+        // Bounded: a calibration is refused by its size before it is copied.
+        if is_calibration_file(&name) && blob.size() as u64 > CALIBRATION_MAX_BYTES {
+            return Err(BaselineError::Calibration(CalibrationError::TooLarge {
+                path: format!("{reference}:{rel_str}/{set_rel}/{name}"),
+                bytes: blob.size() as u64,
+                max: CALIBRATION_MAX_BYTES,
+            }));
+        }
         files.push(RawFile {
             set_rel,
             name,

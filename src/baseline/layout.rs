@@ -95,6 +95,11 @@ pub(crate) fn is_run_file(file_name: &str) -> bool {
         && file_name != super::calibration::CALIBRATION_FILE
 }
 
+/// A set's calibration file (not a run).
+pub(crate) fn is_calibration_file(file_name: &str) -> bool {
+    file_name == super::calibration::CALIBRATION_FILE
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use super::calibration::Calibration;
 use super::types::{BaselineSet, FieldDiff, Resolution, StoredRun};
 use crate::bundle::{BundleKey, LatencyStats};
 use crate::timefmt::format_rfc3339;
@@ -92,6 +93,15 @@ pub fn render_show(set: &BaselineSet) -> String {
             c.endpoint_kind
         );
     }
+    match &set.calibration {
+        Some(c) => calibration_lines(&mut out, c, true),
+        None => {
+            let _ = writeln!(
+                out,
+                "  calibration: none (`tokengate calibrate` measures one)"
+            );
+        }
+    }
     let _ = writeln!(out, "runs (newest first): {}", set.runs.len());
     for r in &set.runs {
         let b = &r.bundle;
@@ -159,6 +169,27 @@ pub fn find_set<'a>(sets: &'a [BaselineSet], query: &str) -> Option<&'a Baseline
     pick(&by_location).or_else(|| pick(&by_key))
 }
 
+/// A set's calibration in a few lines: runs, when, and the between-run CV
+/// of the headline metrics (all of them for `show`).
+fn calibration_lines(out: &mut String, c: &Calibration, all: bool) {
+    let _ = writeln!(
+        out,
+        "  calibration: {} A/A runs, {} (tool {}), endpoint {}",
+        c.runs, c.created_at, c.tool_version, c.endpoint
+    );
+    const HEADLINE: [&str; 4] = ["ttft.p50", "ttft.p95", "tpot.p50", "output_tokens_per_s"];
+    for (name, m) in &c.metrics {
+        if all || HEADLINE.contains(&name.as_str()) {
+            let _ = writeln!(
+                out,
+                "    {name}: between-run CV {:.1} % (df {})",
+                m.cv * 100.0,
+                m.df
+            );
+        }
+    }
+}
+
 fn diffs(out: &mut String, title: &str, ds: &[FieldDiff]) {
     if ds.is_empty() {
         let _ = writeln!(out, "{title}: none");
@@ -190,6 +221,15 @@ pub fn render_explain(res: &Resolution) -> String {
             let _ = writeln!(out, "  pooling {} run(s), newest first:", set.runs.len());
             for r in &set.runs {
                 let _ = writeln!(out, "    {} (sha256 {})", r.location, short(&r.digest));
+            }
+            match (&set.calibration, &res.calibration_refused) {
+                (Some(c), _) => calibration_lines(&mut out, c, false),
+                (None, Some(why)) => {
+                    let _ = writeln!(out, "  {why}");
+                }
+                (None, None) => {
+                    let _ = writeln!(out, "  calibration: none");
+                }
             }
         }
         None => {

@@ -7,10 +7,12 @@ use std::time::SystemTime;
 
 use chrono::TimeDelta;
 
+use super::calibration::{CALIBRATION_MAX_BYTES, Calibration, CalibrationError};
 use super::error::BaselineError;
 use super::git;
 use super::layout::{
-    hex_sha256, is_run_file, promoted_at_of, run_file_name, set_dir_for, short_digest_of,
+    hex_sha256, is_calibration_file, is_run_file, promoted_at_of, run_file_name, set_dir_for,
+    short_digest_of,
 };
 use super::types::{BaselineSet, BaselineSource, RawFile, StoredRun};
 use crate::bundle::{Bundle, BundleError};
@@ -72,6 +74,7 @@ pub(crate) fn load(source: &BaselineSource) -> Result<Loaded, BaselineError> {
         }
     };
     let mut groups: BTreeMap<String, Vec<StoredRun>> = BTreeMap::new();
+    let mut calibrations: BTreeMap<String, Calibration> = BTreeMap::new();
     for f in files {
         let rel = if f.set_rel.is_empty() {
             f.name.clone()
@@ -79,17 +82,18 @@ pub(crate) fn load(source: &BaselineSource) -> Result<Loaded, BaselineError> {
             format!("{}/{}", f.set_rel, f.name)
         };
         let location = format!("{label}{rel}");
+        if is_calibration_file(&f.name) {
+            let c = Calibration::parse(&f.bytes, &location).map_err(BaselineError::Calibration)?;
+            calibrations.insert(set_location_of(&label, &f.set_rel), c);
+            continue;
+        }
         let bundle = parse_bytes(&f.bytes, Path::new(&location)).map_err(|source| {
             BaselineError::Corrupt {
                 location: location.clone(),
                 source,
             }
         })?;
-        let set_location = if f.set_rel.is_empty() {
-            label.clone()
-        } else {
-            format!("{label}{}/", f.set_rel)
-        };
+        let set_location = set_location_of(&label, &f.set_rel);
         let promoted_at = promoted_at(&f.name, &location)?;
         let started_at = started_at(&bundle, &location)?;
         groups.entry(set_location).or_default().push(StoredRun {
@@ -107,10 +111,10 @@ pub(crate) fn load(source: &BaselineSource) -> Result<Loaded, BaselineError> {
             runs.sort_by(|a, b| (b.order_time(), &b.location).cmp(&(a.order_time(), &a.location)));
             let key = runs.first()?.bundle.key.clone();
             Some(BaselineSet {
+                calibration: calibrations.remove(&location),
                 location,
                 key,
                 runs,
-                calibration: None,
             })
         })
         .collect();
@@ -119,6 +123,15 @@ pub(crate) fn load(source: &BaselineSource) -> Result<Loaded, BaselineError> {
         commit,
         sets,
     })
+}
+
+/// The location of the set a file of directory `set_rel` belongs to.
+fn set_location_of(label: &str, set_rel: &str) -> String {
+    if set_rel.is_empty() {
+        label.to_owned()
+    } else {
+        format!("{label}{set_rel}/")
+    }
 }
 
 /// All stored sets of a source, sorted by location; runs newest first. A
@@ -190,6 +203,29 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<RawFile>) -> Result<(), BaselineErr
                 format!("{rel}/{name}")
             };
             walk(&path, &sub, out)?;
+        } else if is_calibration_file(&name) && path.is_file() {
+            // Bounded: the size is checked before the file is read.
+            let location = path.display().to_string();
+            let len = std::fs::metadata(&path)
+                .map_err(|source| BaselineError::ReadFile {
+                    path: path.clone(),
+                    source,
+                })?
+                .len();
+            if len > CALIBRATION_MAX_BYTES {
+                return Err(BaselineError::Calibration(CalibrationError::TooLarge {
+                    path: location,
+                    bytes: len,
+                    max: CALIBRATION_MAX_BYTES,
+                }));
+            }
+            let bytes =
+                std::fs::read(&path).map_err(|source| BaselineError::ReadFile { path, source })?;
+            out.push(RawFile {
+                set_rel: rel.to_owned(),
+                name,
+                bytes,
+            });
         } else if is_run_file(&name) && path.is_file() {
             let bytes =
                 std::fs::read(&path).map_err(|source| BaselineError::ReadFile { path, source })?;

@@ -158,4 +158,8 @@ pub struct Resolution {
     pub warnings: Vec<FieldDiff>,
     /// Every set (or run) not used, with the reason.
     pub refused: Vec<Refusal>,
+    /// Why the chosen set's `calibration.json` was not used (it describes
+    /// another setup: hardware, tokenizer, workload, …); `None` when it was
+    /// used or there is none.
+    pub calibration_refused: Option<String>,
 }

@@ -40,6 +40,9 @@ pub enum CliCommand {
     /// A long run at one level with per-interval snapshots and trend tests
     /// (latency drift, memory growth, error creep).
     Soak(CliSoakArgs),
+    /// Measure the run-to-run noise of one setup (N A/A runs) and store it
+    /// with the baseline set, so the gate knows how much runs differ.
+    Calibrate(CliCalibrateArgs),
 }
 
 /// Where baselines live.
@@ -221,6 +224,39 @@ pub struct CliRunArgs {
     /// Where to write the bundle.
     #[arg(long, default_value = "tokengate-out/bundle.json")]
     pub out: PathBuf,
+    /// Closed loop with this many concurrent users.
+    #[arg(long, conflicts_with = "rate")]
+    pub concurrency: Option<u32>,
+    /// Open loop at this many requests per second (Poisson arrivals).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Run the workload this many times back to back (1–20), each run with
+    /// its own warm-up, into one bundle: the gate then sees the run-to-run
+    /// spread of the runs themselves.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub repeat: u32,
+}
+
+/// `tokengate calibrate`: N A/A runs of one workload against one endpoint;
+/// the measured run-to-run noise per metric goes beside the baseline set.
+#[derive(Debug, Args, Clone)]
+pub struct CliCalibrateArgs {
+    /// Workload file (YAML).
+    pub workload: PathBuf,
+    #[command(flatten)]
+    pub common: CliWorkloadArgs,
+    /// A/A runs to measure (2–20; more runs, a surer estimate: the noise's
+    /// degrees of freedom are runs − 1).
+    #[arg(long, value_name = "N")]
+    pub runs: u32,
+    /// Directory of promoted baselines: the calibration goes into the set
+    /// directory of the runs' key, as `calibration.json`.
+    #[arg(long, default_value = "baselines")]
+    pub baseline_dir: PathBuf,
+    /// Write the calibration here instead of into the baseline set.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Closed loop with this many concurrent users.
     #[arg(long, conflicts_with = "rate")]
     pub concurrency: Option<u32>,

@@ -7,15 +7,16 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::args::{
-    CliBaselineArgs, CliBaselineCommand, CliCheckArgs, CliCommentArgs, CliGateArgs, CliGateOptions,
-    CliRunArgs, CliSimArgs, CliSoakArgs, CliSweepArgs, CliWorkloadArgs,
+    CliBaselineArgs, CliBaselineCommand, CliCalibrateArgs, CliCheckArgs, CliCommentArgs,
+    CliGateArgs, CliGateOptions, CliRunArgs, CliSimArgs, CliSoakArgs, CliSweepArgs,
+    CliWorkloadArgs,
 };
 use crate::baseline::BaselineSource;
 use crate::commands::gate::GATE_REPORT_DIR;
 use crate::commands::{
-    BaselineOptions, CheckOptions, CommentOptions, EnvLookup, GateCommandOptions, GateOptions,
-    Platform, ProfileOverrides, ProfileSource, ProgressMode, PublishFlags, ReportOptions,
-    RunOptions, SimOptions, SoakOptions, SweepOptions,
+    BaselineOptions, CalibrateOptions, CheckOptions, CommentOptions, EnvLookup, GateCommandOptions,
+    GateOptions, Platform, ProfileOverrides, ProfileSource, ProgressMode, PublishFlags,
+    ReportOptions, RunOptions, SimOptions, SoakOptions, SweepOptions,
 };
 use crate::driver::StopSignal;
 use crate::workload::Overrides;
@@ -23,12 +24,33 @@ use crate::workload::Overrides;
 impl TryFrom<CliRunArgs> for RunOptions {
     type Error = anyhow::Error;
     fn try_from(a: CliRunArgs) -> anyhow::Result<RunOptions> {
-        Ok(run_options(
-            &a.workload,
-            overrides_of(&a),
-            &a.out,
-            a.common.quiet,
-        ))
+        Ok(RunOptions {
+            repeat: a.repeat,
+            ..run_options(&a.workload, overrides_of(&a), &a.out, a.common.quiet)
+        })
+    }
+}
+
+impl TryFrom<CliCalibrateArgs> for CalibrateOptions {
+    type Error = anyhow::Error;
+    fn try_from(a: CliCalibrateArgs) -> anyhow::Result<CalibrateOptions> {
+        crate::commands::calibrate::check_runs(a.runs)?;
+        let overrides = Overrides {
+            concurrency: a.concurrency,
+            rate: a.rate,
+            ..common_overrides(&a.common)
+        };
+        // The A/A runs' bundle is not kept: it goes to a temporary file
+        // nobody reads (`measure_workload` does not write it).
+        let bundle = std::env::temp_dir().join("tokengate-calibrate.json");
+        Ok(CalibrateOptions {
+            run: RunOptions {
+                repeat: a.runs,
+                ..run_options(&a.workload, overrides, &bundle, a.common.quiet)
+            },
+            baseline_dir: a.baseline_dir,
+            out: a.out,
+        })
     }
 }
 
@@ -158,6 +180,12 @@ impl TryFrom<CliSweepArgs> for SweepOptions {
 impl TryFrom<CliSoakArgs> for SoakOptions {
     type Error = anyhow::Error;
     fn try_from(a: CliSoakArgs) -> anyhow::Result<SoakOptions> {
+        if a.run.repeat != 1 {
+            anyhow::bail!(
+                "--repeat {}: a soak is one long run; use --repeat with `run` or `check`",
+                a.run.repeat
+            );
+        }
         Ok(SoakOptions {
             run: RunOptions::try_from(a.run)?,
             interval: a.interval,
@@ -186,6 +214,7 @@ fn run_options(workload: &Path, overrides: Overrides, out: &Path, quiet: bool) -
         },
         stop: StopSignal::new(),
         env: process_env(),
+        repeat: 1,
     }
 }
 

@@ -181,7 +181,10 @@ fn load_waiver_file(opts: &GateOptions) -> anyhow::Result<Vec<Waiver>> {
     Ok(load_waivers(&path)?)
 }
 
-fn comparison<'a>(
+/// What the gate compares: the candidate, the chosen baseline runs and the
+/// set's calibration when it applies (`None` without a resolution: no
+/// baselines directory at the ref).
+pub fn comparison<'a>(
     bundle: &'a Bundle,
     digest: String,
     res: Option<&'a Resolution>,
@@ -258,9 +261,12 @@ fn comparison<'a>(
                     d.field, d.baseline, d.candidate
                 )
             })
+            .chain(res.calibration_refused.clone())
             .collect(),
         design: crate::gate::Design::Sequential,
-        calibration: None,
+        // Resolution keeps a set's calibration only when it describes the
+        // candidate's setup.
+        calibration: res.chosen.as_ref().and_then(|s| s.calibration.as_ref()),
     }
 }
 

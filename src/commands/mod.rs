@@ -4,6 +4,7 @@
 //! [`Outcome`] and exits with its status.
 
 pub mod baseline;
+pub mod calibrate;
 mod chart_files;
 pub mod check;
 pub mod comment;
@@ -11,6 +12,7 @@ pub mod gate;
 pub mod outcome;
 mod progress;
 pub mod publish;
+mod repeat;
 pub mod report;
 pub mod run;
 pub mod sim;
@@ -19,6 +21,7 @@ pub mod summary;
 pub mod sweep;
 
 pub use baseline::BaselineOptions;
+pub use calibrate::CalibrateOptions;
 pub use check::CheckOptions;
 pub use comment::{CommentOptions, Platform};
 pub use gate::{GateCommandOptions, GateOptions, GateOutcome, gate_bundle, render_verdict_summary};

@@ -39,6 +39,9 @@ pub struct RunOptions {
     pub stop: Arc<StopSignal>,
     /// Environment lookup (API key, key fields, CI facts).
     pub env: EnvLookup,
+    /// Runs of the workload into the one bundle (`--repeat N`, 1 to
+    /// [`MAX_REPEAT`]); 1 is a plain run.
+    pub repeat: u32,
 }
 
 pub struct RunOutcome {
@@ -47,7 +50,8 @@ pub struct RunOutcome {
     pub plan: Arc<Plan>,
 }
 
-/// The simulator started for a `sim://` endpoint; shut down after the run.
+/// The simulator started for a `sim://` endpoint; shut down after the
+/// run (after every run of a `--repeat` series).
 struct LocalSim(crate::sim::SimServer);
 
 impl CommandOptions for RunOptions {
@@ -67,9 +71,21 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<Outcome> {
 
 /// The summary of a finished run (shared with `check`): the text, the
 /// bundle file and, when interrupted, the note and exit status saying so.
-pub(crate) fn summarize(run: &RunOutcome, out: &mut Outcome) {
+pub fn summarize(run: &RunOutcome, out: &mut Outcome) {
     out.stdout
         .push_str(&super::summary::render_summary(&run.bundle, &run.path));
+    let repeats = &run.bundle.repeats;
+    if !repeats.is_empty() {
+        let rates: Vec<String> = repeats
+            .iter()
+            .map(|r| format!("{:.1}", r.output_tokens_per_s))
+            .collect();
+        out.line(&format!(
+            "runs: {} back to back (--repeat), pooled above; output tok/s per run: {}",
+            repeats.len(),
+            rates.join(", ")
+        ));
+    }
     out.files.push(run.path.clone());
     if !run.bundle.context.complete {
         out.notes.push(format!(
@@ -88,9 +104,59 @@ pub async fn run_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
     Ok(outcome)
 }
 
+/// Most runs one `--repeat` may ask for: each is a whole run with its own
+/// warm-up, and twenty already give the between-run variance 19 degrees of
+/// freedom.
+pub const MAX_REPEAT: u32 = 20;
+
+/// No further run of a `--repeat` series starts once the series has taken
+/// this long; the bundle keeps the runs measured so far and is marked
+/// incomplete (each run is bounded by its own plan and request timeout).
+pub const REPEAT_TIME_BUDGET: Duration = Duration::from_secs(2 * 3600);
+
 /// Run a workload and return its bundle without writing it, for callers
-/// that add to the bundle first (`soak`) and write it once.
+/// that add to the bundle first (`soak`) and write it once. With
+/// `opts.repeat` = N ≥ 2 the workload runs N times back to back, each run
+/// with its own warm-up, into one bundle (`super::repeat`).
 pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
+    if !(1..=MAX_REPEAT).contains(&opts.repeat) {
+        bail!(
+            "--repeat {}: expected a number of runs from 1 to {MAX_REPEAT}",
+            opts.repeat
+        );
+    }
+    let target = connect(&opts).await?;
+    let result = if opts.repeat == 1 {
+        measure_run(&target, &opts, None)
+            .await
+            .map(|(run, _)| run.bundle)
+    } else {
+        super::repeat::measure_series(&target, &opts).await
+    };
+    if let Some(LocalSim(server)) = target.local_sim {
+        // Bounded: an interrupted run must still write its bundle promptly.
+        let _ = tokio::time::timeout(Duration::from_millis(500), server.shutdown()).await;
+    }
+    Ok(RunOutcome {
+        bundle: result?,
+        path: opts.out,
+        plan: target.plan,
+    })
+}
+
+/// What every run of a series shares: the plan, the endpoint's client (and
+/// the simulator behind a `sim://` endpoint), what preflight found.
+pub(super) struct Target {
+    pub plan: Arc<Plan>,
+    client: Arc<Client>,
+    metrics_url: Option<String>,
+    preflight_warning: Option<String>,
+    local_sim: Option<LocalSim>,
+}
+
+/// Load the plan, start the simulator of a `sim://` endpoint, check the
+/// endpoint serves the model, build the client.
+async fn connect(opts: &RunOptions) -> anyhow::Result<Target> {
     let env = opts.env.clone();
     let plan = load_plan(&opts.workload, &opts.overrides, &|k| env(k))?;
     let plan = Arc::new(plan);
@@ -152,24 +218,57 @@ pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
         Client::new(config, Some(plan.tokenizer.clone()))
             .context("cannot create the HTTP client")?,
     );
+    Ok(Target {
+        plan,
+        client,
+        metrics_url,
+        preflight_warning,
+        local_sim,
+    })
+}
 
+/// One measured run: its bundle and what a series needs to pool runs.
+pub(super) struct MeasuredRun {
+    pub bundle: Bundle,
+    /// Wall time of the run, warm-up included.
+    pub elapsed: Duration,
+    pub host_start: crate::runinfo::HostSample,
+    pub host_end: crate::runinfo::HostSample,
+}
+
+/// Run the plan once (warm-up, then the measurement window) into a bundle
+/// of one run. `pooled`, when given, also receives every record (a
+/// `--repeat` series pools its runs' records in it) and is handed back.
+pub(super) async fn measure_run(
+    target: &Target,
+    opts: &RunOptions,
+    pooled: Option<Recorder>,
+) -> anyhow::Result<(MeasuredRun, Option<Recorder>)> {
+    let env = opts.env.clone();
+    let plan = target.plan.clone();
     let expected = plan.total_requests().unwrap_or(4096) as usize;
     let mut recorder = Recorder::new(plan.slo, plan.pricing.clone(), plan.max_tokens, expected);
+    let mut pooled = pooled;
     let (tx, mut rx) = mpsc::channel(1024);
     let recorder_task = tokio::spawn(async move {
         while let Some(rec) = rx.recv().await {
             recorder.record(&rec);
+            if let Some(p) = pooled.as_mut() {
+                p.record(&rec);
+            }
         }
-        recorder
+        (recorder, pooled)
     });
 
     let progress_state = Arc::new(Progress::default());
     let events = Arc::new(RunEvents::default());
-    let scraper = match metrics_url {
-        Some(url) => crate::telemetry::Scraper::connect(url).await.map(|s| {
-            let warmup = !matches!(plan.warmup, crate::workload::Warmup::None);
-            tokio::spawn(s.run(plan.telemetry.interval, events.clone(), warmup))
-        }),
+    let scraper = match &target.metrics_url {
+        Some(url) => crate::telemetry::Scraper::connect(url.clone())
+            .await
+            .map(|s| {
+                let warmup = !matches!(plan.warmup, crate::workload::Warmup::None);
+                tokio::spawn(s.run(plan.telemetry.interval, events.clone(), warmup))
+            }),
         None => None,
     };
     let host_start = crate::runinfo::host_sample();
@@ -198,7 +297,7 @@ pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
     });
     let summary = driver::run(
         plan.clone(),
-        client,
+        target.client.clone(),
         epoch,
         tx,
         opts.stop.clone(),
@@ -218,16 +317,12 @@ pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
             .flatten(),
         None => None,
     };
-    let recorder = recorder_task.await.context("the recorder task failed")?;
+    let (recorder, pooled) = recorder_task.await.context("the recorder task failed")?;
     if let Some(d) = display {
         d.finish().await;
     }
     let cpu_after = crate::runinfo::process_cpu();
     let ended_wall = SystemTime::now();
-    if let Some(LocalSim(server)) = local_sim {
-        // Bounded: an interrupted run must still write its bundle promptly.
-        let _ = tokio::time::timeout(Duration::from_millis(500), server.shutdown()).await;
-    }
 
     let recorded = recorder.finish();
     let (lengths, schedule) = (recorded.output_lengths.clone(), recorded.schedule.clone());
@@ -281,8 +376,8 @@ pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
         _ => {}
     }
     bundle.context.client.health = health;
-    if let Some(w) = preflight_warning {
-        bundle.context.warnings.push(w);
+    if let Some(w) = &target.preflight_warning {
+        bundle.context.warnings.push(w.clone());
     }
     if let Some(server) = &server {
         bundle.metrics.queue_time_ms = server.queue_time_ms.clone();
@@ -290,11 +385,13 @@ pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
     bundle.server = server;
     // Last: validity reads the client's final saturation verdict.
     record_validity(&plan, &mut bundle, &lengths, &schedule);
-    Ok(RunOutcome {
+    let run = MeasuredRun {
         bundle,
-        path: opts.out,
-        plan,
-    })
+        elapsed: summary.elapsed,
+        host_start,
+        host_end,
+    };
+    Ok((run, pooled))
 }
 
 /// `context.validity` from the plan and the recorded facts; each problem
@@ -360,16 +457,7 @@ fn assemble(
         ));
     }
 
-    let token_source = match recorded.token_sources.len() {
-        0 => "none".to_string(),
-        1 => recorded
-            .token_sources
-            .keys()
-            .next()
-            .cloned()
-            .unwrap_or_default(),
-        _ => "mixed".to_string(),
-    };
+    let token_source = token_source_of(&recorded.token_sources);
     if token_source == "tokenizer" || token_source == "mixed" {
         warnings.push(format!(
             "the server reported no usage for some responses: output tokens were counted with the {} tokenizer",
@@ -482,6 +570,16 @@ fn assemble(
     }
 }
 
-fn round3(v: f64) -> f64 {
+/// `context.token_source` from the successful requests per token source:
+/// the one source, `mixed`, or `none`.
+pub(super) fn token_source_of(sources: &std::collections::BTreeMap<String, u64>) -> String {
+    match sources.len() {
+        0 => "none".to_string(),
+        1 => sources.keys().next().cloned().unwrap_or_default(),
+        _ => "mixed".to_string(),
+    }
+}
+
+pub(super) fn round3(v: f64) -> f64 {
     (v * 1e3).round() / 1e3
 }

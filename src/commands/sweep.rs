@@ -170,6 +170,7 @@ pub async fn sweep_workload(opts: SweepOptions) -> anyhow::Result<SweepOutcome> 
             progress: opts.run.progress,
             stop: opts.run.stop.clone(),
             env: env.clone(),
+            repeat: 1,
         })
         .await
         .with_context(|| format!("level {} of the sweep", fmt_num(load)));

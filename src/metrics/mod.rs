@@ -6,4 +6,6 @@ mod recorder;
 mod steady;
 
 pub use latency::{latency_stats_exact, latency_stats_hdr};
-pub use recorder::{OutputLengths, Recorded, Recorder, ScheduleFacts, decode_histogram};
+pub use recorder::{
+    OutputLengths, Recorded, Recorder, ScheduleFacts, cost_per_1k, decode_histogram,
+};

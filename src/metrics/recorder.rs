@@ -87,6 +87,9 @@ const MIN_STEADY_SHARE: f64 = 0.25;
 /// so a rate never rests on a handful of requests.
 const MIN_STEADY_REQUESTS: f64 = 5.0;
 
+/// Cloned by a `--repeat` series to keep the pooled records of the runs
+/// before the current one, should that run be interrupted.
+#[derive(Clone)]
 pub struct Recorder {
     slo: Slo,
     pricing: Option<Pricing>,
@@ -362,26 +365,12 @@ impl Recorder {
         }
         let throughput = self.throughput(window_start, secs);
         let requests_per_s = round3(throughput.requests_per_s);
-        let cost_per_1k = self.pricing.as_ref().and_then(|p| match p {
-            Pricing::Hourly {
-                per_hour, replicas, ..
-            } => {
-                // Responses per hour at the tested load: the same rate as
-                // `requests_per_s`.
-                let per_hour_responses = throughput.requests_per_s * 3600.0;
-                (per_hour_responses > 0.0 && c.succeeded > 0)
-                    .then(|| round6(per_hour * *replicas as f64 / per_hour_responses * 1000.0))
-            }
-            Pricing::PerToken {
-                input_per_million,
-                output_per_million,
-                ..
-            } => (c.succeeded > 0).then(|| {
-                let total = self.input_total as f64 * input_per_million / 1e6
-                    + self.output_total as f64 * output_per_million / 1e6;
-                round6(total / c.succeeded as f64 * 1000.0)
-            }),
-        });
+        let cost_per_1k = cost_per_1k(
+            self.pricing.as_ref(),
+            throughput.requests_per_s,
+            c.succeeded,
+            (self.input_total, self.output_total),
+        );
         let goodput = (!self.slo.is_empty() && denom > 0).then(|| round6(rate(self.slo_met)));
         let quality_pass_rate = (self.quality_checked > 0)
             .then(|| round6(self.quality_passed as f64 / self.quality_checked as f64));
@@ -537,6 +526,37 @@ impl Recorder {
             }
         }
     }
+}
+
+/// Cost per 1,000 successful responses: hourly pricing at the measured
+/// request rate, token pricing from the token totals. `tokens` is (input,
+/// output) of the successful requests.
+pub fn cost_per_1k(
+    pricing: Option<&Pricing>,
+    requests_per_s: f64,
+    succeeded: u64,
+    tokens: (u64, u64),
+) -> Option<f64> {
+    pricing.and_then(|p| match p {
+        Pricing::Hourly {
+            per_hour, replicas, ..
+        } => {
+            // Responses per hour at the tested load: the same rate as
+            // `requests_per_s`.
+            let per_hour_responses = requests_per_s * 3600.0;
+            (per_hour_responses > 0.0 && succeeded > 0)
+                .then(|| round6(per_hour * *replicas as f64 / per_hour_responses * 1000.0))
+        }
+        Pricing::PerToken {
+            input_per_million,
+            output_per_million,
+            ..
+        } => (succeeded > 0).then(|| {
+            let total = tokens.0 as f64 * input_per_million / 1e6
+                + tokens.1 as f64 * output_per_million / 1e6;
+            round6(total / succeeded as f64 * 1000.0)
+        }),
+    })
 }
 
 fn round6(v: f64) -> f64 {

@@ -1200,3 +1200,71 @@ fn a_relative_directory_is_mapped_to_its_path_in_the_repository() {
         "no baseline stored for workload `quickstart` in HEAD:src/baseline/"
     );
 }
+
+/// A calibration of `b`'s setup: 5 A/A runs, ttft.p50 CV ≈ 2 %.
+fn calibration_of(b: &Bundle) -> tokengate::baseline::Calibration {
+    tokengate::baseline::Calibration {
+        schema_version: tokengate::baseline::CALIBRATION_SCHEMA_VERSION,
+        key: b.key.clone(),
+        workload_name: b.context.workload_name.clone(),
+        workload_digest: b.context.workload_digest.clone(),
+        api: b.context.api.clone(),
+        metrics_version: b.metrics_version,
+        tool_version: b.context.tool_version.clone(),
+        created_at: "2026-11-27T12:00:00Z".into(),
+        endpoint: b.context.endpoint.clone(),
+        runs: 5,
+        metrics: BTreeMap::from([(
+            "ttft.p50".to_owned(),
+            tokengate::baseline::MetricNoise {
+                tau2: 0.0004,
+                df: 4.0,
+                within: 0.0001,
+                cv: 0.02,
+            },
+        )]),
+    }
+}
+
+/// At a git ref the committed `calibration.json` is read (not the working
+/// tree's), and a corrupt committed one is an error naming it.
+#[test]
+fn git_ref_reads_the_committed_calibration_and_names_a_corrupt_one() {
+    let (tmp, committed) = repo_with_baseline();
+    let root = tmp.path();
+    let file = committed
+        .parent()
+        .expect("set dir")
+        .join(tokengate::baseline::CALIBRATION_FILE);
+    let c = calibration_of(&bundle());
+    std::fs::write(&file, c.to_bytes()).expect("write");
+    git(root, &["add", "baselines"]);
+    git(root, &["commit", "-q", "-m", "calibration"]);
+    // The working tree's copy is broken; the ref's is not.
+    std::fs::write(&file, "{broken").expect("break");
+    let at_head = BaselineSource::GitRef {
+        dir: root.join("baselines"),
+        reference: "HEAD".into(),
+    };
+    let sets = load_sets(&at_head).expect("load at HEAD");
+    assert_eq!(sets.len(), 1);
+    assert_eq!(sets[0].runs.len(), 1, "the calibration is not a run");
+    assert_eq!(sets[0].calibration.as_ref(), Some(&c));
+    let res = resolve(&bundle(), &at_head, t0()).expect("resolve");
+    assert_eq!(
+        res.chosen.and_then(|s| s.calibration),
+        Some(c),
+        "it applies to the same setup"
+    );
+    let e = load_sets(&BaselineSource::Dir(root.join("baselines"))).expect_err("working tree");
+    assert!(chain(&e).contains("calibration.json"), "{}", chain(&e));
+
+    git(root, &["add", "baselines"]);
+    git(root, &["commit", "-q", "-m", "break it"]);
+    let e = load_sets(&at_head).expect_err("corrupt at HEAD");
+    let text = chain(&e);
+    assert!(
+        text.contains("HEAD:baselines/") && text.contains("/calibration.json"),
+        "{text}"
+    );
+}

@@ -61,6 +61,7 @@ fn run_options(workload: &Path, out: &Path) -> RunOptions {
         progress: ProgressMode::Off,
         stop: StopSignal::new(),
         env: env_of(&[]),
+        repeat: 1,
     }
 }
 

@@ -35,6 +35,7 @@ pub async fn run(workload: &Path, out: &Path, env: &[(&str, &str)]) -> anyhow::R
         progress: ProgressMode::Off,
         stop: StopSignal::new(),
         env: Arc::new(move |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())),
+        repeat: 1,
     })
     .await
 }

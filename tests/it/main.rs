@@ -3,6 +3,7 @@
 mod ab;
 mod action;
 mod baseline;
+mod calibrate;
 mod ci;
 mod cli;
 mod client;
@@ -14,6 +15,7 @@ mod fuzz;
 mod gate;
 mod hostile;
 mod html;
+mod repeat;
 mod report;
 mod run;
 mod sim;

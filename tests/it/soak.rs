@@ -42,6 +42,7 @@ async fn soak_on_sim(profile: SimProfile, secs: u64) -> Bundle {
             progress: ProgressMode::Off,
             stop: StopSignal::new(),
             env: Arc::new(|_: &str| None),
+            repeat: 1,
         },
         interval: Duration::from_secs(1),
         report_dir: None,

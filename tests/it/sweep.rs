@@ -35,6 +35,7 @@ fn options(dir: &Path, w: &Path, out: &str) -> SweepOptions {
             progress: ProgressMode::Off,
             stop: StopSignal::new(),
             env: Arc::new(|_| None),
+            repeat: 1,
         },
         levels: None,
         start: None,

@@ -249,6 +249,7 @@ async fn a_stopped_run_is_a_cut_window() {
         progress: ProgressMode::Off,
         stop,
         env: std::sync::Arc::new(|_| None),
+        repeat: 1,
     })
     .await
     .unwrap();

@@ -318,15 +318,16 @@ fn strip_marker(text: &str) -> String {
     }
 }
 
-/// Check run conclusion for a report. Inconclusive and skipped are
+/// Check run conclusion for a report. Invalid is `failure` (exit 4: the
+/// measurement must be redone). Inconclusive, skipped and ungated are
 /// `neutral` — except when the gate's policy blocks on them (exit 3): then
 /// `failure`, because branch protection accepts `neutral` as passing and a
 /// required check must hold the release exactly when the exit code does.
 pub fn conclusion(report: &GateReport) -> CheckConclusion {
     match report.verdict {
         Verdict::Pass => CheckConclusion::Success,
-        Verdict::Fail => CheckConclusion::Failure,
-        Verdict::Inconclusive | Verdict::Skipped => {
+        Verdict::Fail | Verdict::Invalid => CheckConclusion::Failure,
+        Verdict::Inconclusive | Verdict::Skipped | Verdict::Ungated => {
             if report.exit_code == exit_code::INCONCLUSIVE {
                 CheckConclusion::Failure
             } else {

@@ -15,7 +15,8 @@ mod waiver;
 
 pub use decision::{
     Absolute, Binomial, Bound, Caveat, Counted, Decision, Finding, GridValue, NoEstimate,
-    PointValue, Relative, SkipReason, SweepChange, SweepMinimum, Test, TooFew,
+    NoiseSource, PointValue, Relative, RunNoise, SkipReason, SweepChange, SweepMinimum, Test,
+    TooFew, Unmeasured,
 };
 pub use eval::{Comparison, Design, evaluate};
 pub use file::{

@@ -23,6 +23,14 @@ pub enum Verdict {
     Inconclusive,
     /// Could not be evaluated (no comparable baseline, metric absent).
     Skipped,
+    /// The candidate run is invalid (its `context.validity.problems`): the
+    /// client, not the server, limited the measurement, or the window was
+    /// cut; no rule is judged. Exit [`exit_code::INVALID`].
+    Invalid,
+    /// The gate has relative rules and every one was skipped for lack of a
+    /// comparable baseline: nothing was compared, so this is not a pass.
+    /// Exit policy as for inconclusive.
+    Ungated,
 }
 
 impl Verdict {
@@ -32,6 +40,8 @@ impl Verdict {
             Verdict::Fail => "fail",
             Verdict::Inconclusive => "inconclusive",
             Verdict::Skipped => "skipped",
+            Verdict::Invalid => "invalid",
+            Verdict::Ungated => "ungated",
         }
     }
 }
@@ -49,6 +59,8 @@ pub enum Outcome {
     Waived,
     Inconclusive,
     Skipped,
+    /// Not judged: the candidate run is invalid.
+    Invalid,
 }
 
 impl Outcome {
@@ -60,6 +72,7 @@ impl Outcome {
             Outcome::Waived => "waived",
             Outcome::Inconclusive => "inconclusive",
             Outcome::Skipped => "skipped",
+            Outcome::Invalid => "invalid",
         }
     }
 }
@@ -234,8 +247,8 @@ pub struct SideBySide {
 }
 
 impl GateReport {
-    /// 0 pass, 1 fail, 3 inconclusive or all-skipped when the policy blocks
-    /// on inconclusive (else 0).
+    /// 0 pass, 1 fail, 3 inconclusive, all-skipped or ungated when the
+    /// policy blocks on inconclusive (else 0), 4 invalid.
     pub fn exit_code(&self) -> i32 {
         exit_code_for(self.verdict, self.policy.inconclusive)
     }
@@ -245,9 +258,13 @@ pub(crate) fn exit_code_for(verdict: Verdict, policy: InconclusivePolicy) -> i32
     match (verdict, policy) {
         (Verdict::Pass, _) => exit_code::PASS,
         (Verdict::Fail, _) => exit_code::FAIL,
-        (Verdict::Inconclusive | Verdict::Skipped, InconclusivePolicy::Block) => {
-            exit_code::INCONCLUSIVE
+        (Verdict::Invalid, _) => exit_code::INVALID,
+        (
+            Verdict::Inconclusive | Verdict::Skipped | Verdict::Ungated,
+            InconclusivePolicy::Block,
+        ) => exit_code::INCONCLUSIVE,
+        (Verdict::Inconclusive | Verdict::Skipped | Verdict::Ungated, InconclusivePolicy::Warn) => {
+            exit_code::PASS
         }
-        (Verdict::Inconclusive | Verdict::Skipped, InconclusivePolicy::Warn) => exit_code::PASS,
     }
 }

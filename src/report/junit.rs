@@ -130,6 +130,11 @@ fn suite(report: &GateReport) -> TestSuite {
                 s.set_message(r.explanation.clone());
                 s
             }
+            Outcome::Invalid => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(format!("invalid run: {}", r.explanation));
+                s
+            }
             Outcome::Inconclusive => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(format!("inconclusive: {}", r.explanation));

@@ -441,7 +441,7 @@ impl View {
         let mut view = View::build(report, Degrade::ShortCells)
             .expect("the ShortCells level always yields a view");
         let rank = |o: Outcome| match o {
-            Outcome::Fail => 0,
+            Outcome::Fail | Outcome::Invalid => 0,
             Outcome::Inconclusive => 1,
             Outcome::Warn => 2,
             Outcome::Waived => 3,

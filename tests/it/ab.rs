@@ -79,6 +79,15 @@ async fn verdicts(baseline: SimProfile, candidate: SimProfile, pairs: u64) -> Ve
         );
         let store = dir.path().join("baselines");
         tokengate::baseline::promote(&base, &store, 5).expect("promote");
+        // Two more baseline runs, so the set measures its run-to-run noise
+        // (with one run a side the gate assumes a 20 % CV and cannot show
+        // a +30 % change: inconclusive, by design).
+        for k in 1..3 {
+            let mut b = baseline.clone();
+            b.seed = 1000 + 100 * k + pair;
+            let more = bundle_of(dir.path(), &format!("base{k}"), b).await;
+            tokengate::baseline::promote(&more, &store, 5).expect("promote");
+        }
         let report = gate_bundle(&GateOptions {
             bundle: cand,
             gate: root.join("gates/default.yaml"),
@@ -178,22 +187,35 @@ fn model_bundle(p: &SimProfile, n: u64, concurrency: u32) -> tokengate::bundle::
     b
 }
 
+/// Baseline runs per pair in the model-drawn tests.
+const BASELINE_RUNS: u64 = 5;
+
 /// Gate verdicts of `pairs` model-drawn (baseline, candidate) pairs, 200
-/// requests each, simulator seeds differing per run.
+/// requests a run, [`BASELINE_RUNS`] baseline runs, simulator seeds
+/// differing per run.
 fn model_verdicts(base: &SimProfile, cand: &SimProfile, pairs: u64) -> Vec<Verdict> {
     use tokengate::gate::{BaselineDesc, Comparison, Date, evaluate, load_gate_file};
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let gate = load_gate_file(&root.join("gates/default.yaml")).expect("default gate");
     (0..pairs)
         .map(|pair| {
-            let b = model_bundle(
-                &SimProfile {
-                    seed: 1000 + pair,
-                    ..base.clone()
-                },
-                200,
-                16,
-            );
+            // Five baseline runs (a `--keep 5` baseline set), so the gate
+            // measures the run-to-run noise instead of assuming it: with one
+            // run a side it assumes the policy's 20 % CV and cannot show a
+            // +30 % change (a sound refusal, not what this test is about).
+            let runs: Vec<_> = (0..BASELINE_RUNS)
+                .map(|k| {
+                    model_bundle(
+                        &SimProfile {
+                            seed: 1000 + 100 * k + pair,
+                            ..base.clone()
+                        },
+                        200,
+                        16,
+                    )
+                })
+                .collect();
+            let b = &runs[0];
             let c = model_bundle(
                 &SimProfile {
                     seed: 5000 + pair,
@@ -207,7 +229,7 @@ fn model_verdicts(base: &SimProfile, cand: &SimProfile, pairs: u64) -> Vec<Verdi
                 &Comparison {
                     candidate: &c,
                     candidate_digest: format!("pair-{pair}"),
-                    baseline_runs: vec![&b],
+                    baseline_runs: runs.iter().collect(),
                     baseline_desc: BaselineDesc {
                         location: "model".into(),
                         git_ref: None,

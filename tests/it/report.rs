@@ -38,6 +38,8 @@ fn relative(
         finding,
         requests_to_settle: None,
         caveats: vec![],
+        mde: None,
+        noise: None,
     }
 }
 

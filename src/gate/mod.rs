@@ -7,6 +7,8 @@
 mod data;
 mod decision;
 mod eval;
+#[cfg(test)]
+mod eval_tests;
 mod file;
 mod report;
 mod runs;

@@ -89,7 +89,7 @@ pub fn fixed_report() -> GateReport {
     fail.p_value = Some(0.0004);
     fail.p_adjusted = Some(0.0012);
     fail.mde = Some(0.071);
-    fail.explanation = "ttft.p95 changed +32 % (95 % CI +24 % to +41 %) against the +15 % limit: past the limit and significantly worse than baseline (adjusted p = 0.0012 < 0.05).".into();
+    fail.explanation = "ttft.p95 changed +32 % (95 % CI +24 % to +41 %) against the +15 % limit: the whole interval is past the limit and significantly worse than baseline (adjusted p = 0.0012 < 0.05).".into();
 
     let mut pass = result(
         "output_tokens_per_s max_decrease 10%",

@@ -109,6 +109,17 @@ pub fn bundle_quantile_stat(b: &Bundle, metric: Metric, cfg: &BootstrapConfig) -
     run_stat(b, 0, &idx, metric, cfg)
 }
 
+/// A seeded Fisher-Yates shuffle (Knuth, TAOCP vol. 2, §3.4.2, Algorithm P).
+fn shuffle(values: &mut [f64], seed: u64) {
+    use rand::rngs::Xoshiro256PlusPlus;
+    use rand::{RngExt, SeedableRng};
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    for i in (1..values.len()).rev() {
+        let j = rng.random_range(0..=i);
+        values.swap(i, j);
+    }
+}
+
 fn has_distribution(metric: Metric) -> bool {
     matches!(
         metric,
@@ -131,8 +142,12 @@ fn run_stat(
         Metric::Latency(kind @ (LatencyKind::Ttfb | LatencyKind::Itl), Stat::Percentile(p)) => {
             // Histogram values: no start order (module docs). Only the
             // bundle's whole histogram exists, so every run of a repeated
-            // bundle shares it.
-            let values = data::latency_values_ms(b, kind);
+            // bundle shares it. The histogram hands them over sorted, which
+            // the block-length rule would read as the strongest possible
+            // dependence; a seeded shuffle makes their order carry none, so
+            // the block bootstrap is the i.i.d. one it should be here.
+            let mut values = data::latency_values_ms(b, kind);
+            shuffle(&mut values, cfg.seed);
             stats::run_stat_quantile(&values, p / 100.0, cfg)
         }
         Metric::Latency(kind, Stat::Percentile(p)) => {

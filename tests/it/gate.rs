@@ -257,7 +257,7 @@ pub fn today() -> Date {
 /// `k` baseline runs of `spec` with seeds 100, 101, …: a baseline set whose
 /// run-to-run noise the gate can measure (with one run a side it is
 /// unmeasured, and a tail quantile is never failed on it).
-fn baseline_runs(spec: &Spec, k: u64) -> Vec<Bundle> {
+pub fn baseline_runs(spec: &Spec, k: u64) -> Vec<Bundle> {
     (0..k)
         .map(|i| {
             make_bundle(&Spec {
@@ -266,6 +266,16 @@ fn baseline_runs(spec: &Spec, k: u64) -> Vec<Bundle> {
             })
         })
         .collect()
+}
+
+/// A run of 1200 requests: a +30 % change against a 15 % limit fails only
+/// when the whole interval is past the limit, which a single candidate
+/// run's tail needs this many requests to show.
+fn big_run() -> Spec {
+    Spec {
+        requests: 1200,
+        ..Spec::default()
+    }
 }
 
 fn rule<'a>(r: &'a GateReport, name: &str) -> &'a RuleResult {
@@ -279,12 +289,12 @@ const RELATIVE: &str = "name: rel\nrules:\n  - metric: ttft.p95\n    max_increas
 
 #[test]
 fn fails_when_p95_ttft_rises_30_percent() {
-    let runs = baseline_runs(&Spec::default(), 4);
+    let runs = baseline_runs(&big_run(), 8);
     let base: Vec<&Bundle> = runs.iter().collect();
     let cand = make_bundle(&Spec {
         seed: 2,
         ttft_ms: 120.0 * 1.3,
-        ..Spec::default()
+        ..big_run()
     });
     let g = gate(RELATIVE);
     let r = evaluate(&g, &comparison(&cand, &base), &[], today());
@@ -334,12 +344,12 @@ fn does_not_fail_on_identical_distributions() {
 
 #[test]
 fn fails_when_decode_is_30_percent_slower() {
-    let runs = baseline_runs(&Spec::default(), 4);
+    let runs = baseline_runs(&big_run(), 8);
     let base: Vec<&Bundle> = runs.iter().collect();
     let cand = make_bundle(&Spec {
         seed: 2,
         tpot_ms: 26.0,
-        ..Spec::default()
+        ..big_run()
     });
     let g = gate(RELATIVE);
     let r = evaluate(&g, &comparison(&cand, &base), &[], today());
@@ -367,18 +377,18 @@ fn fails_when_decode_is_30_percent_slower() {
 
 #[test]
 fn compares_with_several_baseline_runs() {
-    let runs = baseline_runs(&Spec::default(), 3);
+    let runs = baseline_runs(&big_run(), 5);
     let base: Vec<&Bundle> = runs.iter().collect();
     let cand = make_bundle(&Spec {
         seed: 3,
         ttft_ms: 160.0,
-        ..Spec::default()
+        ..big_run()
     });
     let r = evaluate(&gate(RELATIVE), &comparison(&cand, &base), &[], today());
     let x = rule(&r, "ttft.p95 max_increase 15%");
     assert_eq!(x.verdict, Verdict::Fail, "{}", x.explanation);
-    assert!(x.explanation.contains("1 vs 3 runs"), "{}", x.explanation);
-    assert_eq!(r.baseline.run_digests.len(), 3);
+    assert!(x.explanation.contains("1 vs 5 runs"), "{}", x.explanation);
+    assert_eq!(r.baseline.run_digests.len(), 5);
 }
 
 #[test]
@@ -623,7 +633,7 @@ fn streaming_only_metrics_are_skipped_for_non_streamed_runs() {
 
 #[test]
 fn waivers_apply_until_they_expire() {
-    let runs = baseline_runs(&Spec::default(), 4);
+    let runs = baseline_runs(&Spec::default(), 8);
     let base: Vec<&Bundle> = runs.iter().collect();
     let cand = make_bundle(&Spec {
         seed: 2,
@@ -702,7 +712,7 @@ fn the_shipped_release_gate_does_not_flap_on_unchanged_servers() {
 fn the_shipped_release_gate_catches_20_percent_slower_decode() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("gates/default.yaml");
     let g = load_gate_file(&path).expect("shipped gate parses");
-    let runs = baseline_runs(&Spec::default(), 4);
+    let runs = baseline_runs(&Spec::default(), 8);
     let base: Vec<&Bundle> = runs.iter().collect();
     let cand = make_bundle(&Spec {
         seed: 9,

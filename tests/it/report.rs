@@ -607,8 +607,11 @@ fn a_user_template_overrides_the_built_in_one() {
 
 #[test]
 fn evaluated_reports_render_in_every_format() {
-    use super::gate::{Spec, comparison, gate, make_bundle, today};
-    let base = make_bundle(&Spec::default());
+    use super::gate::{Spec, baseline_runs, comparison, gate, make_bundle, today};
+    // Eight baseline runs: the gate measures the run-to-run noise, so a
+    // tail quantile can fail (with one run a side it is inconclusive).
+    let runs = baseline_runs(&Spec::default(), 8);
+    let base: Vec<&tokengate::bundle::Bundle> = runs.iter().collect();
     let cand = make_bundle(&Spec {
         seed: 5,
         ttft_ms: 170.0,
@@ -617,7 +620,7 @@ fn evaluated_reports_render_in_every_format() {
     let g = gate(
         "name: e2e\nrules:\n  - metric: ttft.p95\n    max_increase: 15%\n  - metric: stream_error_rate\n    max: 0.5%\n  - metric: output_tokens_per_s\n    max_decrease: 10%\n  - metric: itl.p95\n    max: 150ms\n  - metric: error_rate\n    max_increase: 2pp\n  - metric: e2e.p99\n    max_increase: 15%\n",
     );
-    let report = evaluate(&g, &comparison(&cand, &[&base]), &[], today());
+    let report = evaluate(&g, &comparison(&cand, &base), &[], today());
     let md = render(&MarkdownRenderer::new(), &report);
     assert!(
         md.contains("| ❌ fail | ttft.p95 max\\_increase 15% |"),

@@ -262,6 +262,30 @@ fn github_actions(
 pub fn annotations(report: &GateReport) -> Vec<String> {
     let blocks = report.exit_code == exit_code::INCONCLUSIVE;
     let mut items = Vec::new();
+    // An invalid run or an ungated comparison comes first: no rule's
+    // verdict means anything until it is fixed.
+    if let Some(headline) = crate::wording::verdict_headline(report.verdict) {
+        let level = if report.verdict == Verdict::Invalid || blocks {
+            AnnotationLevel::Error
+        } else {
+            AnnotationLevel::Warning
+        };
+        let why = match report.verdict {
+            Verdict::Invalid => report
+                .warnings
+                .iter()
+                .filter(|w| w.starts_with("the run is invalid"))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n"),
+            _ => report.skip_reason.clone().unwrap_or_default(),
+        };
+        items.push((
+            level,
+            format!("tokengate {}", report.verdict.as_str()),
+            format!("{headline}. {why}"),
+        ));
+    }
     // Rank within a level: failures, then warn-severity failures, then
     // inconclusive rules, each in gate-file order.
     for wanted in [

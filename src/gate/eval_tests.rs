@@ -304,3 +304,50 @@ fn exit_codes_are_distinct_per_verdict_and_policy() {
     .collect();
     assert_eq!(distinct.len(), 5);
 }
+
+#[test]
+fn invalid_and_ungated_say_so_first_in_markdown_junit_json_and_annotations() {
+    use crate::report::{JsonRenderer, JunitRenderer, MARKER, MarkdownRenderer, Renderer};
+    let runs = committed_runs();
+    let mut invalid = runs[0].clone();
+    invalid.context.validity.problems.push(ValidityProblem {
+        kind: ProblemKind::WindowCut,
+        message: "the measurement window was cut at 12 s of 30 s".into(),
+        advice: "let the run finish".into(),
+    });
+    let g = gate(P50, "");
+    let reports = [
+        eval(&g, &comparison(&invalid, vec![&runs[1]])),
+        eval(&g, &comparison(&runs[0], Vec::new())),
+    ];
+    for (report, word) in reports.iter().zip(["invalid", "ungated"]) {
+        let md = String::from_utf8(MarkdownRenderer::new().render(report).expect("markdown"))
+            .expect("utf-8");
+        let first = md
+            .strip_prefix(MARKER)
+            .unwrap_or(&md)
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .expect("a heading");
+        assert!(first.ends_with(&format!("— {word}")), "{first}");
+        let junit = String::from_utf8(JunitRenderer.render(report).expect("junit")).expect("utf-8");
+        let first_case = junit.find("<testcase").expect("a test case");
+        assert!(
+            junit[first_case..].starts_with(&format!("<testcase name=\"verdict: {word}\"")),
+            "{junit}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_slice(&JsonRenderer.render(report).expect("json")).expect("json");
+        assert_eq!(json["verdict"], word);
+        let text = String::from_utf8(JsonRenderer.render(report).expect("json")).expect("utf-8");
+        let second = text.lines().nth(1).expect("a first field");
+        assert_eq!(second.trim(), format!("\"verdict\": \"{word}\","), "{text}");
+        let notes = crate::commands::publish::annotations(report);
+        let head = notes.first().expect("an annotation");
+        assert!(head.contains(&format!("tokengate {word}")), "{head}");
+        assert!(head.contains(&word.to_uppercase()), "{head}");
+    }
+    let notes = crate::commands::publish::annotations(&reports[0]);
+    assert!(notes[0].starts_with("::error"), "{}", notes[0]);
+    assert!(notes[0].contains("cut at 12 s"), "{}", notes[0]);
+}

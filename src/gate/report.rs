@@ -211,10 +211,12 @@ pub(super) struct Measured {
 /// The complete result of a gate over one comparison.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GateReport {
+    /// First, so the JSON verdict's first field says it (an invalid run or
+    /// an ungated comparison must not be read past).
+    pub verdict: Verdict,
     /// tokengate version that produced the report.
     pub tool_version: String,
     pub gate: String,
-    pub verdict: Verdict,
     /// Process exit code this report implies (see [`crate::exit_code`]).
     pub exit_code: i32,
     pub policy: Policy,

@@ -50,6 +50,21 @@ pub fn undetectable(metric: &str, bound: Bound, limit: f64, mde: f64) -> String 
     )
 }
 
+/// The sentence that opens a report whose verdict is not about the server:
+/// an invalid run or an ungated comparison (`None` for other verdicts).
+pub fn verdict_headline(verdict: crate::gate::Verdict) -> Option<&'static str> {
+    use crate::gate::Verdict;
+    match verdict {
+        Verdict::Invalid => Some(
+            "INVALID: the candidate run cannot be trusted, so no rule was judged (exit 4); fix what the warnings name and run again",
+        ),
+        Verdict::Ungated => Some(
+            "UNGATED: every relative rule was skipped for lack of a comparable baseline, so nothing was compared; this is not a pass",
+        ),
+        _ => None,
+    }
+}
+
 /// A validity problem of the candidate run, for the report's warnings.
 pub fn invalid_run_problem(message: &str, advice: &str) -> String {
     format!("the run is invalid, no rule was judged: {message}; to fix: {advice}")

@@ -1,17 +1,32 @@
-//! Evaluating a gate: every rule against the candidate bundle (and the pooled
-//! baseline runs), Benjamini-Hochberg across the baseline comparisons, then
-//! severity and waivers, then the overall verdict. Pure: the same inputs
-//! (including `today` and the policy's seed) give the same [`GateReport`].
+//! Evaluating a gate: every rule against the candidate bundle (and the
+//! baseline runs, each a run of its own — not pooled), Benjamini-Hochberg
+//! across the baseline comparisons, then severity and waivers, then the
+//! overall verdict. Pure: the same inputs (including `today` and the
+//! policy's seed) give the same [`GateReport`].
 //!
-//! Verdict rules (DESIGN.md §6):
-//! - relative (`max_increase`/`max_decrease`): **fail** iff the ratio is past
-//!   the limit and the BH-adjusted p-value of "worse" is below alpha; **pass**
-//!   iff the whole interval is within the limit; else **inconclusive**;
+//! Verdict rules (DESIGN.md §6, issue 12):
+//! - validity first: a candidate whose `context.validity.problems` is not
+//!   empty is **invalid** (exit 4) and no rule is judged;
+//! - relative ratio rules (`max_increase`/`max_decrease` on latencies,
+//!   decode rates, throughput) use the noise model (`stats::compare_runs`):
+//!   **fail** iff the whole interval of the ratio is past the limit and the
+//!   BH-adjusted p-value of "worse" is below alpha; **pass** iff the whole
+//!   interval is within; else **inconclusive**. The between-run variance is
+//!   the calibration's, else the runs' own (some side ≥ 2 runs), else
+//!   unmeasured: tail quantiles (p90+) are then inconclusive with their MDE
+//!   unknown, other statistics assume the policy's `unmeasured_run_cv`;
+//! - rate differences (`max_increase: 0.5pp`): Fisher's exact test, fail iff
+//!   the point is past and the adjusted p is below alpha;
 //! - absolute latency/throughput limits: **pass** iff the interval is within;
-//!   **fail** iff the point and the whole interval are past; else inconclusive;
+//!   **fail** iff the point and the whole interval are past; else
+//!   inconclusive (latency quantiles: block bootstrap interval);
 //! - rate ceilings: **pass** iff observed ≤ ceiling; **fail** iff observed >
-//!   ceiling and the Clopper-Pearson lower bound > ceiling; else inconclusive;
-//! - fewer than `min_requests` requests: inconclusive, never pass.
+//!   ceiling and the Clopper-Pearson lower bound > ceiling (at any n); else
+//!   inconclusive;
+//! - fewer than `min_requests` requests: inconclusive, never pass — but a
+//!   decisive rate-ceiling fail still fails;
+//! - every relative rule skipped for lack of a comparable baseline:
+//!   **ungated** (exit policy as for inconclusive), not pass.
 //!
 //! Each rule ends in a [`Decision`] holding the facts behind its verdict;
 //! the verdict and the explanation are derived from it (the sentence by
@@ -44,7 +59,8 @@ pub struct Comparison<'a> {
     pub candidate: &'a Bundle,
     /// sha256 of the candidate bundle file.
     pub candidate_digest: String,
-    /// Comparable baseline runs, pooled; empty when there is none.
+    /// Comparable baseline runs (a bundle of `--repeat N` counts as N
+    /// runs); empty when there is none.
     pub baseline_runs: Vec<&'a Bundle>,
     pub baseline_desc: BaselineDesc,
     /// Why there is no comparable baseline, when there is none.
@@ -307,47 +323,82 @@ fn client_server(cand: &Bundle, base: Option<&Bundle>) -> Vec<SideBySide> {
     }
     type Client = fn(&crate::bundle::Metrics) -> Option<f64>;
     type Server = fn(&crate::bundle::ServerTelemetry) -> Option<f64>;
+    type Stats = fn(&crate::bundle::ServerTelemetry) -> Option<&crate::bundle::LatencyStats>;
     let none: Client = |_| None;
-    let rows: [(&str, &str, Client, Server); 9] = [
+    let no_stats: Stats = |_| None;
+    // (row, unit, client value, server value, server latency stats and the
+    // quantile's field, for the bucket a server quantile was read from).
+    let rows: [(&str, &str, Client, Server, Stats, &str); 9] = [
         (
             "TTFT p50",
             "ms",
             |m| m.ttft_ms.p50,
             |s| s.ttft_ms.as_ref()?.p50,
+            |s| s.ttft_ms.as_ref(),
+            "p50",
         ),
         (
             "TTFT p95",
             "ms",
             |m| m.ttft_ms.p95,
             |s| s.ttft_ms.as_ref()?.p95,
+            |s| s.ttft_ms.as_ref(),
+            "p95",
         ),
         (
             "ITL p50",
             "ms",
             |m| m.itl_ms.p50,
             |s| s.itl_ms.as_ref()?.p50,
+            |s| s.itl_ms.as_ref(),
+            "p50",
         ),
         (
             "E2E p50",
             "ms",
             |m| m.e2e_ms.p50,
             |s| s.e2e_ms.as_ref()?.p50,
+            |s| s.e2e_ms.as_ref(),
+            "p50",
         ),
-        ("queue time mean", "ms", none, |s| {
-            s.queue_time_ms.as_ref()?.mean
-        }),
-        ("queue time p95", "ms", none, |s| {
-            s.queue_time_ms.as_ref()?.p95
-        }),
-        ("peak running", "", none, |s| s.peak_running),
-        ("peak waiting", "", none, |s| s.peak_waiting),
-        ("peak KV cache", "%", none, |s| s.peak_kv_cache_usage),
+        (
+            "queue time mean",
+            "ms",
+            none,
+            |s| s.queue_time_ms.as_ref()?.mean,
+            no_stats,
+            "",
+        ),
+        (
+            "queue time p95",
+            "ms",
+            none,
+            |s| s.queue_time_ms.as_ref()?.p95,
+            |s| s.queue_time_ms.as_ref(),
+            "p95",
+        ),
+        ("peak running", "", none, |s| s.peak_running, no_stats, ""),
+        ("peak waiting", "", none, |s| s.peak_waiting, no_stats, ""),
+        (
+            "peak KV cache",
+            "%",
+            none,
+            |s| s.peak_kv_cache_usage,
+            no_stats,
+            "",
+        ),
     ];
     let pick = |b: &Bundle, client: Client, server: Server| {
         (client(&b.metrics), b.server.as_ref().and_then(server))
     };
+    let bucket = |b: &Bundle, stats: Stats, q: &str| {
+        b.server
+            .as_ref()
+            .and_then(stats)
+            .and_then(|s| s.buckets_ms.get(q).copied())
+    };
     rows.iter()
-        .map(|&(metric, unit, client, server)| {
+        .map(|&(metric, unit, client, server, stats, q)| {
             let (bc, bs) = base.map_or((None, None), |b| pick(b, client, server));
             let (cc, cs) = pick(cand, client, server);
             SideBySide {
@@ -357,6 +408,8 @@ fn client_server(cand: &Bundle, base: Option<&Bundle>) -> Vec<SideBySide> {
                 baseline_server: bs,
                 candidate_client: cc,
                 candidate_server: cs,
+                baseline_server_bucket: base.and_then(|b| bucket(b, stats, q)),
+                candidate_server_bucket: bucket(cand, stats, q),
             }
         })
         .filter(|r| r.baseline_server.is_some() || r.candidate_server.is_some())

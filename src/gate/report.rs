@@ -246,6 +246,13 @@ pub struct SideBySide {
     pub baseline_server: Option<f64>,
     pub candidate_client: Option<f64>,
     pub candidate_server: Option<f64>,
+    /// The histogram bucket `[lower, upper]` ms a server quantile was
+    /// interpolated in (`upper` None: the `+Inf` bucket); None when exact
+    /// or absent. The value is known only to lie in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_server_bucket: Option<(f64, Option<f64>)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_server_bucket: Option<(f64, Option<f64>)>,
 }
 
 impl GateReport {

@@ -426,7 +426,7 @@ mod tests {
         let d = Decision::Relative(rel(1.32, 1.24, 1.41, Finding::Past));
         assert_eq!(
             explain("ttft.p95", "ms", &d),
-            "ttft.p95 changed +32 % (95 % CI +24 % to +41 %) against the +15 % limit: past the limit and significantly worse than baseline (adjusted p = 0.0012 < 0.05)."
+            "ttft.p95 changed +32 % (95 % CI +24 % to +41 %) against the +15 % limit: the whole interval is past the limit and significantly worse than baseline (adjusted p = 0.0012 < 0.05)."
         );
     }
 

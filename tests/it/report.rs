@@ -272,6 +272,8 @@ pub fn fixed_report() -> GateReport {
                 baseline_server: Some(101.5),
                 candidate_client: Some(158.4),
                 candidate_server: Some(139.2),
+                baseline_server_bucket: None,
+                candidate_server_bucket: None,
             },
             tokengate::gate::SideBySide {
                 metric: "queue time p95".into(),
@@ -280,6 +282,8 @@ pub fn fixed_report() -> GateReport {
                 baseline_server: Some(2.0),
                 candidate_client: None,
                 candidate_server: Some(41.0),
+                baseline_server_bucket: None,
+                candidate_server_bucket: None,
             },
         ],
     }

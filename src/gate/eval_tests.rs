@@ -351,3 +351,61 @@ fn invalid_and_ungated_say_so_first_in_markdown_junit_json_and_annotations() {
     assert!(notes[0].starts_with("::error"), "{}", notes[0]);
     assert!(notes[0].contains("cut at 12 s"), "{}", notes[0]);
 }
+
+#[test]
+fn an_absolute_latency_quantile_counts_a_stall_of_in_flight_requests_as_one_event() {
+    let runs = committed_runs();
+    let g = gate("  - metric: ttft.p95\n    max: 10s\n", "");
+    // The same TTFT values, once with the slowest tenth spread over the run
+    // and once all in one stretch of consecutive starts (a host stall that
+    // delayed every request in flight).
+    let mut spread = runs[0].clone();
+    let mut clustered = runs[0].clone();
+    let order = super::runs::run_indices(&spread).remove(0);
+    let mut values: Vec<u32> = order
+        .iter()
+        .filter_map(|&i| spread.samples.ttft_us[i])
+        .collect();
+    values.sort_unstable();
+    let n = values.len();
+    let slow = n / 10;
+    // Clustered: the slowest tenth in the middle of the run.
+    let mut cluster = values[..n - slow].to_vec();
+    let mid = cluster.len() / 2;
+    cluster.splice(mid..mid, values[n - slow..].iter().copied());
+    // Spread: every tenth start is a slow one.
+    let (mut fast, mut slow_it) = (values[..n - slow].iter(), values[n - slow..].iter());
+    let interleaved: Vec<u32> = (0..n)
+        .filter_map(|k| {
+            if k % 10 == 9 {
+                slow_it.next().or_else(|| fast.next())
+            } else {
+                fast.next().or_else(|| slow_it.next())
+            }
+        })
+        .copied()
+        .collect();
+    let with_ttft = |b: &mut Bundle, vals: &[u32]| {
+        let mut it = vals.iter();
+        for &i in &order {
+            if b.samples.ttft_us[i].is_some() {
+                b.samples.ttft_us[i] = it.next().copied();
+            }
+        }
+    };
+    with_ttft(&mut spread, &interleaved);
+    with_ttft(&mut clustered, &cluster);
+    let width = |b: &Bundle| {
+        let report = eval(&g, &comparison(b, Vec::new()));
+        let Decision::Absolute(d) = &report.rules[0].decision else {
+            panic!("an absolute decision: {:?}", report.rules[0].decision)
+        };
+        assert_eq!(d.test, super::decision::Test::BlockQuantileBootstrap);
+        (d.interval.hi / d.interval.lo).ln()
+    };
+    let (w_spread, w_clustered) = (width(&spread), width(&clustered));
+    assert!(
+        w_clustered > 1.5 * w_spread,
+        "clustered {w_clustered} vs spread {w_spread}"
+    );
+}

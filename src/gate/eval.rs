@@ -1196,12 +1196,14 @@ fn assumed_between(tau2: f64) -> BetweenRun {
     }
 }
 
-/// A tail quantile: p90 and above, whose run-to-run spread one run a side
-/// cannot show (issue 12: p95 TTFT CV 54–63 % across runs).
+/// A tail quantile: p90 and above (or p10 and below, the slow tail of a
+/// decode rate), whose run-to-run spread one run a side cannot show
+/// (issue 12: p95 TTFT CV 54–63 % across runs, p50 2–18 %).
 fn is_tail(metric: Metric) -> bool {
     matches!(
         metric,
-        Metric::Latency(_, Stat::Percentile(p)) | Metric::DecodeRate(Stat::Percentile(p)) if p >= 90.0
+        Metric::Latency(_, Stat::Percentile(p)) | Metric::DecodeRate(Stat::Percentile(p))
+            if p >= 90.0 || p <= 10.0
     )
 }
 

@@ -366,6 +366,7 @@ pub fn check_run_title(report: &GateReport) -> String {
     let count = |o: Outcome| report.rules.iter().filter(|r| r.outcome == o).count();
     let mut parts = Vec::new();
     for (o, word) in [
+        (Outcome::Invalid, "not judged"),
         (Outcome::Fail, "failed"),
         (Outcome::Inconclusive, "inconclusive"),
         (Outcome::Warn, "warned"),

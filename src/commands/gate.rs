@@ -310,6 +310,9 @@ pub fn render_verdict_summary(report: &GateReport) -> String {
         report.verdict.as_str().to_uppercase(),
         report.rules.len()
     );
+    if let Some(headline) = crate::wording::verdict_headline(report.verdict) {
+        let _ = writeln!(s, "  {headline}");
+    }
     if let Some(reason) = &report.skip_reason {
         let _ = writeln!(s, "  baseline: none — {reason}");
     } else {

@@ -24,17 +24,20 @@ pub enum Status {
     ToolError,
     /// Inconclusive and the gate's policy blocks on it.
     Inconclusive,
+    /// The candidate run is invalid; no rule was judged.
+    Invalid,
     /// Stopped by SIGINT/SIGTERM; what was measured was still written.
     Interrupted,
 }
 
 impl Status {
     /// Every status, for [`Status::from_code`].
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 6] = [
         Status::Pass,
         Status::Fail,
         Status::ToolError,
         Status::Inconclusive,
+        Status::Invalid,
         Status::Interrupted,
     ];
 
@@ -45,6 +48,7 @@ impl Status {
             Status::Fail => exit_code::FAIL,
             Status::ToolError => exit_code::TOOL_ERROR,
             Status::Inconclusive => exit_code::INCONCLUSIVE,
+            Status::Invalid => exit_code::INVALID,
             Status::Interrupted => exit_code::INTERRUPTED,
         }
     }

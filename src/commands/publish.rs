@@ -262,6 +262,30 @@ fn github_actions(
 pub fn annotations(report: &GateReport) -> Vec<String> {
     let blocks = report.exit_code == exit_code::INCONCLUSIVE;
     let mut items = Vec::new();
+    // An invalid run or an ungated comparison comes first: no rule's
+    // verdict means anything until it is fixed.
+    if let Some(headline) = crate::wording::verdict_headline(report.verdict) {
+        let level = if report.verdict == Verdict::Invalid || blocks {
+            AnnotationLevel::Error
+        } else {
+            AnnotationLevel::Warning
+        };
+        let why = match report.verdict {
+            Verdict::Invalid => report
+                .warnings
+                .iter()
+                .filter(|w| w.starts_with("the run is invalid"))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n"),
+            _ => report.skip_reason.clone().unwrap_or_default(),
+        };
+        items.push((
+            level,
+            format!("tokengate {}", report.verdict.as_str()),
+            format!("{headline}. {why}"),
+        ));
+    }
     // Rank within a level: failures, then warn-severity failures, then
     // inconclusive rules, each in gate-file order.
     for wanted in [
@@ -318,15 +342,16 @@ fn strip_marker(text: &str) -> String {
     }
 }
 
-/// Check run conclusion for a report. Inconclusive and skipped are
+/// Check run conclusion for a report. Invalid is `failure` (exit 4: the
+/// measurement must be redone). Inconclusive, skipped and ungated are
 /// `neutral` — except when the gate's policy blocks on them (exit 3): then
 /// `failure`, because branch protection accepts `neutral` as passing and a
 /// required check must hold the release exactly when the exit code does.
 pub fn conclusion(report: &GateReport) -> CheckConclusion {
     match report.verdict {
         Verdict::Pass => CheckConclusion::Success,
-        Verdict::Fail => CheckConclusion::Failure,
-        Verdict::Inconclusive | Verdict::Skipped => {
+        Verdict::Fail | Verdict::Invalid => CheckConclusion::Failure,
+        Verdict::Inconclusive | Verdict::Skipped | Verdict::Ungated => {
             if report.exit_code == exit_code::INCONCLUSIVE {
                 CheckConclusion::Failure
             } else {
@@ -341,6 +366,7 @@ pub fn check_run_title(report: &GateReport) -> String {
     let count = |o: Outcome| report.rules.iter().filter(|r| r.outcome == o).count();
     let mut parts = Vec::new();
     for (o, word) in [
+        (Outcome::Invalid, "not judged"),
         (Outcome::Fail, "failed"),
         (Outcome::Inconclusive, "inconclusive"),
         (Outcome::Warn, "warned"),

@@ -23,6 +23,12 @@ pub enum Decision {
     /// The candidate bundle is incomplete (an interrupted run): every rule
     /// is inconclusive.
     IncompleteBundle,
+    /// The candidate run is invalid (`context.validity.problems`): no rule
+    /// is judged, the gate's verdict is invalid.
+    InvalidRun,
+    /// A tail quantile against a baseline with run-to-run noise unmeasured
+    /// (one run a side, no calibration): never failed, never passed.
+    NoiseUnmeasured(Unmeasured),
     /// The rule could not be evaluated.
     Skipped { reason: SkipReason },
     /// Fewer values than the policy's `min_requests`: inconclusive, never a pass.
@@ -54,7 +60,9 @@ impl Decision {
         match self {
             Decision::IncompleteBundle
             | Decision::TooFewSamples(_)
-            | Decision::NoEstimate { .. } => Verdict::Inconclusive,
+            | Decision::NoEstimate { .. }
+            | Decision::NoiseUnmeasured(_) => Verdict::Inconclusive,
+            Decision::InvalidRun => Verdict::Invalid,
             Decision::Skipped { .. } => Verdict::Skipped,
             Decision::Relative(d) => d.finding.verdict(),
             Decision::Absolute(d) => d.finding.verdict(),
@@ -148,6 +156,55 @@ pub enum Test {
     /// A difference of two error rates: Fisher's exact test, the interval
     /// from the two Clopper-Pearson intervals.
     FisherExact,
+    /// Candidate runs against baseline runs under the two-stage noise
+    /// model (`stats::compare_runs`): a block bootstrap within each run,
+    /// the between-run variance from the runs, a calibration or the policy.
+    RunNoiseModel,
+    /// A Harrell-Davis quantile of one bundle with a stationary block
+    /// bootstrap interval over its requests in start order
+    /// (`stats::run_stat_quantile`), so a stall shared by in-flight
+    /// requests counts as one event.
+    BlockQuantileBootstrap,
+}
+
+/// Where the between-run variance of a [`Test::RunNoiseModel`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoiseSource {
+    /// The baseline set's calibration (A/A runs measured for it).
+    Calibration,
+    /// The compared runs (some side has ≥ 2 runs).
+    Runs,
+    /// Unmeasured: the policy's `unmeasured_run_cv`.
+    Assumed,
+    /// Baseline and candidate shared one time window (`ab`): a run effect
+    /// common to both cancels.
+    SharedWindow,
+}
+
+/// The run-to-run noise a relative rule was judged under.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunNoise {
+    pub source: NoiseSource,
+    /// Between-run coefficient of variation of the statistic,
+    /// √(exp(τ²) − 1) (log-normal run effects).
+    pub between_cv: f64,
+    pub candidate_runs: usize,
+    pub baseline_runs: usize,
+}
+
+/// A tail-quantile ratio with run-to-run noise unmeasured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unmeasured {
+    /// candidate / baseline.
+    pub point: f64,
+    /// The interval from within-run noise alone: too narrow by the unknown
+    /// run-to-run spread, shown for orientation only.
+    pub within_run_interval: Interval,
+    /// The limit as a ratio.
+    pub limit: f64,
+    pub bound: Bound,
+    pub level: f64,
 }
 
 /// Caveats a sentence adds to its numbers.
@@ -242,9 +299,20 @@ pub struct Relative {
     pub finding: Finding,
     pub requests_to_settle: Option<u64>,
     pub caveats: Vec<Caveat>,
+    /// Minimum detectable relative change in the worse direction at 80 %
+    /// power (Bloom 1995), for ratio rules under the noise model.
+    pub mde: Option<f64>,
+    /// The run-to-run noise the interval includes (ratio rules).
+    pub noise: Option<RunNoise>,
 }
 
 impl Relative {
+    /// The rule's limit is a smaller change than this setup can detect.
+    pub fn limit_below_mde(&self) -> bool {
+        let limit_change = (self.limit - 1.0).abs();
+        !self.is_difference() && self.mde.is_some_and(|m| limit_change < m)
+    }
+
     /// A difference of rates (percentage points) rather than a ratio.
     pub fn is_difference(&self) -> bool {
         self.test == Test::FisherExact

@@ -1,17 +1,32 @@
-//! Evaluating a gate: every rule against the candidate bundle (and the pooled
-//! baseline runs), Benjamini-Hochberg across the baseline comparisons, then
-//! severity and waivers, then the overall verdict. Pure: the same inputs
-//! (including `today` and the policy's seed) give the same [`GateReport`].
+//! Evaluating a gate: every rule against the candidate bundle (and the
+//! baseline runs, each a run of its own — not pooled), Benjamini-Hochberg
+//! across the baseline comparisons, then severity and waivers, then the
+//! overall verdict. Pure: the same inputs (including `today` and the
+//! policy's seed) give the same [`GateReport`].
 //!
-//! Verdict rules (DESIGN.md §6):
-//! - relative (`max_increase`/`max_decrease`): **fail** iff the ratio is past
-//!   the limit and the BH-adjusted p-value of "worse" is below alpha; **pass**
-//!   iff the whole interval is within the limit; else **inconclusive**;
+//! Verdict rules (DESIGN.md §6, issue 12):
+//! - validity first: a candidate whose `context.validity.problems` is not
+//!   empty is **invalid** (exit 4) and no rule is judged;
+//! - relative ratio rules (`max_increase`/`max_decrease` on latencies,
+//!   decode rates, throughput) use the noise model (`stats::compare_runs`):
+//!   **fail** iff the whole interval of the ratio is past the limit and the
+//!   BH-adjusted p-value of "worse" is below alpha; **pass** iff the whole
+//!   interval is within; else **inconclusive**. The between-run variance is
+//!   the calibration's, else the runs' own (some side ≥ 2 runs), else
+//!   unmeasured: tail quantiles (p90+) are then inconclusive with their MDE
+//!   unknown, other statistics assume the policy's `unmeasured_run_cv`;
+//! - rate differences (`max_increase: 0.5pp`): Fisher's exact test, fail iff
+//!   the point is past and the adjusted p is below alpha;
 //! - absolute latency/throughput limits: **pass** iff the interval is within;
-//!   **fail** iff the point and the whole interval are past; else inconclusive;
+//!   **fail** iff the point and the whole interval are past; else
+//!   inconclusive (latency quantiles: block bootstrap interval);
 //! - rate ceilings: **pass** iff observed ≤ ceiling; **fail** iff observed >
-//!   ceiling and the Clopper-Pearson lower bound > ceiling; else inconclusive;
-//! - fewer than `min_requests` requests: inconclusive, never pass.
+//!   ceiling and the Clopper-Pearson lower bound > ceiling (at any n); else
+//!   inconclusive;
+//! - fewer than `min_requests` requests: inconclusive, never pass — but a
+//!   decisive rate-ceiling fail still fails;
+//! - every relative rule skipped for lack of a comparable baseline:
+//!   **ungated** (exit policy as for inconclusive), not pass.
 //!
 //! Each rule ends in a [`Decision`] holding the facts behind its verdict;
 //! the verdict and the explanation are derived from it (the sentence by
@@ -19,8 +34,8 @@
 
 use super::data::{self, ThroughputKind};
 use super::decision::{
-    Absolute, Binomial, Bound, Caveat, Counted, Decision, Finding, NoEstimate, PointValue,
-    Relative, SkipReason, Test, TooFew,
+    Absolute, Binomial, Bound, Caveat, Counted, Decision, Finding, NoEstimate, NoiseSource,
+    PointValue, Relative, RunNoise, SkipReason, Test, TooFew, Unmeasured,
 };
 use super::file::{GateFile, LatencyKind, Limit, Metric, Rule, Severity, Stat, Threshold};
 use super::report::{
@@ -29,7 +44,9 @@ use super::report::{
 };
 use super::waiver::{Date, Waiver};
 use crate::bundle::Bundle;
-use crate::stats::{self, BootstrapConfig, Direction, Interval};
+use crate::stats::{
+    self, BetweenNoise, BetweenRun, BetweenSource, BootstrapConfig, Direction, Interval, RunStat,
+};
 use crate::wording;
 
 /// Power used for minimum detectable effects of rates (the conventional 80 %,
@@ -42,7 +59,8 @@ pub struct Comparison<'a> {
     pub candidate: &'a Bundle,
     /// sha256 of the candidate bundle file.
     pub candidate_digest: String,
-    /// Comparable baseline runs, pooled; empty when there is none.
+    /// Comparable baseline runs (a bundle of `--repeat N` counts as N
+    /// runs); empty when there is none.
     pub baseline_runs: Vec<&'a Bundle>,
     pub baseline_desc: BaselineDesc,
     /// Why there is no comparable baseline, when there is none.
@@ -84,6 +102,13 @@ struct Pending {
     bound: Bound,
     n: u64,
     caveats: Vec<Caveat>,
+    /// Minimum detectable effect and the noise behind the interval (ratio
+    /// rules under the noise model).
+    mde: Option<f64>,
+    noise: Option<RunNoise>,
+    /// Whether more requests per run would narrow the interval (false when
+    /// the run-to-run term dominates: only more runs help then).
+    settle_by_requests: bool,
 }
 
 /// A rule's decision, or the facts of a baseline comparison waiting for
@@ -165,7 +190,8 @@ pub fn evaluate(gate: &GateFile, cmp: &Comparison, waivers: &[Waiver], today: Da
         r.outcome = match r.verdict {
             Verdict::Pass => Outcome::Pass,
             Verdict::Inconclusive => Outcome::Inconclusive,
-            Verdict::Skipped => Outcome::Skipped,
+            Verdict::Skipped | Verdict::Ungated => Outcome::Skipped,
+            Verdict::Invalid => Outcome::Invalid,
             Verdict::Fail => {
                 let waiver = waivers.iter().find(|w| {
                     w.rule == rule.name && w.key.matches(&cand.key) && w.is_active(today)
@@ -204,6 +230,25 @@ pub fn evaluate(gate: &GateFile, cmp: &Comparison, waivers: &[Waiver], today: Da
                 .unwrap_or("interrupted run")
         ));
     }
+    for problem in &cand.context.validity.problems {
+        warnings.push(wording::invalid_run_problem(
+            &problem.message,
+            &problem.advice,
+        ));
+    }
+    for r in &rules {
+        if let Decision::Relative(d) = &r.decision
+            && d.limit_below_mde()
+            && let Some(mde) = d.mde
+        {
+            warnings.push(wording::undetectable(
+                &r.metric,
+                d.bound,
+                (d.limit - 1.0).abs(),
+                mde,
+            ));
+        }
+    }
     if cand.context.client.saturated {
         warnings.push(format!(
             "the load-generating client was saturated during the run; its numbers are suspect ({})",
@@ -211,7 +256,11 @@ pub fn evaluate(gate: &GateFile, cmp: &Comparison, waivers: &[Waiver], today: Da
         ));
     }
 
-    let verdict = overall(&rules, &gate.rules);
+    let verdict = overall(
+        &rules,
+        &gate.rules,
+        !cand.context.validity.problems.is_empty(),
+    );
     GateReport {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         gate: gate.name.clone(),
@@ -274,47 +323,82 @@ fn client_server(cand: &Bundle, base: Option<&Bundle>) -> Vec<SideBySide> {
     }
     type Client = fn(&crate::bundle::Metrics) -> Option<f64>;
     type Server = fn(&crate::bundle::ServerTelemetry) -> Option<f64>;
+    type Stats = fn(&crate::bundle::ServerTelemetry) -> Option<&crate::bundle::LatencyStats>;
     let none: Client = |_| None;
-    let rows: [(&str, &str, Client, Server); 9] = [
+    let no_stats: Stats = |_| None;
+    // (row, unit, client value, server value, server latency stats and the
+    // quantile's field, for the bucket a server quantile was read from).
+    let rows: [(&str, &str, Client, Server, Stats, &str); 9] = [
         (
             "TTFT p50",
             "ms",
             |m| m.ttft_ms.p50,
             |s| s.ttft_ms.as_ref()?.p50,
+            |s| s.ttft_ms.as_ref(),
+            "p50",
         ),
         (
             "TTFT p95",
             "ms",
             |m| m.ttft_ms.p95,
             |s| s.ttft_ms.as_ref()?.p95,
+            |s| s.ttft_ms.as_ref(),
+            "p95",
         ),
         (
             "ITL p50",
             "ms",
             |m| m.itl_ms.p50,
             |s| s.itl_ms.as_ref()?.p50,
+            |s| s.itl_ms.as_ref(),
+            "p50",
         ),
         (
             "E2E p50",
             "ms",
             |m| m.e2e_ms.p50,
             |s| s.e2e_ms.as_ref()?.p50,
+            |s| s.e2e_ms.as_ref(),
+            "p50",
         ),
-        ("queue time mean", "ms", none, |s| {
-            s.queue_time_ms.as_ref()?.mean
-        }),
-        ("queue time p95", "ms", none, |s| {
-            s.queue_time_ms.as_ref()?.p95
-        }),
-        ("peak running", "", none, |s| s.peak_running),
-        ("peak waiting", "", none, |s| s.peak_waiting),
-        ("peak KV cache", "%", none, |s| s.peak_kv_cache_usage),
+        (
+            "queue time mean",
+            "ms",
+            none,
+            |s| s.queue_time_ms.as_ref()?.mean,
+            no_stats,
+            "",
+        ),
+        (
+            "queue time p95",
+            "ms",
+            none,
+            |s| s.queue_time_ms.as_ref()?.p95,
+            |s| s.queue_time_ms.as_ref(),
+            "p95",
+        ),
+        ("peak running", "", none, |s| s.peak_running, no_stats, ""),
+        ("peak waiting", "", none, |s| s.peak_waiting, no_stats, ""),
+        (
+            "peak KV cache",
+            "%",
+            none,
+            |s| s.peak_kv_cache_usage,
+            no_stats,
+            "",
+        ),
     ];
     let pick = |b: &Bundle, client: Client, server: Server| {
         (client(&b.metrics), b.server.as_ref().and_then(server))
     };
+    let bucket = |b: &Bundle, stats: Stats, q: &str| {
+        b.server
+            .as_ref()
+            .and_then(stats)
+            .and_then(|s| s.buckets_ms.get(q).copied())
+    };
     rows.iter()
-        .map(|&(metric, unit, client, server)| {
+        .map(|&(metric, unit, client, server, stats, q)| {
             let (bc, bs) = base.map_or((None, None), |b| pick(b, client, server));
             let (cc, cs) = pick(cand, client, server);
             SideBySide {
@@ -324,18 +408,47 @@ fn client_server(cand: &Bundle, base: Option<&Bundle>) -> Vec<SideBySide> {
                 baseline_server: bs,
                 candidate_client: cc,
                 candidate_server: cs,
+                baseline_server_bucket: base.and_then(|b| bucket(b, stats, q)),
+                candidate_server_bucket: bucket(cand, stats, q),
             }
         })
         .filter(|r| r.baseline_server.is_some() || r.candidate_server.is_some())
         .collect()
 }
 
-/// Any failing `fail`-severity rule fails the gate; else any inconclusive
-/// `fail`-severity rule makes it inconclusive (a `warn` rule never blocks);
-/// else all-skipped is `skipped` (not a pass); else pass.
-fn overall(results: &[RuleResult], rules: &[Rule]) -> Verdict {
+/// An invalid candidate run is `invalid` whatever the rules say (validity
+/// before verdict: a measurement the client limited proves nothing either
+/// way); else any failing `fail`-severity rule fails the gate; else, when
+/// the gate has relative rules and every one was skipped for lack of a
+/// comparable baseline, `ungated` (nothing was compared — not a pass); else
+/// any inconclusive `fail`-severity rule makes it inconclusive (a `warn`
+/// rule never blocks); else all-skipped is `skipped` (not a pass); else pass.
+fn overall(results: &[RuleResult], rules: &[Rule], invalid: bool) -> Verdict {
+    if invalid {
+        return Verdict::Invalid;
+    }
     if results.iter().any(|r| r.outcome == Outcome::Fail) {
         return Verdict::Fail;
+    }
+    let relative: Vec<&RuleResult> = results
+        .iter()
+        .zip(rules)
+        .filter(|(_, rule)| rule.limit.is_relative())
+        .map(|(r, _)| r)
+        .collect();
+    let no_baseline = |r: &&RuleResult| {
+        matches!(
+            r.decision,
+            Decision::Skipped {
+                reason: SkipReason::NoBaseline { .. }
+            }
+        )
+    };
+    if !relative.is_empty()
+        && relative.iter().all(|r| r.verdict == Verdict::Skipped)
+        && relative.iter().any(no_baseline)
+    {
+        return Verdict::Ungated;
     }
     if results
         .iter()
@@ -378,6 +491,9 @@ impl Evaluator<'_> {
 
     fn judge(&self, rule: &Rule, m: &mut Measured) -> Judgement {
         let cand = self.cmp.candidate;
+        if !cand.context.validity.problems.is_empty() {
+            return Decision::InvalidRun.into();
+        }
         if !cand.context.complete {
             return Decision::IncompleteBundle.into();
         }
@@ -457,8 +573,6 @@ impl Evaluator<'_> {
     ) -> Judgement {
         let cand = self.cmp.candidate;
         let metric = rule.metric;
-        let higher_is_worse = metric.higher_is_worse();
-        let dir = direction(higher_is_worse);
         let mut c_vals = self.values(cand, kind);
         sort(&mut c_vals);
         let c_pairs = data::mean_pairs(cand, &c_vals, kind);
@@ -522,32 +636,18 @@ impl Evaluator<'_> {
                 if let Some(d) = self.too_few(b_n, counted, true) {
                     return d.into();
                 }
-                let est = match stat {
-                    Stat::Percentile(p) => {
-                        let runs: Vec<&[f64]> = b_vals.iter().map(Vec::as_slice).collect();
-                        stats::bootstrap_quantile_ratio(&c_vals, &runs, p / 100.0, dir, self.cfg)
-                    }
-                    Stat::Mean => {
-                        let runs: Vec<&[(f64, f64)]> = b_pairs.iter().map(Vec::as_slice).collect();
-                        stats::bootstrap_ratio_of_sums(&c_pairs, &runs, dir, self.cfg)
-                    }
-                };
-                let Some(est) = est else {
-                    return degenerate();
-                };
-                Judgement::Pending(self.pending_ratio(
-                    rule,
-                    m,
-                    test,
-                    (est.point, est.interval, est.p_worse),
-                    n,
-                    caveats,
-                ))
+                self.noise_relative(rule, m, n, caveats)
             }
             Limit::Max(t) | Limit::Min(t) => {
-                let est = match stat {
-                    Stat::Percentile(p) => stats::bootstrap_quantile(&c_vals, p / 100.0, self.cfg),
-                    Stat::Mean => one_sample_ratio_of_sums(&c_pairs, self.cfg),
+                let (test, est) = match stat {
+                    // The block bootstrap (within-run dependence: a stall
+                    // that delays every in-flight request is one event).
+                    Stat::Percentile(_) => (
+                        Test::BlockQuantileBootstrap,
+                        super::runs::bundle_quantile_stat(cand, metric, self.cfg)
+                            .map(|s| (s.point, log_t_interval(&s, self.gate.policy.confidence))),
+                    ),
+                    Stat::Mean => (test, one_sample_ratio_of_sums(&c_pairs, self.cfg)),
                 };
                 let Some((point, iv)) = est else {
                     return degenerate();
@@ -595,40 +695,23 @@ impl Evaluator<'_> {
         };
         match rule.limit {
             Limit::MaxDecrease(_) | Limit::MaxIncrease(_) => {
-                let b_pairs: Vec<Vec<(f64, f64)>> = runs
+                let b_n: u64 = runs
                     .iter()
-                    .map(|b| data::throughput_pairs(b, kind))
-                    .collect();
-                let b_n: u64 = b_pairs.iter().map(|p| p.len() as u64).sum();
+                    .map(|b| data::throughput_pairs(b, kind).len() as u64)
+                    .sum();
                 if let Some(d) = self.too_few(b_n, Counted::Requests, true) {
                     return d.into();
                 }
-                let slices: Vec<&[(f64, f64)]> = b_pairs.iter().map(Vec::as_slice).collect();
-                let Some(est) =
-                    stats::bootstrap_ratio_of_sums(&c_pairs, &slices, direction(false), self.cfg)
-                else {
-                    return no_time();
-                };
-                // The point is the measured throughput ratio; the bootstrap of
-                // Σtokens/Σtime supplies its relative uncertainty (equal to the
-                // throughput ratio at equal closed-loop concurrency by Little's
-                // law), so the interval is scaled onto the measured ratio.
-                let Some(mb) = measured_b.filter(|v| *v > 0.0) else {
+                if measured_b.is_none_or(|v| v <= 0.0) {
                     return Decision::NoEstimate {
                         reason: NoEstimate::NoBaselineThroughput,
                     }
                     .into();
-                };
-                let point = measured_c / mb;
-                let iv = scale_interval(est.interval, est.point, point);
-                Judgement::Pending(self.pending_ratio(
-                    rule,
-                    m,
-                    Test::ThroughputBootstrap,
-                    (point, iv, est.p_worse),
-                    n,
-                    Vec::new(),
-                ))
+                }
+                // Each run's point is its measured throughput; the block
+                // bootstrap of its Σtokens/Σtime gives the run's relative
+                // uncertainty (`gate::runs`).
+                self.noise_relative(rule, m, n, Vec::new())
             }
             Limit::Min(t) | Limit::Max(t) => {
                 let Some((sums, iv)) = one_sample_ratio_of_sums(&c_pairs, self.cfg) else {
@@ -650,39 +733,138 @@ impl Evaluator<'_> {
         }
     }
 
-    /// The facts of a ratio against the baseline, waiting for the adjusted
-    /// p-value. `(point, interval, p_worse)` are the estimate's.
-    fn pending_ratio(
+    /// A ratio rule (`max_increase`/`max_decrease` on a latency, decode
+    /// rate or throughput) under the noise model: every candidate run
+    /// against every baseline run (not pooled), `stats::compare_runs`.
+    /// The between-run variance τ² comes from, in order: the shared window
+    /// of a paired design (it cancels), the calibration's τ² for the
+    /// metric, the runs themselves when some side has ≥ 2, else — noise
+    /// unmeasured — a tail quantile (p90 and above) is inconclusive with
+    /// its MDE unknown, and other statistics assume the policy's
+    /// `unmeasured_run_cv`.
+    fn noise_relative(
         &self,
         rule: &Rule,
         m: &mut Measured,
-        test: Test,
-        (point, iv, p_worse): (f64, Interval, f64),
         n: u64,
         caveats: Vec<Caveat>,
-    ) -> Pending {
+    ) -> Judgement {
+        let metric = rule.metric;
+        let policy = &self.gate.policy;
+        let dir = direction(metric.higher_is_worse());
         let (limit, bound) = match rule.limit {
             Limit::MaxIncrease(x) => (1.0 + x.fraction(), Bound::Max),
             Limit::MaxDecrease(x) => (1.0 - x.fraction(), Bound::Min),
-            _ => unreachable!("pending_ratio is called for relative limits"),
+            _ => unreachable!("noise_relative is called for relative ratio limits"),
         };
+        let all = |stats: Vec<Option<RunStat>>| stats.into_iter().collect::<Option<Vec<_>>>();
+        let cand = all(super::runs::run_stats(self.cmp.candidate, metric, self.cfg));
+        let base = all(self
+            .cmp
+            .baseline_runs
+            .iter()
+            .flat_map(|b| super::runs::run_stats(b, metric, self.cfg))
+            .collect());
+        let degenerate = || {
+            Decision::NoEstimate {
+                reason: NoEstimate::DegenerateSamples,
+            }
+            .into()
+        };
+        let (Some(cand), Some(base)) = (cand, base) else {
+            return degenerate();
+        };
+        if cand.is_empty() || base.is_empty() {
+            return degenerate();
+        }
+        let level = policy.confidence;
+        let name = metric.to_string();
+        let calibrated = self
+            .cmp
+            .calibration
+            .and_then(|c| c.metrics.get(&name))
+            .map(|noise| BetweenRun {
+                tau2: noise.tau2,
+                df: noise.df,
+                within: noise.within,
+                source: BetweenSource::Calibration,
+            })
+            .filter(|b| b.df > 0.0 && b.tau2 >= 0.0 && b.within >= 0.0);
+        let measured = cand.len() >= 2 || base.len() >= 2;
+        let (external, source) = if self.cmp.design == Design::Paired {
+            // Both sides in one window: the run effect is common and cancels
+            // in the ratio (Bulej et al. 2020); treating the sides' within-run
+            // errors as independent ignores their positive covariance, which
+            // only widens the interval.
+            (Some(assumed_between(0.0)), NoiseSource::SharedWindow)
+        } else if let Some(c) = calibrated {
+            (Some(c), NoiseSource::Calibration)
+        } else if measured {
+            (None, NoiseSource::Runs)
+        } else if is_tail(metric) {
+            // One run a side, nothing known about the spread between runs:
+            // a tail quantile's run-to-run CV was 54–63 % in issue 12, so no
+            // within-run interval can fail (or pass) it.
+            let Some(within) = stats::compare_runs(&cand, &base, None, dir, level, MDE_POWER)
+            else {
+                return degenerate();
+            };
+            m.estimate = Some(Estimate {
+                kind: EstimateKind::Ratio,
+                point: within.point,
+                interval: None,
+            });
+            return Decision::NoiseUnmeasured(Unmeasured {
+                point: within.point,
+                within_run_interval: within.interval,
+                limit,
+                bound,
+                level,
+            })
+            .into();
+        } else {
+            // A log-normal run effect with coefficient of variation c has
+            // Var ln = ln(1 + c²) (Johnson, Kotz & Balakrishnan 1994,
+            // *Continuous Univariate Distributions* 1, ch. 14, eq. 14.8a).
+            let cv = policy.unmeasured_run_cv;
+            (
+                Some(assumed_between((1.0 + cv * cv).ln())),
+                NoiseSource::Assumed,
+            )
+        };
+        let Some(c) = stats::compare_runs(&cand, &base, external, dir, level, MDE_POWER) else {
+            return degenerate();
+        };
+        let between_cv = match c.between {
+            BetweenNoise::Known(b) => b.tau2.exp_m1().max(0.0).sqrt(),
+            BetweenNoise::Unknown | BetweenNoise::SharedWindow => 0.0,
+        };
+        let within = c.components.within_candidate + c.components.within_baseline;
         m.estimate = Some(Estimate {
             kind: EstimateKind::Ratio,
-            point,
-            interval: Some(iv),
+            point: c.point,
+            interval: Some(c.interval),
         });
-        m.p_value = Some(p_worse);
-        m.mde = ratio_mde(&iv, point, self.gate.policy.confidence);
-        Pending {
-            test,
-            p_raw: p_worse,
-            point,
-            iv,
+        m.p_value = Some(c.p_worse);
+        m.mde = c.mde.is_finite().then_some(c.mde);
+        Judgement::Pending(Pending {
+            test: Test::RunNoiseModel,
+            p_raw: c.p_worse,
+            point: c.point,
+            iv: c.interval,
             limit,
             bound,
             n,
             caveats,
-        }
+            mde: m.mde,
+            noise: Some(RunNoise {
+                source,
+                between_cv,
+                candidate_runs: c.candidate_runs,
+                baseline_runs: c.baseline_runs,
+            }),
+            settle_by_requests: c.components.between < within,
+        })
     }
 
     fn error_rate(&self, rule: &Rule, m: &mut Measured, stream: bool) -> Judgement {
@@ -701,14 +883,29 @@ impl Evaluator<'_> {
         if bn > 0 {
             m.baseline_value = Some(bk as f64 / bn as f64);
         }
-        if let Some(d) = self.too_few(n, Counted::RequestsAttempted, false) {
-            return d.into();
+        let too_few = self.too_few(n, Counted::RequestsAttempted, false);
+        if n == 0 {
+            return Decision::TooFewSamples(TooFew {
+                counted: Counted::RequestsAttempted,
+                baseline: false,
+                n,
+                min: self.gate.policy.min_requests.max(1),
+            })
+            .into();
         }
         let observed = k as f64 / n as f64;
         let cp = stats::clopper_pearson(k, n, level);
         match rule.limit {
             Limit::Max(t) => {
                 let ceiling = t.value();
+                // min_requests holds back a pass, never a decisive fail: an
+                // exact (Clopper-Pearson) lower bound past the ceiling is
+                // evidence at any n.
+                if let Some(d) = too_few
+                    && cp.lo <= ceiling
+                {
+                    return d.into();
+                }
                 m.estimate = Some(Estimate {
                     kind: EstimateKind::Value,
                     point: observed,
@@ -738,6 +935,9 @@ impl Evaluator<'_> {
                 .into()
             }
             Limit::MaxRateIncrease(x) => {
+                if let Some(d) = too_few {
+                    return d.into();
+                }
                 if let Some(d) = self.too_few(bn, Counted::RequestsAttempted, true) {
                     return d.into();
                 }
@@ -768,6 +968,9 @@ impl Evaluator<'_> {
                     bound: Bound::Max,
                     n,
                     caveats: Vec::new(),
+                    mde: None,
+                    noise: None,
+                    settle_by_requests: true,
                 })
             }
             _ => unreachable!("error rates parse only `max` and `max_increase`"),
@@ -937,12 +1140,27 @@ fn decide_relative(p: Pending, p_adj: f64, policy: &super::file::Policy) -> Deci
         Bound::Max => p.iv.hi <= p.limit,
         Bound::Min => p.iv.lo >= p.limit,
     };
-    let (finding, requests_to_settle) = if past(p.point) && p_adj < policy.alpha {
+    // A ratio fails only when its whole interval is past the limit (and
+    // the BH-adjusted p-value is significant); a rate difference's interval
+    // is Bonferroni-conservative, so its point decides there, with Fisher's
+    // exact p-value.
+    let decisive = if p.test == Test::FisherExact {
+        past(p.point)
+    } else {
+        match p.bound {
+            Bound::Max => p.iv.lo > p.limit,
+            Bound::Min => p.iv.hi < p.limit,
+        }
+    };
+    let (finding, requests_to_settle) = if decisive && p_adj < policy.alpha {
         (Finding::Past, None)
     } else if within {
         (Finding::Within, None)
     } else {
-        let settle = stats::requests_to_settle(p.n, &p.iv, p.point, p.limit);
+        let settle = p
+            .settle_by_requests
+            .then(|| stats::requests_to_settle(p.n, &p.iv, p.point, p.limit))
+            .flatten();
         if past(p.point) {
             (Finding::PointPast, settle)
         } else {
@@ -961,7 +1179,45 @@ fn decide_relative(p: Pending, p_adj: f64, policy: &super::file::Policy) -> Deci
         finding,
         requests_to_settle,
         caveats: p.caveats,
+        mde: p.mde,
+        noise: p.noise,
     })
+}
+
+/// A between-run variance that is not estimated but given (a shared window,
+/// or the policy's assumed CV): a large `df` makes its own uncertainty
+/// vanish from the Satterthwaite degrees of freedom.
+fn assumed_between(tau2: f64) -> BetweenRun {
+    BetweenRun {
+        tau2,
+        df: 1e6,
+        within: 0.0,
+        source: BetweenSource::Assumed,
+    }
+}
+
+/// A tail quantile: p90 and above (or p10 and below, the slow tail of a
+/// decode rate), whose run-to-run spread one run a side cannot show
+/// (issue 12: p95 TTFT CV 54–63 % across runs, p50 2–18 %).
+fn is_tail(metric: Metric) -> bool {
+    matches!(
+        metric,
+        Metric::Latency(_, Stat::Percentile(p)) | Metric::DecodeRate(Stat::Percentile(p))
+            if p >= 90.0 || p <= 10.0
+    )
+}
+
+/// The interval of a positive statistic from its block-bootstrap log
+/// variance: exp(ln T ± t_{ν,(1+level)/2}·√v), ν = the variance's degrees
+/// of freedom (Satterthwaite 1946, as in `stats::runs`), on the log scale
+/// because a latency quantile's error is multiplicative.
+fn log_t_interval(s: &RunStat, level: f64) -> Interval {
+    let t = stats::student_t_quantile(0.5 + level / 2.0, s.var_df);
+    let half = t * s.log_var.sqrt();
+    Interval {
+        lo: s.point * (-half).exp(),
+        hi: s.point * half.exp(),
+    }
 }
 
 /// Bloom's (1995) minimum detectable relative effect at 80 % power from the

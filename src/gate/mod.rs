@@ -7,6 +7,8 @@
 mod data;
 mod decision;
 mod eval;
+#[cfg(test)]
+mod eval_tests;
 mod file;
 mod report;
 mod runs;
@@ -15,7 +17,8 @@ mod waiver;
 
 pub use decision::{
     Absolute, Binomial, Bound, Caveat, Counted, Decision, Finding, GridValue, NoEstimate,
-    PointValue, Relative, SkipReason, SweepChange, SweepMinimum, Test, TooFew,
+    NoiseSource, PointValue, Relative, RunNoise, SkipReason, SweepChange, SweepMinimum, Test,
+    TooFew, Unmeasured,
 };
 pub use eval::{Comparison, Design, evaluate};
 pub use file::{

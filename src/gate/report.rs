@@ -23,6 +23,14 @@ pub enum Verdict {
     Inconclusive,
     /// Could not be evaluated (no comparable baseline, metric absent).
     Skipped,
+    /// The candidate run is invalid (its `context.validity.problems`): the
+    /// client, not the server, limited the measurement, or the window was
+    /// cut; no rule is judged. Exit [`exit_code::INVALID`].
+    Invalid,
+    /// The gate has relative rules and every one was skipped for lack of a
+    /// comparable baseline: nothing was compared, so this is not a pass.
+    /// Exit policy as for inconclusive.
+    Ungated,
 }
 
 impl Verdict {
@@ -32,6 +40,8 @@ impl Verdict {
             Verdict::Fail => "fail",
             Verdict::Inconclusive => "inconclusive",
             Verdict::Skipped => "skipped",
+            Verdict::Invalid => "invalid",
+            Verdict::Ungated => "ungated",
         }
     }
 }
@@ -49,6 +59,8 @@ pub enum Outcome {
     Waived,
     Inconclusive,
     Skipped,
+    /// Not judged: the candidate run is invalid.
+    Invalid,
 }
 
 impl Outcome {
@@ -60,6 +72,7 @@ impl Outcome {
             Outcome::Waived => "waived",
             Outcome::Inconclusive => "inconclusive",
             Outcome::Skipped => "skipped",
+            Outcome::Invalid => "invalid",
         }
     }
 }
@@ -198,10 +211,12 @@ pub(super) struct Measured {
 /// The complete result of a gate over one comparison.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GateReport {
+    /// First, so the JSON verdict's first field says it (an invalid run or
+    /// an ungated comparison must not be read past).
+    pub verdict: Verdict,
     /// tokengate version that produced the report.
     pub tool_version: String,
     pub gate: String,
-    pub verdict: Verdict,
     /// Process exit code this report implies (see [`crate::exit_code`]).
     pub exit_code: i32,
     pub policy: Policy,
@@ -231,11 +246,18 @@ pub struct SideBySide {
     pub baseline_server: Option<f64>,
     pub candidate_client: Option<f64>,
     pub candidate_server: Option<f64>,
+    /// The histogram bucket `[lower, upper]` ms a server quantile was
+    /// interpolated in (`upper` None: the `+Inf` bucket); None when exact
+    /// or absent. The value is known only to lie in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_server_bucket: Option<(f64, Option<f64>)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_server_bucket: Option<(f64, Option<f64>)>,
 }
 
 impl GateReport {
-    /// 0 pass, 1 fail, 3 inconclusive or all-skipped when the policy blocks
-    /// on inconclusive (else 0).
+    /// 0 pass, 1 fail, 3 inconclusive, all-skipped or ungated when the
+    /// policy blocks on inconclusive (else 0), 4 invalid.
     pub fn exit_code(&self) -> i32 {
         exit_code_for(self.verdict, self.policy.inconclusive)
     }
@@ -245,9 +267,13 @@ pub(crate) fn exit_code_for(verdict: Verdict, policy: InconclusivePolicy) -> i32
     match (verdict, policy) {
         (Verdict::Pass, _) => exit_code::PASS,
         (Verdict::Fail, _) => exit_code::FAIL,
-        (Verdict::Inconclusive | Verdict::Skipped, InconclusivePolicy::Block) => {
-            exit_code::INCONCLUSIVE
+        (Verdict::Invalid, _) => exit_code::INVALID,
+        (
+            Verdict::Inconclusive | Verdict::Skipped | Verdict::Ungated,
+            InconclusivePolicy::Block,
+        ) => exit_code::INCONCLUSIVE,
+        (Verdict::Inconclusive | Verdict::Skipped | Verdict::Ungated, InconclusivePolicy::Warn) => {
+            exit_code::PASS
         }
-        (Verdict::Inconclusive | Verdict::Skipped, InconclusivePolicy::Warn) => exit_code::PASS,
     }
 }

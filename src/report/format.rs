@@ -74,6 +74,7 @@ pub fn outcome_emoji(o: Outcome) -> &'static str {
         Outcome::Waived => "🔕",
         Outcome::Inconclusive => "❔",
         Outcome::Skipped => "⏭️",
+        Outcome::Invalid => "🚫",
     }
 }
 
@@ -83,6 +84,8 @@ pub fn verdict_emoji(v: Verdict) -> &'static str {
         Verdict::Fail => "❌",
         Verdict::Inconclusive => "❔",
         Verdict::Skipped => "⏭️",
+        Verdict::Invalid => "🚫",
+        Verdict::Ungated => "🔓",
     }
 }
 

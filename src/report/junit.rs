@@ -116,6 +116,22 @@ fn suite(report: &GateReport) -> TestSuite {
     for (k, v) in props {
         suite.add_property(Property::new(k, v));
     }
+    // An invalid run or an ungated comparison is the suite's first test
+    // case, so a JUnit viewer shows it before any rule.
+    if let Some(headline) = crate::wording::verdict_headline(report.verdict) {
+        let mut status = if report.verdict == crate::gate::Verdict::Invalid {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_type("invalid");
+            s
+        } else {
+            TestCaseStatus::skipped()
+        };
+        status.set_message(headline);
+        status.set_description(report.warnings.join("\n"));
+        let mut tc = TestCase::new(format!("verdict: {}", report.verdict.as_str()), status);
+        tc.set_classname(classname.as_str());
+        suite.add_test_case(tc);
+    }
     for r in &report.rules {
         let status = match r.outcome {
             Outcome::Fail => {
@@ -128,6 +144,11 @@ fn suite(report: &GateReport) -> TestSuite {
             Outcome::Skipped => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(r.explanation.clone());
+                s
+            }
+            Outcome::Invalid => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(format!("invalid run: {}", r.explanation));
                 s
             }
             Outcome::Inconclusive => {

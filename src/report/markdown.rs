@@ -264,11 +264,22 @@ fn side_rows(report: &GateReport) -> Vec<SideRow> {
         .map(|r| SideRow {
             metric: escape_markdown(&r.metric),
             baseline_client: format::value(r.baseline_client, &r.unit),
-            baseline_server: format::value(r.baseline_server, &r.unit),
+            baseline_server: server_cell(r.baseline_server, r.baseline_server_bucket, &r.unit),
             candidate_client: format::value(r.candidate_client, &r.unit),
-            candidate_server: format::value(r.candidate_server, &r.unit),
+            candidate_server: server_cell(r.candidate_server, r.candidate_server_bucket, &r.unit),
         })
         .collect()
+}
+
+/// A server value: its bucket's resolution when it was read from a coarse
+/// histogram, else the value.
+fn server_cell(v: Option<f64>, bucket: Option<(f64, Option<f64>)>, unit: &str) -> String {
+    match (v, bucket) {
+        (Some(_), Some((lower, upper))) => {
+            escape_markdown(&crate::wording::bucketed_ms(lower, upper))
+        }
+        _ => format::value(v, unit),
+    }
 }
 
 /// Escape, and shorten to `max` characters when given.
@@ -441,7 +452,7 @@ impl View {
         let mut view = View::build(report, Degrade::ShortCells)
             .expect("the ShortCells level always yields a view");
         let rank = |o: Outcome| match o {
-            Outcome::Fail => 0,
+            Outcome::Fail | Outcome::Invalid => 0,
             Outcome::Inconclusive => 1,
             Outcome::Warn => 2,
             Outcome::Waived => 3,

@@ -34,6 +34,7 @@ mod trend;
 pub use block_bootstrap::{run_stat_quantile, run_stat_ratio};
 pub use blocklen::{BlockLength, optimal_block_length};
 pub use bootstrap::{bootstrap_quantile, bootstrap_quantile_ratio, bootstrap_ratio_of_sums};
+pub(crate) use dist::student_t_quantile;
 pub use estimate::{
     BootstrapConfig, Direction, Interval, RatioEstimate, mde_from_interval,
     mde_from_interval_at_power, requests_to_settle,

@@ -131,6 +131,11 @@ pub enum BetweenSource {
     Calibration,
     /// The runs being compared (some side has ≥ 2 runs).
     Runs,
+    /// Not measured: a policy's assumed between-run coefficient of
+    /// variation (the gate's `unmeasured_run_cv`), used for the median,
+    /// means and throughput when one run a side and no calibration leave
+    /// τ² unknown. Treated as known exactly (a large `df`).
+    Assumed,
 }
 
 /// The between-run variance τ² of a log statistic, with its uncertainty.

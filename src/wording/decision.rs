@@ -3,17 +3,82 @@
 //! that means ("the interval straddles the limit; about 800 requests per
 //! side would settle it").
 
-use super::number::{change, exact, p_value, percent, points, value};
+use super::number::{change, exact, p_value, percent, points, share, value};
 use crate::gate::{
     Absolute, Binomial, Bound, Caveat, Counted, Decision, Finding, GridValue, NoEstimate,
-    PointValue, Relative, SkipReason, SweepChange, SweepMinimum, TooFew,
+    NoiseSource, PointValue, Relative, SkipReason, SweepChange, SweepMinimum, TooFew, Unmeasured,
 };
+
+/// What to do when run-to-run noise hides a change: more runs a side, a
+/// calibration, or both sides in one window.
+const MORE_RUNS_ADVICE: &str =
+    "run `--repeat 3`, promote more baseline runs, or `tokengate calibrate`";
+
+/// A metric's canonical name as words: `ttft.p95` → `p95 TTFT`,
+/// `output_tokens_per_s` → `output tokens/s`.
+pub fn metric_words(metric: &str) -> String {
+    let kind = |k: &str| match k {
+        "ttft" | "ttfb" | "itl" | "tpot" | "e2e" => Some(k.to_uppercase()),
+        "decode_tokens_per_s" => Some("decode tokens/s".to_owned()),
+        _ => None,
+    };
+    if let Some((k, stat)) = metric.split_once('.')
+        && let Some(k) = kind(k)
+    {
+        return format!("{stat} {k}");
+    }
+    metric
+        .strip_suffix("_per_s")
+        .map(|m| format!("{}/s", m.replace('_', " ")))
+        .unwrap_or_else(|| metric.replace('_', " "))
+}
+
+/// The warning for a rule whose limit is a smaller change than the setup
+/// can detect: "this setup cannot detect a 15 % rise of p95 TTFT; it
+/// detects ≥ 42 %; run `--repeat 3` or `ab`". `limit` and `mde` are
+/// relative changes (0.15, 0.42).
+pub fn undetectable(metric: &str, bound: Bound, limit: f64, mde: f64) -> String {
+    let direction = match bound {
+        Bound::Max => "rise",
+        Bound::Min => "fall",
+    };
+    format!(
+        "this setup cannot detect a {} {direction} of {}; it detects ≥ {}; run `--repeat 3` or `ab`",
+        percent(limit),
+        metric_words(metric),
+        share(mde)
+    )
+}
+
+/// The sentence that opens a report whose verdict is not about the server:
+/// an invalid run or an ungated comparison (`None` for other verdicts).
+pub fn verdict_headline(verdict: crate::gate::Verdict) -> Option<&'static str> {
+    use crate::gate::Verdict;
+    match verdict {
+        Verdict::Invalid => Some(
+            "INVALID: the candidate run cannot be trusted, so no rule was judged (exit 4); fix what the warnings name and run again",
+        ),
+        Verdict::Ungated => Some(
+            "UNGATED: every relative rule was skipped for lack of a comparable baseline, so nothing was compared; this is not a pass",
+        ),
+        _ => None,
+    }
+}
+
+/// A validity problem of the candidate run, for the report's warnings.
+pub fn invalid_run_problem(message: &str, advice: &str) -> String {
+    format!("the run is invalid, no rule was judged: {message}; to fix: {advice}")
+}
 
 /// The explanation of a rule on `metric` (its canonical name) whose values
 /// are in `unit` (`ms`, `tok/s`, `%` for fractions, empty for plain numbers).
 pub fn explain(metric: &str, unit: &str, decision: &Decision) -> String {
     match decision {
         Decision::IncompleteBundle => "bundle is incomplete (interrupted run)".into(),
+        Decision::InvalidRun => {
+            "not judged: the candidate run is invalid (see the report's warnings for why and what to change)".into()
+        }
+        Decision::NoiseUnmeasured(d) => unmeasured(metric, d),
         Decision::Skipped { reason } => format!("skipped: {}", skip_reason(metric, reason)),
         Decision::TooFewSamples(t) => too_few(t),
         Decision::NoEstimate { reason } => no_estimate(metric, *reason),
@@ -107,6 +172,46 @@ fn caveats(c: &[Caveat]) -> String {
         .collect()
 }
 
+fn unmeasured(metric: &str, d: &Unmeasured) -> String {
+    format!(
+        "{metric} changed {} against the {} limit (within-run {}): with one baseline run, one candidate run and no calibration the run-to-run noise of a tail quantile is unmeasured, so its minimum detectable effect is unknown and it is neither failed nor passed; {MORE_RUNS_ADVICE}.",
+        change(d.point),
+        change(d.limit),
+        ci(
+            d.level,
+            &change(d.within_run_interval.lo),
+            &change(d.within_run_interval.hi)
+        ),
+    )
+}
+
+/// The noise an interval includes and the smallest change it can show.
+fn noise_note(d: &Relative) -> String {
+    let Some(n) = &d.noise else {
+        return String::new();
+    };
+    let runs = format!("{} vs {} runs", n.candidate_runs, n.baseline_runs);
+    let source = match n.source {
+        NoiseSource::Calibration => {
+            format!("run-to-run CV {} from the calibration", share(n.between_cv))
+        }
+        NoiseSource::Runs => format!(
+            "run-to-run CV {} measured from the runs",
+            share(n.between_cv)
+        ),
+        NoiseSource::Assumed => format!(
+            "run-to-run CV {} assumed (policy unmeasured_run_cv: noise not measured)",
+            share(n.between_cv)
+        ),
+        NoiseSource::SharedWindow => "both in one time window".to_owned(),
+    };
+    let mde = d
+        .mde
+        .map(|m| format!("; detects changes ≥ {}", share(m)))
+        .unwrap_or_default();
+    format!(" [{runs}, {source}{mde}]")
+}
+
 fn relative(metric: &str, d: &Relative) -> String {
     let f = |x: f64| {
         if d.is_difference() {
@@ -121,13 +226,20 @@ fn relative(metric: &str, d: &Relative) -> String {
         ci(d.level, &f(d.interval.lo), &f(d.interval.hi)),
         f(d.limit)
     );
-    let note = caveats(&d.caveats);
+    let note = format!("{}{}", caveats(&d.caveats), noise_note(d));
     let (p, alpha) = (p_value(d.p_adjusted), exact(d.alpha));
     match d.finding {
-        Finding::Past => format!(
+        Finding::Past if d.is_difference() => format!(
             "{shown}: past the limit and significantly worse than baseline (adjusted p = {p} < {alpha}){note}."
         ),
+        Finding::Past => format!(
+            "{shown}: the whole interval is past the limit and significantly worse than baseline (adjusted p = {p} < {alpha}){note}."
+        ),
         Finding::Within => format!("{shown}: the whole interval is within the limit{note}."),
+        Finding::PointPast if d.p_adjusted < d.alpha => format!(
+            "{shown}: past the limit and worse than baseline (adjusted p = {p} < {alpha}), but the interval reaches within the limit{}{note}.",
+            settle(d.requests_to_settle)
+        ),
         Finding::PointPast => format!(
             "{shown}: past the limit, but not significantly worse than baseline (adjusted p = {p} ≥ {alpha}){}{note}.",
             settle(d.requests_to_settle)
@@ -290,7 +402,23 @@ mod tests {
             finding,
             requests_to_settle: None,
             caveats: vec![],
+            mde: None,
+            noise: None,
         }
+    }
+
+    #[test]
+    fn metric_names_read_as_words_and_the_mde_warning_names_both_changes() {
+        assert_eq!(metric_words("ttft.p95"), "p95 TTFT");
+        assert_eq!(metric_words("output_tokens_per_s"), "output tokens/s");
+        assert_eq!(
+            metric_words("decode_tokens_per_s.p50"),
+            "p50 decode tokens/s"
+        );
+        assert_eq!(
+            undetectable("ttft.p95", Bound::Max, 0.15, 0.4237),
+            "this setup cannot detect a 15 % rise of p95 TTFT; it detects ≥ 42.4 %; run `--repeat 3` or `ab`"
+        );
     }
 
     #[test]
@@ -298,7 +426,7 @@ mod tests {
         let d = Decision::Relative(rel(1.32, 1.24, 1.41, Finding::Past));
         assert_eq!(
             explain("ttft.p95", "ms", &d),
-            "ttft.p95 changed +32 % (95 % CI +24 % to +41 %) against the +15 % limit: past the limit and significantly worse than baseline (adjusted p = 0.0012 < 0.05)."
+            "ttft.p95 changed +32 % (95 % CI +24 % to +41 %) against the +15 % limit: the whole interval is past the limit and significantly worse than baseline (adjusted p = 0.0012 < 0.05)."
         );
     }
 

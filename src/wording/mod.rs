@@ -10,9 +10,9 @@
 mod decision;
 mod number;
 
-pub use decision::explain;
+pub use decision::{explain, invalid_run_problem, metric_words, undetectable, verdict_headline};
 pub use number::{
-    change, clock, decimals, duration, exact, fixed, group_thousands, grouped, load, millis,
-    number, p_relation, p_value, percent, points, request_rate, share, signed, signed_with,
+    bucketed_ms, change, clock, decimals, duration, exact, fixed, group_thousands, grouped, load,
+    millis, number, p_relation, p_value, percent, points, request_rate, share, signed, signed_with,
     significant, throughput, value,
 };

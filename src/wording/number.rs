@@ -149,6 +149,19 @@ pub fn signed(v: f64, decimals: usize, unit: &str) -> String {
     signed_with(v, |m| self::decimals(m, decimals), unit)
 }
 
+/// A server quantile interpolated in a histogram bucket, shown with the
+/// bucket's resolution instead of a false precision: `≤ 50 ms bucket`
+/// (bucket 40–50 ms), `> 300 ms bucket` (the `+Inf` bucket). The
+/// interpolated value inside the bucket is not shown: Prometheus'
+/// `histogram_quantile` assumes values spread evenly within a bucket, which
+/// nothing guarantees, so only the bucket is known.
+pub fn bucketed_ms(lower: f64, upper: Option<f64>) -> String {
+    match upper {
+        Some(u) => format!("≤ {} ms bucket", number(u)),
+        None => format!("> {} ms bucket", number(lower)),
+    }
+}
+
 /// A fraction as a percentage with up to two decimals: `0.5 %`, `12.25 %`.
 pub fn percent(fraction: f64) -> String {
     if fraction.is_nan() {
@@ -398,5 +411,12 @@ mod tests {
         assert_eq!(signed(f64::NEG_INFINITY, 1, "%"), "−∞ %");
         assert_eq!(number(-0.00002), "0");
         assert_eq!(value(f64::INFINITY, "ms"), "∞ ms");
+    }
+
+    #[test]
+    fn bucketed_server_quantiles_show_the_bucket_not_a_false_precision() {
+        assert_eq!(bucketed_ms(40.0, Some(50.0)), "≤ 50 ms bucket");
+        assert_eq!(bucketed_ms(300.0, None), "> 300 ms bucket");
+        assert_eq!(bucketed_ms(0.0, Some(2.5)), "≤ 2.5 ms bucket");
     }
 }

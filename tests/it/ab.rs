@@ -79,6 +79,15 @@ async fn verdicts(baseline: SimProfile, candidate: SimProfile, pairs: u64) -> Ve
         );
         let store = dir.path().join("baselines");
         tokengate::baseline::promote(&base, &store, 5).expect("promote");
+        // Two more baseline runs, so the set measures its run-to-run noise
+        // (with one run a side the gate assumes a 20 % CV and cannot show
+        // a +30 % change: inconclusive, by design).
+        for k in 1..3 {
+            let mut b = baseline.clone();
+            b.seed = 1000 + 100 * k + pair;
+            let more = bundle_of(dir.path(), &format!("base{k}"), b).await;
+            tokengate::baseline::promote(&more, &store, 5).expect("promote");
+        }
         let report = gate_bundle(&GateOptions {
             bundle: cand,
             gate: root.join("gates/default.yaml"),
@@ -178,22 +187,40 @@ fn model_bundle(p: &SimProfile, n: u64, concurrency: u32) -> tokengate::bundle::
     b
 }
 
+/// Baseline runs per pair in the model-drawn tests.
+const BASELINE_RUNS: u64 = 5;
+
 /// Gate verdicts of `pairs` model-drawn (baseline, candidate) pairs, 200
-/// requests each, simulator seeds differing per run.
-fn model_verdicts(base: &SimProfile, cand: &SimProfile, pairs: u64) -> Vec<Verdict> {
+/// requests a run, [`BASELINE_RUNS`] baseline runs, simulator seeds
+/// differing per run.
+fn model_verdicts(
+    base: &SimProfile,
+    cand: &SimProfile,
+    pairs: u64,
+    baseline_runs: u64,
+) -> Vec<Verdict> {
     use tokengate::gate::{BaselineDesc, Comparison, Date, evaluate, load_gate_file};
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let gate = load_gate_file(&root.join("gates/default.yaml")).expect("default gate");
     (0..pairs)
         .map(|pair| {
-            let b = model_bundle(
-                &SimProfile {
-                    seed: 1000 + pair,
-                    ..base.clone()
-                },
-                200,
-                16,
-            );
+            // Five baseline runs (a `--keep 5` baseline set), so the gate
+            // measures the run-to-run noise instead of assuming it: with one
+            // run a side it assumes the policy's 20 % CV and cannot show a
+            // +30 % change (a sound refusal, not what this test is about).
+            let runs: Vec<_> = (0..baseline_runs)
+                .map(|k| {
+                    model_bundle(
+                        &SimProfile {
+                            seed: 1000 + 100 * k + pair,
+                            ..base.clone()
+                        },
+                        200,
+                        16,
+                    )
+                })
+                .collect();
+            let b = &runs[0];
             let c = model_bundle(
                 &SimProfile {
                     seed: 5000 + pair,
@@ -207,7 +234,7 @@ fn model_verdicts(base: &SimProfile, cand: &SimProfile, pairs: u64) -> Vec<Verdi
                 &Comparison {
                     candidate: &c,
                     candidate_digest: format!("pair-{pair}"),
-                    baseline_runs: vec![&b],
+                    baseline_runs: runs.iter().collect(),
                     baseline_desc: BaselineDesc {
                         location: "model".into(),
                         git_ref: None,
@@ -244,7 +271,7 @@ fn model_verdicts(base: &SimProfile, cand: &SimProfile, pairs: u64) -> Vec<Verdi
 #[test]
 fn default_gate_never_fails_twenty_a_a_pairs() {
     let p = profile(0, 40.0, 4.0);
-    let v = model_verdicts(&p, &p, 20);
+    let v = model_verdicts(&p, &p, 20, BASELINE_RUNS);
     let fails = v.iter().filter(|&&v| v == Verdict::Fail).count();
     let inconclusive = v.iter().filter(|&&v| v == Verdict::Inconclusive).count();
     eprintln!(
@@ -258,8 +285,27 @@ fn default_gate_never_fails_twenty_a_a_pairs() {
 /// the default gate fails at least 19 of 20 pairs.
 #[test]
 fn default_gate_fails_twenty_a_b_pairs() {
-    let v = model_verdicts(&profile(0, 40.0, 4.0), &profile(0, 52.0, 5.0), 20);
+    let v = model_verdicts(
+        &profile(0, 40.0, 4.0),
+        &profile(0, 52.0, 5.0),
+        20,
+        BASELINE_RUNS,
+    );
     let fails = v.iter().filter(|&&v| v == Verdict::Fail).count();
     eprintln!("A/B (model): {fails} of {} failed", v.len());
     assert!(fails >= 19, "{v:?}");
+}
+
+/// One baseline run and one candidate run, no calibration: the noise
+/// between runs is unmeasured, so the default gate neither fails an A/A
+/// pair nor passes an A/B pair (+30 % TTFT, decode 25 % slower) — it says
+/// inconclusive, with the MDE and what to do.
+#[test]
+fn one_run_a_side_never_fails_a_a_and_never_passes_a_b() {
+    let (a, b) = (profile(0, 40.0, 4.0), profile(0, 52.0, 5.0));
+    let aa = model_verdicts(&a, &a, 10, 1);
+    assert!(aa.iter().all(|&v| v != Verdict::Fail), "{aa:?}");
+    let ab = model_verdicts(&a, &b, 10, 1);
+    assert!(ab.iter().all(|&v| v != Verdict::Pass), "{ab:?}");
+    eprintln!("one run a side: A/A {aa:?}; A/B {ab:?}");
 }

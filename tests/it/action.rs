@@ -640,9 +640,9 @@ async fn action_gates_a_simulated_run_and_publishes_outputs_summary_annotations_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn action_inconclusive_input_blocks_a_skipped_gate_and_the_check_run_says_failure() {
+async fn action_inconclusive_input_blocks_an_ungated_gate_and_the_check_run_says_failure() {
     let (fake, api) = FakeGitHub::start().await;
-    // Only a relative rule and an empty baselines directory: skipped.
+    // Only a relative rule and an empty baselines directory: ungated.
     let ws = workspace_with("name: rel\nrules:\n  - metric: ttft.p95\n    max_increase: 15%\n");
     let with = |policy: &str| {
         vec![
@@ -659,7 +659,7 @@ async fn action_inconclusive_input_blocks_a_skipped_gate_and_the_check_run_says_
     };
     let job = run_action_async(ws.path().to_owned(), with("block"), vec![], api.clone()).await;
     let all = job.all_output();
-    assert_eq!(job.outputs["verdict"], "skipped", "{all}");
+    assert_eq!(job.outputs["verdict"], "ungated", "{all}");
     assert_eq!(job.outputs["exit-code"], "3");
     assert_eq!(job.step("Apply the verdict").code, 3);
     let notice = job
@@ -669,6 +669,13 @@ async fn action_inconclusive_input_blocks_a_skipped_gate_and_the_check_run_says_
         .find(|l| l.starts_with("::error title=tokengate%3A no baseline comparison::"))
         .map(str::to_owned);
     assert!(notice.is_some(), "{all}");
+    let ungated = job
+        .step("Run tokengate check")
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error title=tokengate ungated::UNGATED"))
+        .map(str::to_owned);
+    assert!(ungated.is_some(), "{all}");
     let verdict: Value = serde_json::from_slice(
         &std::fs::read(ws.path().join("tokengate-out/verdict.json")).expect("verdict.json"),
     )

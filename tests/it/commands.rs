@@ -621,7 +621,7 @@ async fn check_shows_the_run_a_blank_line_and_the_verdict_and_writes_every_file(
     })
     .await
     .expect("check");
-    assert_eq!(o.status, Status::Pass);
+    assert_eq!(o.status, Status::Pass, "{}\n{:?}", o.stdout, o.warnings);
     assert_quiet(&o);
     let mut files = vec![bundle.clone()];
     files.extend(

@@ -38,6 +38,8 @@ fn relative(
         finding,
         requests_to_settle: None,
         caveats: vec![],
+        mde: None,
+        noise: None,
     }
 }
 
@@ -87,7 +89,7 @@ pub fn fixed_report() -> GateReport {
     fail.p_value = Some(0.0004);
     fail.p_adjusted = Some(0.0012);
     fail.mde = Some(0.071);
-    fail.explanation = "ttft.p95 changed +32 % (95 % CI +24 % to +41 %) against the +15 % limit: past the limit and significantly worse than baseline (adjusted p = 0.0012 < 0.05).".into();
+    fail.explanation = "ttft.p95 changed +32 % (95 % CI +24 % to +41 %) against the +15 % limit: the whole interval is past the limit and significantly worse than baseline (adjusted p = 0.0012 < 0.05).".into();
 
     let mut pass = result(
         "output_tokens_per_s max_decrease 10%",
@@ -270,6 +272,8 @@ pub fn fixed_report() -> GateReport {
                 baseline_server: Some(101.5),
                 candidate_client: Some(158.4),
                 candidate_server: Some(139.2),
+                baseline_server_bucket: None,
+                candidate_server_bucket: None,
             },
             tokengate::gate::SideBySide {
                 metric: "queue time p95".into(),
@@ -278,6 +282,8 @@ pub fn fixed_report() -> GateReport {
                 baseline_server: Some(2.0),
                 candidate_client: None,
                 candidate_server: Some(41.0),
+                baseline_server_bucket: None,
+                candidate_server_bucket: None,
             },
         ],
     }
@@ -594,8 +600,11 @@ fn a_user_template_overrides_the_built_in_one() {
 
 #[test]
 fn evaluated_reports_render_in_every_format() {
-    use super::gate::{Spec, comparison, gate, make_bundle, today};
-    let base = make_bundle(&Spec::default());
+    use super::gate::{Spec, baseline_runs, comparison, gate, make_bundle, today};
+    // Eight baseline runs: the gate measures the run-to-run noise, so a
+    // tail quantile can fail (with one run a side it is inconclusive).
+    let runs = baseline_runs(&Spec::default(), 8);
+    let base: Vec<&tokengate::bundle::Bundle> = runs.iter().collect();
     let cand = make_bundle(&Spec {
         seed: 5,
         ttft_ms: 170.0,
@@ -604,7 +613,7 @@ fn evaluated_reports_render_in_every_format() {
     let g = gate(
         "name: e2e\nrules:\n  - metric: ttft.p95\n    max_increase: 15%\n  - metric: stream_error_rate\n    max: 0.5%\n  - metric: output_tokens_per_s\n    max_decrease: 10%\n  - metric: itl.p95\n    max: 150ms\n  - metric: error_rate\n    max_increase: 2pp\n  - metric: e2e.p99\n    max_increase: 15%\n",
     );
-    let report = evaluate(&g, &comparison(&cand, &[&base]), &[], today());
+    let report = evaluate(&g, &comparison(&cand, &base), &[], today());
     let md = render(&MarkdownRenderer::new(), &report);
     assert!(
         md.contains("| ❌ fail | ttft.p95 max\\_increase 15% |"),

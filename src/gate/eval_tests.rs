@@ -94,6 +94,7 @@ fn all_relative_rules_without_a_baseline_is_ungated_naming_the_field_that_differ
         chosen: None,
         change_under_test: Vec::new(),
         warnings: Vec::new(),
+        calibration_refused: None,
         refused: vec![Refusal {
             location: "baselines/quickstart/".into(),
             workload: cand.context.workload_name.clone(),

@@ -228,6 +228,12 @@ fn gate_options(opts: &AbOptions) -> super::GateOptions {
     }
 }
 
+/// Why the throughputs of an A/B bundle say nothing about its side: the
+/// balanced schedule gives both sides the same number of requests in the
+/// same window, whatever each server's speed, so a slower side shows in its
+/// latencies, not its throughput.
+const SHARED_THROUGHPUT: &str = "interleaved A/B run: both sides completed the same number of requests in one shared window, so output tok/s and req/s are equal by design and cannot show a regression of either side; compare TPOT, ITL and E2E instead";
+
 fn recorder_for(plan: &Plan) -> Recorder {
     let expected = plan.total_requests().unwrap_or(4096) as usize;
     Recorder::new(plan.slo, plan.pricing.clone(), plan.max_tokens, expected)
@@ -333,6 +339,7 @@ async fn measure_pair(
             other_endpoint: other.plan.endpoint.display(),
             order_seed: plan.seed,
         });
+        bundle.context.warnings.push(SHARED_THROUGHPUT.to_owned());
         record_validity(&t.plan, &mut bundle, &lengths, &schedule);
         bundle
     };

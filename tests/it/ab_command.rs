@@ -163,6 +163,16 @@ async fn both_bundles_are_valid_bundles_of_n_requests_with_the_same_prompts() {
         assert_eq!(ab.side, side);
         assert_eq!(ab.order_seed, 5);
         assert!(b.context.endpoint.starts_with("http://127.0.0.1:"));
+        // Per-side throughput is equal by design in a shared window; the
+        // bundle says so rather than let a throughput rule reassure.
+        assert!(
+            b.context
+                .warnings
+                .iter()
+                .any(|w| w.contains("equal by design")),
+            "{:?}",
+            b.context.warnings
+        );
     }
     assert_ne!(base.context.endpoint, cand.context.endpoint);
     let lengths = prompt_lengths(&base);

@@ -80,10 +80,23 @@ pub async fn run(opts: AbOptions) -> anyhow::Result<Outcome> {
     }
     let waivers = load_waiver_file(&gate_opts)?;
     let candidate_profile = candidate_profile(&opts, &a_endpoint, &b_endpoint)?;
+    let baseline_profile = match &a_endpoint {
+        Endpoint::Sim(name) => Some(
+            profile_of(
+                &ProfileSource::Builtin(name.clone()),
+                &ProfileOverrides::default(),
+            )
+            .context("--baseline-endpoint: the simulator's built-in profile")?,
+        ),
+        Endpoint::Http(_) => None,
+    };
 
-    let a = connect_with(&side_options(&opts, &opts.baseline_endpoint), None)
-        .await
-        .with_context(|| format!("baseline endpoint {}", a_endpoint.display()))?;
+    let a = connect_with(
+        &side_options(&opts, &opts.baseline_endpoint),
+        baseline_profile,
+    )
+    .await
+    .with_context(|| format!("baseline endpoint {}", a_endpoint.display()))?;
     // A `sim://` candidate running another built-in is named after it, so
     // its bundle says which profile it measured.
     let candidate_endpoint = match &opts.candidate_sim {
@@ -187,7 +200,7 @@ fn candidate_profile(
         .clone()
         .unwrap_or_else(|| ProfileSource::Builtin(name.clone()));
     let mut profile = profile_of(&source, &ProfileOverrides::default())
-        .context("the candidate's simulator profile")?;
+        .context("--candidate-endpoint: the simulator's profile")?;
     if matches!(source, ProfileSource::Builtin(_)) && matches!(a, Endpoint::Sim(_)) {
         profile.seed = profile.seed.wrapping_add(1);
     }

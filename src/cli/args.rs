@@ -294,6 +294,13 @@ pub struct CliAbArgs {
     /// `slow-decode`); default: the one its name says.
     #[arg(long, value_name = "NAME")]
     pub candidate_builtin: Option<String>,
+    /// Time to first token of a `sim://` candidate's simulator, ms
+    /// (replaces its profile's; no built-in has a slower prefill).
+    #[arg(long, value_name = "MS")]
+    pub candidate_ttft_ms: Option<f64>,
+    /// Time per output token of a `sim://` candidate's simulator, ms.
+    #[arg(long, value_name = "MS")]
+    pub candidate_tpot_ms: Option<f64>,
     /// Gate file (YAML).
     #[arg(long, default_value = "gates/default.yaml")]
     pub gate: PathBuf,

@@ -73,6 +73,11 @@ impl TryFrom<CliAbArgs> for AbOptions {
             baseline_endpoint: a.baseline_endpoint,
             candidate_endpoint: a.candidate_endpoint,
             candidate_sim,
+            candidate_overrides: ProfileOverrides {
+                ttft_ms: a.candidate_ttft_ms,
+                tpot_ms: a.candidate_tpot_ms,
+                ..ProfileOverrides::default()
+            },
             gate: a.gate,
             waivers: a.waivers,
             inconclusive: a.inconclusive,

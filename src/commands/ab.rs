@@ -43,6 +43,9 @@ pub struct AbOptions {
     /// The simulator profile of a `sim://` candidate (`--candidate-profile`
     /// or `--candidate-builtin`); `None`: the built-in its name says.
     pub candidate_sim: Option<ProfileSource>,
+    /// `--candidate-ttft-ms`/`--candidate-tpot-ms`: applied to a `sim://`
+    /// candidate's profile.
+    pub candidate_overrides: ProfileOverrides,
     pub gate: PathBuf,
     pub waivers: Option<PathBuf>,
     pub inconclusive: Option<InconclusivePolicy>,
@@ -99,11 +102,14 @@ pub async fn run(opts: AbOptions) -> anyhow::Result<Outcome> {
     .with_context(|| format!("baseline endpoint {}", a_endpoint.display()))?;
     // A `sim://` candidate running another built-in is named after it, so
     // its bundle says which profile it measured.
-    let candidate_endpoint = match &opts.candidate_sim {
-        Some(ProfileSource::Builtin(name)) if matches!(b_endpoint, Endpoint::Sim(_)) => {
-            format!("sim://{name}")
-        }
+    // Changed timings are named too: `sim://quickstart (ttft_ms 52)`.
+    let candidate_endpoint = match (&opts.candidate_sim, &b_endpoint) {
+        (Some(ProfileSource::Builtin(name)), Endpoint::Sim(_)) => format!("sim://{name}"),
         _ => opts.candidate_endpoint.clone(),
+    };
+    let candidate_endpoint = match (&b_endpoint, changed_timings(&opts.candidate_overrides)) {
+        (Endpoint::Sim(_), Some(t)) => format!("{candidate_endpoint} ({t})"),
+        _ => candidate_endpoint,
     };
     let b = match connect_with(&side_options(&opts, &candidate_endpoint), candidate_profile)
         .await
@@ -187,9 +193,9 @@ fn candidate_profile(
     b: &Endpoint,
 ) -> anyhow::Result<Option<crate::sim::SimProfile>> {
     let Endpoint::Sim(name) = b else {
-        if opts.candidate_sim.is_some() {
+        if opts.candidate_sim.is_some() || changed_timings(&opts.candidate_overrides).is_some() {
             bail!(
-                "--candidate-profile/--candidate-builtin: only for a `sim://` candidate endpoint, got {}",
+                "--candidate-profile/--candidate-builtin/--candidate-ttft-ms/--candidate-tpot-ms: only for a `sim://` candidate endpoint, got {}",
                 b.display()
             );
         }
@@ -199,12 +205,21 @@ fn candidate_profile(
         .candidate_sim
         .clone()
         .unwrap_or_else(|| ProfileSource::Builtin(name.clone()));
-    let mut profile = profile_of(&source, &ProfileOverrides::default())
+    let mut profile = profile_of(&source, &opts.candidate_overrides)
         .context("--candidate-endpoint: the simulator's profile")?;
     if matches!(source, ProfileSource::Builtin(_)) && matches!(a, Endpoint::Sim(_)) {
         profile.seed = profile.seed.wrapping_add(1);
     }
     Ok(Some(profile))
+}
+
+/// The candidate simulator's changed timings in words, if any.
+fn changed_timings(o: &ProfileOverrides) -> Option<String> {
+    let parts: Vec<String> = [("ttft_ms", o.ttft_ms), ("tpot_ms", o.tpot_ms)]
+        .iter()
+        .filter_map(|(name, v)| v.map(|v| format!("{name} {v}")))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// The run options of one side: the shared workload and overrides with that

@@ -491,7 +491,7 @@ pub(super) fn record_validity(
     clippy::too_many_arguments,
     reason = "one call site, all facts of a run"
 )]
-pub(super) fn assemble(
+fn assemble(
     plan: &Plan,
     recorded: Recorded,
     started: SystemTime,

@@ -46,6 +46,7 @@ fn options(w: &Path, a: &str, b: &str, report_dir: &Path) -> AbOptions {
         baseline_endpoint: a.to_owned(),
         candidate_endpoint: b.to_owned(),
         candidate_sim: None,
+        candidate_overrides: Default::default(),
         gate: root.join("gates/default.yaml"),
         waivers: None,
         inconclusive: None,
@@ -284,6 +285,57 @@ async fn sim_endpoints_on_both_sides_with_a_slower_builtin_candidate() {
     for name in ["report.md", "junit.xml", "verdict.json"] {
         assert!(report_dir.join(name).is_file(), "{name}");
     }
+}
+
+/// The regression demo: the quickstart's simulator on both sides, the
+/// candidate's prefill 30 % slower and decode 25 % slower — `ab` fails it
+/// (exit 1). A run the client's validity check declares invalid is run
+/// again, at most three times in all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slower_sim_candidate_fails_with_exit_1() {
+    let _turn = TURN.lock().await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for attempt in 1..=3 {
+        let dir = tempfile::tempdir().unwrap();
+        let report_dir = dir.path().join("out");
+        let out = tokengate()
+            .arg("ab")
+            .arg(root.join("examples/quickstart.yaml"))
+            .args(["--baseline-endpoint", "sim://quickstart"])
+            .args(["--candidate-endpoint", "sim://quickstart"])
+            .args(["--candidate-ttft-ms", "52", "--candidate-tpot-ms", "10"])
+            .args(["--requests", "100", "--quiet"])
+            .arg("--gate")
+            .arg(root.join("gates/default.yaml"))
+            .arg("--report-dir")
+            .arg(&report_dir)
+            .output()
+            .expect("run tokengate");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (_, pb) = bundle_paths(&report_dir);
+        let cand = read_bundle(&pb).expect("candidate bundle");
+        assert_eq!(
+            cand.context.endpoint,
+            "sim://quickstart (ttft_ms 52, tpot_ms 10)"
+        );
+        let base = read_bundle(&bundle_paths(&report_dir).0).expect("baseline bundle");
+        let problems: Vec<String> = [&base, &cand]
+            .iter()
+            .flat_map(|b| {
+                b.context
+                    .validity
+                    .problems
+                    .iter()
+                    .map(|p| p.message.clone())
+            })
+            .collect();
+        if problems.is_empty() {
+            assert_eq!(out.status.code(), Some(1), "{stdout}");
+            return;
+        }
+        eprintln!("ab demo run {attempt} invalid, run again: {problems:?}");
+    }
+    panic!("three invalid runs in a row");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

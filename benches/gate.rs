@@ -274,6 +274,7 @@ fn synthetic_run(seed: u64) -> Bundle {
             },
             warnings: vec![],
             validity: Default::default(),
+            ab: None,
         },
         metrics: recorded.metrics,
         histograms: recorded.histograms,

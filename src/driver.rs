@@ -6,6 +6,12 @@
 //! every finished record to the recorder over a channel. A stop signal
 //! (SIGINT/SIGTERM) ends scheduling at once and abandons in-flight requests,
 //! so the bundle can still be written quickly, marked incomplete.
+//!
+//! `tokengate ab` runs one schedule against two endpoints
+//! ([`run_interleaved`]): each request slot of the schedule is mapped to a
+//! side (baseline A or candidate B) and a planned request ([`Schedule`]);
+//! each side has its own client and recorder channel. A plain run is the
+//! one-sided schedule, slot = planned request.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -89,6 +95,53 @@ pub struct DriverSummary {
     pub elapsed: Duration,
 }
 
+/// One endpoint of a schedule: where its requests go, where its records go.
+pub struct Side {
+    pub client: Arc<Client>,
+    pub tx: mpsc::Sender<RequestRecord>,
+}
+
+/// How the schedule's request slots map to sides and planned requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// One side; slot i sends planned request i.
+    Single,
+    /// Two sides (0 = baseline A, 1 = candidate B) in blocks of two
+    /// consecutive slots: block k holds one A and one B slot, in an order
+    /// drawn from `seed`, and both send planned request k. Randomized and
+    /// balanced within blocks, as the "duet" design does (Bulej et al. 2020,
+    /// "Duet benchmarking: improving measurement accuracy in the cloud",
+    /// *Empirical Software Engineering* 25), so noise that comes and goes
+    /// hits both sides alike and neither side always goes first.
+    Interleaved { seed: u64 },
+}
+
+/// Salt of the A/B order draw, so it is independent of the plan's other
+/// draws from the same seed (prompt choice, Poisson gaps).
+const AB_ORDER_SALT: u64 = 0xAB_0DE5_1DE5;
+
+impl Schedule {
+    /// Number of sides.
+    pub fn sides(self) -> u64 {
+        match self {
+            Schedule::Single => 1,
+            Schedule::Interleaved { .. } => 2,
+        }
+    }
+
+    /// The side and the planned request index of request slot `slot`.
+    pub fn slot(self, slot: u64) -> (usize, u64) {
+        match self {
+            Schedule::Single => (0, slot),
+            Schedule::Interleaved { seed } => {
+                let block = slot / 2;
+                let first = (mix64(seed ^ AB_ORDER_SALT ^ mix64(block)) & 1) as usize;
+                (first ^ (slot % 2) as usize, block)
+            }
+        }
+    }
+}
+
 /// Run the plan. Records go to `tx` in completion order.
 pub async fn run(
     plan: Arc<Plan>,
@@ -99,12 +152,44 @@ pub async fn run(
     progress: Arc<Progress>,
     events: Arc<RunEvents>,
 ) -> DriverSummary {
+    let sides = vec![Side { client, tx }];
+    run_schedule(plan, sides, Schedule::Single, epoch, stop, progress, events).await
+}
+
+/// Run the plan once against two sides in one time window (`tokengate ab`):
+/// the load of the plan (its concurrency or rate) is shared by both sides,
+/// every planned request is sent once to each side (warm-up included), and
+/// the records of side s go to `sides[s].tx` with `index` = the planned
+/// request's index. The order within each block is drawn from the plan's
+/// seed ([`Schedule::Interleaved`]).
+pub async fn run_interleaved(
+    plan: Arc<Plan>,
+    sides: [Side; 2],
+    epoch: Instant,
+    stop: Arc<StopSignal>,
+    progress: Arc<Progress>,
+    events: Arc<RunEvents>,
+) -> DriverSummary {
+    let schedule = Schedule::Interleaved { seed: plan.seed };
+    let sides = Vec::from(sides);
+    run_schedule(plan, sides, schedule, epoch, stop, progress, events).await
+}
+
+async fn run_schedule(
+    plan: Arc<Plan>,
+    sides: Vec<Side>,
+    schedule: Schedule,
+    epoch: Instant,
+    stop: Arc<StopSignal>,
+    progress: Arc<Progress>,
+    events: Arc<RunEvents>,
+) -> DriverSummary {
     let abandoned = Arc::new(AtomicU64::new(0));
     let ctx = Arc::new(Ctx {
         plan: plan.clone(),
-        client,
+        sides,
+        schedule,
         epoch,
-        tx,
         stop: stop.clone(),
         progress,
         abandoned: abandoned.clone(),
@@ -131,9 +216,9 @@ pub async fn run(
 
 struct Ctx {
     plan: Arc<Plan>,
-    client: Arc<Client>,
+    sides: Vec<Side>,
+    schedule: Schedule,
     epoch: Instant,
-    tx: mpsc::Sender<RequestRecord>,
     stop: Arc<StopSignal>,
     progress: Arc<Progress>,
     abandoned: Arc<AtomicU64>,
@@ -144,8 +229,9 @@ struct Ctx {
 }
 
 impl Ctx {
-    /// Is request `index`, about to start now, part of the warm-up?
-    fn phase(&self, index: u64, now: Instant) -> Phase {
+    /// Is request slot `slot`, about to start now, part of the warm-up?
+    fn phase(&self, slot: u64, now: Instant) -> Phase {
+        let (_, index) = self.schedule.slot(slot);
         let warm = match self.plan.warmup {
             Warmup::None => false,
             Warmup::Requests(n) => index < n,
@@ -163,8 +249,9 @@ impl Ctx {
         }
     }
 
-    /// May request `index` start at `now`?
-    fn may_start(&self, index: u64, now: Instant) -> bool {
+    /// May request slot `slot` start at `now`?
+    fn may_start(&self, slot: u64, now: Instant) -> bool {
+        let (_, index) = self.schedule.slot(slot);
         if self.stop.is_stopped() {
             return false;
         }
@@ -188,8 +275,11 @@ impl Ctx {
         }
     }
 
-    /// Send one planned request with the retry policy, record it.
-    async fn execute(&self, index: u64, scheduled_at: Duration, phase: Phase) {
+    /// Send the planned request of slot `slot` to its side with the retry
+    /// policy, record it.
+    async fn execute(&self, slot: u64, scheduled_at: Duration, phase: Phase) {
+        let (side, index) = self.schedule.slot(slot);
+        let Side { client, tx } = &self.sides[side];
         let planned = self.plan.request(index);
         self.progress.started.fetch_add(1, Ordering::Relaxed);
         self.progress.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -197,7 +287,7 @@ impl Ctx {
             let mut attempts = 0u32;
             loop {
                 attempts += 1;
-                let mut rec = self.client.send(&planned.spec, self.epoch).await;
+                let mut rec = client.send(&planned.spec, self.epoch).await;
                 let retry = match (&self.plan.retry, rec.outcome) {
                     (Some(policy), Outcome::Failed { kind, .. })
                         if attempts < policy.max_attempts && policy.on.contains(&kind) =>
@@ -240,7 +330,7 @@ impl Ctx {
                     self.progress.finished.fetch_add(1, Ordering::Relaxed);
                 }
                 // The recorder only goes away when the run is over.
-                let _ = self.tx.send(rec).await;
+                let _ = tx.send(rec).await;
             }
             None => {
                 self.abandoned.fetch_add(1, Ordering::Relaxed);
@@ -249,12 +339,9 @@ impl Ctx {
     }
 
     /// With a time-based warm-up and a request count, the count applies to
-    /// measured requests: stop once that many have been started.
+    /// measured requests (per side): stop once that many have been started.
     fn measured_quota_reached(&self, measured_started: u64) -> bool {
-        matches!(
-            (self.plan.stop, self.plan.warmup),
-            (StopAfter::Requests(n), Warmup::Duration(_)) if measured_started >= n
-        )
+        measured_started >= quota(self)
     }
 }
 
@@ -272,17 +359,17 @@ async fn closed_loop(ctx: Arc<Ctx>, concurrency: u32, think_time: Duration) {
                 if ctx.measured_quota_reached(measured_started.load(Ordering::SeqCst)) {
                     break;
                 }
-                let index = next.fetch_add(1, Ordering::SeqCst);
-                if !ctx.may_start(index, now) {
+                let slot = next.fetch_add(1, Ordering::SeqCst);
+                if !ctx.may_start(slot, now) {
                     break;
                 }
-                let phase = ctx.phase(index, now);
+                let phase = ctx.phase(slot, now);
                 if phase == Phase::Measured
                     && measured_started.fetch_add(1, Ordering::SeqCst) >= quota(&ctx)
                 {
                     break;
                 }
-                ctx.execute(index, now - ctx.epoch, phase).await;
+                ctx.execute(slot, now - ctx.epoch, phase).await;
                 if !think_time.is_zero() {
                     tokio::select! {
                         _ = tokio::time::sleep(think_time) => {}
@@ -295,11 +382,12 @@ async fn closed_loop(ctx: Arc<Ctx>, concurrency: u32, think_time: Duration) {
     while users.join_next().await.is_some() {}
 }
 
-/// Measured requests allowed in count mode with a time-based warm-up;
-/// unlimited otherwise (the index bound applies).
+/// Measured request slots allowed in count mode with a time-based warm-up
+/// (the count per side times the sides); unlimited otherwise (the index
+/// bound applies).
 fn quota(ctx: &Ctx) -> u64 {
     match (ctx.plan.stop, ctx.plan.warmup) {
-        (StopAfter::Requests(n), Warmup::Duration(_)) => n,
+        (StopAfter::Requests(n), Warmup::Duration(_)) => n.saturating_mul(ctx.schedule.sides()),
         _ => u64::MAX,
     }
 }
@@ -309,24 +397,24 @@ async fn open_loop(ctx: Arc<Ctx>, rate: f64, arrival: Arrival, max_in_flight: u3
     let mut tasks = tokio::task::JoinSet::new();
     let mut offset_s = 0.0f64;
     let mut measured_started = 0u64;
-    for index in 0u64.. {
-        // Absolute schedule: request i starts at epoch + t_i however late
+    for slot in 0u64.. {
+        // Absolute schedule: slot i starts at epoch + t_i however late
         // earlier requests finish, so a slow server meets the same load.
         let gap = match arrival {
             Arrival::Constant => 1.0 / rate,
             // Exponential inter-arrival times by inversion: −ln(1 − U)/λ
             // (Ross, Simulation, 5th ed., §5.1).
             Arrival::Poisson => {
-                let u = unit(mix64(ctx.plan.seed ^ 0xA11_0CA7E ^ mix64(index)));
+                let u = unit(mix64(ctx.plan.seed ^ 0xA11_0CA7E ^ mix64(slot)));
                 -(1.0 - u).ln() / rate
             }
         };
-        if index > 0 || arrival == Arrival::Poisson {
+        if slot > 0 || arrival == Arrival::Poisson {
             offset_s += gap;
         }
         let scheduled = Duration::from_secs_f64(offset_s);
         let at = ctx.epoch + scheduled;
-        if !ctx.may_start(index, at.max(Instant::now()))
+        if !ctx.may_start(slot, at.max(Instant::now()))
             || ctx.measured_quota_reached(measured_started)
         {
             break;
@@ -342,16 +430,16 @@ async fn open_loop(ctx: Arc<Ctx>, rate: f64, arrival: Arrival, max_in_flight: u3
             _ = ctx.stop.wait() => break,
         };
         let now = Instant::now();
-        if !ctx.may_start(index, now) {
+        if !ctx.may_start(slot, now) {
             break;
         }
-        let phase = ctx.phase(index, now);
+        let phase = ctx.phase(slot, now);
         if phase == Phase::Measured {
             measured_started += 1;
         }
         let ctx2 = ctx.clone();
         tasks.spawn(async move {
-            ctx2.execute(index, scheduled, phase).await;
+            ctx2.execute(slot, scheduled, phase).await;
             drop(permit);
         });
         // Reap finished tasks so the set does not grow with the run.
@@ -360,4 +448,49 @@ async fn open_loop(ctx: Arc<Ctx>, rate: f64, arrival: Arrival, max_in_flight: u3
         }
     }
     while tasks.join_next().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Schedule;
+
+    #[test]
+    fn a_single_schedule_sends_slot_i_as_planned_request_i() {
+        for slot in [0, 1, 7, 1000] {
+            assert_eq!(Schedule::Single.slot(slot), (0, slot));
+        }
+    }
+
+    #[test]
+    fn an_interleaved_block_sends_its_planned_request_once_to_each_side() {
+        let s = Schedule::Interleaved { seed: 7 };
+        let mut a_first = 0;
+        for block in 0..400u64 {
+            let (side0, k0) = s.slot(2 * block);
+            let (side1, k1) = s.slot(2 * block + 1);
+            assert_eq!((k0, k1), (block, block), "block {block}");
+            assert_ne!(side0, side1, "block {block}: one A and one B slot");
+            assert!(side0 < 2 && side1 < 2);
+            if side0 == 0 {
+                a_first += 1;
+            }
+        }
+        // A fair coin per block: 200 expected, a 4.5σ band (σ = 10) so the
+        // fixed seed is far from the edge.
+        assert!(
+            (155..=245).contains(&a_first),
+            "A first in {a_first} of 400"
+        );
+    }
+
+    #[test]
+    fn the_interleaved_order_is_a_function_of_the_seed() {
+        let order = |seed| -> Vec<usize> {
+            (0..64)
+                .map(|slot| Schedule::Interleaved { seed }.slot(slot).0)
+                .collect()
+        };
+        assert_eq!(order(7), order(7));
+        assert_ne!(order(7), order(8));
+    }
 }

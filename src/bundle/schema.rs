@@ -566,6 +566,32 @@ pub struct Context {
     /// written before this was recorded reads as having no problems.
     #[serde(default)]
     pub validity: Validity,
+    /// Set when this bundle is one side of an interleaved A/B run
+    /// (`tokengate ab`): both sides were measured in the same time window,
+    /// so their client and host facts (CPU, probe, host signals) are those
+    /// of the one shared client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ab: Option<AbPair>,
+}
+
+/// One side of an interleaved A/B run (`tokengate ab`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AbPair {
+    /// Which side this bundle is.
+    pub side: AbSide,
+    /// The other side's endpoint, credentials removed.
+    pub other_endpoint: String,
+    /// Seed of the A/B order within each block of two request slots (the
+    /// workload's seed).
+    pub order_seed: u64,
+}
+
+/// Baseline (A) or candidate (B) of an A/B run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AbSide {
+    Baseline,
+    Candidate,
 }
 
 /// Whether a run measured what its workload configured (`src/validity.rs`).

@@ -43,6 +43,9 @@ pub enum CliCommand {
     /// Measure the run-to-run noise of one setup (N A/A runs) and store it
     /// with the baseline set, so the gate knows how much runs differ.
     Calibrate(CliCalibrateArgs),
+    /// Measure a baseline and a candidate endpoint in one time window, their
+    /// requests interleaved, and gate the candidate against the baseline.
+    Ab(CliAbArgs),
 }
 
 /// Where baselines live.
@@ -261,6 +264,63 @@ pub struct CliCalibrateArgs {
     #[arg(long, conflicts_with = "rate")]
     pub concurrency: Option<u32>,
     /// Open loop at this many requests per second (Poisson arrivals).
+    #[arg(long)]
+    pub rate: Option<f64>,
+}
+
+/// `tokengate ab`: both endpoints measured in the same time window. Request
+/// slots go to A or B at random, one of each in every block of two, and both
+/// slots of a block send the same planned request, so both sides get the
+/// same prompt sequence and a noisy neighbour hits both alike.
+#[derive(Debug, Args, Clone)]
+#[command(mut_arg("endpoint", |a| a.hide(true)))]
+pub struct CliAbArgs {
+    /// Workload file (YAML): its prompts, warm-up (on both sides), request
+    /// count (per side) and load.
+    pub workload: PathBuf,
+    #[command(flatten)]
+    pub common: CliWorkloadArgs,
+    /// Baseline (A) endpoint: `http://HOST:PORT/v1` or `sim://NAME`.
+    #[arg(long, value_name = "URL")]
+    pub baseline_endpoint: String,
+    /// Candidate (B) endpoint: `http://HOST:PORT/v1` or `sim://NAME` (not
+    /// the baseline's URL: both sides would share one server).
+    #[arg(long, value_name = "URL")]
+    pub candidate_endpoint: String,
+    /// Simulator profile file (YAML) of a `sim://` candidate.
+    #[arg(long, value_name = "FILE", conflicts_with = "candidate_builtin")]
+    pub candidate_profile: Option<PathBuf>,
+    /// Built-in simulator profile of a `sim://` candidate (e.g.
+    /// `slow-decode`); default: the one its name says.
+    #[arg(long, value_name = "NAME")]
+    pub candidate_builtin: Option<String>,
+    /// Time to first token of a `sim://` candidate's simulator, ms
+    /// (replaces its profile's; no built-in has a slower prefill).
+    #[arg(long, value_name = "MS")]
+    pub candidate_ttft_ms: Option<f64>,
+    /// Time per output token of a `sim://` candidate's simulator, ms.
+    #[arg(long, value_name = "MS")]
+    pub candidate_tpot_ms: Option<f64>,
+    /// Gate file (YAML).
+    #[arg(long, default_value = "gates/default.yaml")]
+    pub gate: PathBuf,
+    /// Waivers file (default: `waivers.yaml` beside the gate file, if present).
+    #[arg(long)]
+    pub waivers: Option<PathBuf>,
+    /// What an inconclusive result does, overriding the gate file's
+    /// `policy.inconclusive`: `warn` (exit 0) or `block` (exit 3).
+    #[arg(long, value_name = "block|warn", value_parser = parse_inconclusive)]
+    pub inconclusive: Option<crate::gate::InconclusivePolicy>,
+    /// Directory for both bundles (`baseline.json`, `candidate.json`) and
+    /// the reports (`report.md`, `junit.xml`, `verdict.json`).
+    #[arg(long, default_value = "tokengate-out")]
+    pub report_dir: PathBuf,
+    /// Closed loop with this many concurrent users, shared by both sides
+    /// (about half of them on each at any time).
+    #[arg(long, conflicts_with = "rate")]
+    pub concurrency: Option<u32>,
+    /// Open loop at this many requests per second over both sides together
+    /// (Poisson arrivals; half go to each side).
     #[arg(long)]
     pub rate: Option<f64>,
 }

@@ -7,16 +7,16 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::args::{
-    CliBaselineArgs, CliBaselineCommand, CliCalibrateArgs, CliCheckArgs, CliCommentArgs,
+    CliAbArgs, CliBaselineArgs, CliBaselineCommand, CliCalibrateArgs, CliCheckArgs, CliCommentArgs,
     CliGateArgs, CliGateOptions, CliRunArgs, CliSimArgs, CliSoakArgs, CliSweepArgs,
     CliWorkloadArgs,
 };
 use crate::baseline::BaselineSource;
 use crate::commands::gate::GATE_REPORT_DIR;
 use crate::commands::{
-    BaselineOptions, CalibrateOptions, CheckOptions, CommentOptions, EnvLookup, GateCommandOptions,
-    GateOptions, Platform, ProfileOverrides, ProfileSource, ProgressMode, PublishFlags,
-    ReportOptions, RunOptions, SimOptions, SoakOptions, SweepOptions,
+    AbOptions, BaselineOptions, CalibrateOptions, CheckOptions, CommentOptions, EnvLookup,
+    GateCommandOptions, GateOptions, Platform, ProfileOverrides, ProfileSource, ProgressMode,
+    PublishFlags, ReportOptions, RunOptions, SimOptions, SoakOptions, SweepOptions,
 };
 use crate::driver::StopSignal;
 use crate::workload::Overrides;
@@ -50,6 +50,45 @@ impl TryFrom<CliCalibrateArgs> for CalibrateOptions {
             },
             baseline_dir: a.baseline_dir,
             out: a.out,
+        })
+    }
+}
+
+impl TryFrom<CliAbArgs> for AbOptions {
+    type Error = anyhow::Error;
+    fn try_from(a: CliAbArgs) -> anyhow::Result<AbOptions> {
+        let overrides = Overrides {
+            concurrency: a.concurrency,
+            rate: a.rate,
+            ..common_overrides(&a.common)
+        };
+        let candidate_sim = match (a.candidate_profile, a.candidate_builtin) {
+            (Some(file), _) => Some(ProfileSource::File(file)),
+            (None, Some(name)) => Some(ProfileSource::Builtin(name)),
+            (None, None) => None,
+        };
+        Ok(AbOptions {
+            workload: a.workload,
+            overrides,
+            baseline_endpoint: a.baseline_endpoint,
+            candidate_endpoint: a.candidate_endpoint,
+            candidate_sim,
+            candidate_overrides: ProfileOverrides {
+                ttft_ms: a.candidate_ttft_ms,
+                tpot_ms: a.candidate_tpot_ms,
+                ..ProfileOverrides::default()
+            },
+            gate: a.gate,
+            waivers: a.waivers,
+            inconclusive: a.inconclusive,
+            report_dir: a.report_dir,
+            progress: if a.common.quiet {
+                ProgressMode::Off
+            } else {
+                ProgressMode::Auto
+            },
+            stop: StopSignal::new(),
+            env: process_env(),
         })
     }
 }

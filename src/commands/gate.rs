@@ -163,7 +163,7 @@ fn judge(opts: &GateOptions, notes: &mut Vec<String>) -> anyhow::Result<GateOutc
     })
 }
 
-fn load_waiver_file(opts: &GateOptions) -> anyhow::Result<Vec<Waiver>> {
+pub(super) fn load_waiver_file(opts: &GateOptions) -> anyhow::Result<Vec<Waiver>> {
     let path = match &opts.waivers {
         Some(p) => p.clone(),
         None => {
@@ -270,7 +270,10 @@ pub fn comparison<'a>(
     }
 }
 
-fn write_reports(report: &GateReport, opts: &GateOptions) -> anyhow::Result<Vec<PathBuf>> {
+pub(super) fn write_reports(
+    report: &GateReport,
+    opts: &GateOptions,
+) -> anyhow::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     let markdown = markdown_renderer(opts.template.as_deref())?;
     let outputs: [(&Option<PathBuf>, &dyn Renderer); 3] = [

@@ -3,6 +3,7 @@
 //! anyhow::Result<Outcome>`; `main` converts the arguments, runs, prints the
 //! [`Outcome`] and exits with its status.
 
+pub mod ab;
 pub mod baseline;
 pub mod calibrate;
 mod chart_files;
@@ -20,6 +21,7 @@ pub mod soak;
 pub mod summary;
 pub mod sweep;
 
+pub use ab::AbOptions;
 pub use baseline::BaselineOptions;
 pub use calibrate::CalibrateOptions;
 pub use check::CheckOptions;

@@ -133,14 +133,12 @@ pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
     } else {
         super::repeat::measure_series(&target, &opts).await
     };
-    if let Some(LocalSim(server)) = target.local_sim {
-        // Bounded: an interrupted run must still write its bundle promptly.
-        let _ = tokio::time::timeout(Duration::from_millis(500), server.shutdown()).await;
-    }
+    let plan = target.plan.clone();
+    target.shutdown().await;
     Ok(RunOutcome {
         bundle: result?,
         path: opts.out,
-        plan: target.plan,
+        plan,
     })
 }
 
@@ -148,15 +146,35 @@ pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
 /// the simulator behind a `sim://` endpoint), what preflight found.
 pub(super) struct Target {
     pub plan: Arc<Plan>,
-    client: Arc<Client>,
+    pub client: Arc<Client>,
     metrics_url: Option<String>,
-    preflight_warning: Option<String>,
+    pub preflight_warning: Option<String>,
     local_sim: Option<LocalSim>,
+}
+
+impl Target {
+    /// Stop the simulator of a `sim://` endpoint, if one was started.
+    /// Bounded: an interrupted run must still write its bundle promptly.
+    pub(super) async fn shutdown(self) {
+        if let Some(LocalSim(server)) = self.local_sim {
+            let _ = tokio::time::timeout(Duration::from_millis(500), server.shutdown()).await;
+        }
+    }
 }
 
 /// Load the plan, start the simulator of a `sim://` endpoint, check the
 /// endpoint serves the model, build the client.
 async fn connect(opts: &RunOptions) -> anyhow::Result<Target> {
+    connect_with(opts, None).await
+}
+
+/// [`connect`], with the simulator of a `sim://` endpoint started from
+/// `sim_profile` instead of the built-in profile the endpoint names (`ab`'s
+/// `--candidate-profile`/`--candidate-builtin`).
+pub(super) async fn connect_with(
+    opts: &RunOptions,
+    sim_profile: Option<crate::sim::SimProfile>,
+) -> anyhow::Result<Target> {
     let env = opts.env.clone();
     let plan = load_plan(&opts.workload, &opts.overrides, &|k| env(k))?;
     let plan = Arc::new(plan);
@@ -165,8 +183,11 @@ async fn connect(opts: &RunOptions) -> anyhow::Result<Target> {
     let base_url = match &plan.endpoint {
         Endpoint::Http(url) => url.clone(),
         Endpoint::Sim(name) => {
-            let profile = crate::sim::SimProfile::builtin(name)
-                .with_context(|| format!("{}: field `endpoint`", opts.workload.display()))?;
+            let profile = match sim_profile {
+                Some(p) => p,
+                None => crate::sim::SimProfile::builtin(name)
+                    .with_context(|| format!("{}: field `endpoint`", opts.workload.display()))?,
+            };
             let server = crate::sim::SimServer::start(profile, "127.0.0.1:0".parse()?)
                 .await
                 .context("cannot start the built-in simulator")?;
@@ -323,29 +344,85 @@ pub(super) async fn measure_run(
     }
     let cpu_after = crate::runinfo::process_cpu();
     let ended_wall = SystemTime::now();
-
-    let recorded = recorder.finish();
-    let (lengths, schedule) = (recorded.output_lengths.clone(), recorded.schedule.clone());
-    let cpu_user = cpu_after.0.saturating_sub(cpu_before.0);
-    let cpu_sys = cpu_after.1.saturating_sub(cpu_before.1);
-    let mut bundle = assemble(
-        &plan,
-        recorded,
+    let window = RunWindow {
         started_wall,
         ended_wall,
+        cpu: (
+            cpu_after.0.saturating_sub(cpu_before.0),
+            cpu_after.1.saturating_sub(cpu_before.1),
+        ),
+        host_start: &host_start,
+        host_end: &host_end,
+        probe: probe_reading.as_ref(),
+        summary: &summary,
+    };
+    let (mut bundle, lengths, schedule) = finish_bundle(&plan, recorder.finish(), &window, &*env);
+    if let Some(w) = &target.preflight_warning {
+        bundle.context.warnings.push(w.clone());
+    }
+    if let Some(server) = &server {
+        bundle.metrics.queue_time_ms = server.queue_time_ms.clone();
+    }
+    bundle.server = server;
+    // Last: validity reads the client's final saturation verdict.
+    record_validity(&plan, &mut bundle, &lengths, &schedule);
+    let run = MeasuredRun {
+        bundle,
+        elapsed: summary.elapsed,
+        host_start,
+        host_end,
+    };
+    Ok((run, pooled))
+}
+
+/// What a measurement window shares between the bundles measured in it
+/// (one for `run`, one per side for `ab`): wall times, the client's CPU use,
+/// host samples, the client probe's reading and the driver's summary.
+pub(super) struct RunWindow<'a> {
+    pub started_wall: SystemTime,
+    pub ended_wall: SystemTime,
+    /// The client process's user and system CPU time over the run.
+    pub cpu: (Duration, Duration),
+    pub host_start: &'a crate::runinfo::HostSample,
+    pub host_end: &'a crate::runinfo::HostSample,
+    pub probe: Option<&'a crate::runinfo::probe::ProbeReading>,
+    pub summary: &'a driver::DriverSummary,
+}
+
+/// The bundle of one endpoint's records in `window`, with the client's
+/// verdict on itself; also the facts validity needs (output lengths, the
+/// schedule), for the caller to assess once the bundle is complete.
+pub(super) fn finish_bundle(
+    plan: &Plan,
+    recorded: Recorded,
+    window: &RunWindow,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (
+    Bundle,
+    crate::metrics::OutputLengths,
+    crate::metrics::ScheduleFacts,
+) {
+    let (lengths, schedule) = (recorded.output_lengths.clone(), recorded.schedule.clone());
+    let summary = window.summary;
+    let mut bundle = assemble(
+        plan,
+        recorded,
+        window.started_wall,
+        window.ended_wall,
         summary.elapsed,
-        (cpu_user, cpu_sys),
+        window.cpu,
         summary.interrupted.clone(),
         summary.abandoned,
-        &*env,
+        env,
     );
-    bundle.context.client.host = crate::runinfo::host_signals(&host_start, &host_end);
+    bundle.context.client.host = crate::runinfo::host_signals(window.host_start, window.host_end);
     // Saturated means the client limited the measurement (the probe's
     // verdict), not that the host was busy: high host CPU pressure or a
     // busy client process are reported as information only.
     let latency_p50 = bundle.metrics.ttft_ms.p50.or(bundle.metrics.e2e_ms.p50);
-    let health = probe_reading
-        .map(|r| crate::runinfo::assess(&r, latency_p50, &crate::runinfo::Thresholds::default()));
+    let health = window
+        .probe
+        .map(|r| crate::runinfo::assess(r, latency_p50, &crate::runinfo::Thresholds::default()));
     let client = &mut bundle.context.client;
     let mut busy = Vec::new();
     if client.cpu_utilization > 0.8 {
@@ -376,28 +453,13 @@ pub(super) async fn measure_run(
         _ => {}
     }
     bundle.context.client.health = health;
-    if let Some(w) = &target.preflight_warning {
-        bundle.context.warnings.push(w.clone());
-    }
-    if let Some(server) = &server {
-        bundle.metrics.queue_time_ms = server.queue_time_ms.clone();
-    }
-    bundle.server = server;
-    // Last: validity reads the client's final saturation verdict.
-    record_validity(&plan, &mut bundle, &lengths, &schedule);
-    let run = MeasuredRun {
-        bundle,
-        elapsed: summary.elapsed,
-        host_start,
-        host_end,
-    };
-    Ok((run, pooled))
+    (bundle, lengths, schedule)
 }
 
 /// `context.validity` from the plan and the recorded facts; each problem
 /// other than the client's own (already among the warnings) is also a
 /// warning, so the summary and reports show it.
-fn record_validity(
+pub(super) fn record_validity(
     plan: &Plan,
     bundle: &mut Bundle,
     lengths: &crate::metrics::OutputLengths,
@@ -554,6 +616,7 @@ fn assemble(
         },
         warnings,
         validity: Default::default(),
+        ab: None,
     };
     Bundle {
         schema_version: SCHEMA_VERSION,

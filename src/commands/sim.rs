@@ -68,7 +68,10 @@ pub async fn run(opts: SimOptions) -> anyhow::Result<Outcome> {
 }
 
 /// The profile from its source with the overrides applied, validated.
-fn profile_of(source: &ProfileSource, o: &ProfileOverrides) -> anyhow::Result<SimProfile> {
+pub(super) fn profile_of(
+    source: &ProfileSource,
+    o: &ProfileOverrides,
+) -> anyhow::Result<SimProfile> {
     let mut profile = match source {
         ProfileSource::File(p) => SimProfile::from_yaml_file(p)?,
         ProfileSource::Builtin(name) => SimProfile::builtin(name)?,

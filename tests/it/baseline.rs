@@ -92,6 +92,7 @@ fn bundle() -> Bundle {
             },
             warnings: Vec::new(),
             validity: Default::default(),
+            ab: None,
         },
         metrics: Metrics {
             ttft_ms: latency(120.0),

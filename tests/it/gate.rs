@@ -187,6 +187,7 @@ pub fn make_bundle(spec: &Spec) -> Bundle {
             },
             warnings: vec![],
             validity: Default::default(),
+            ab: None,
         },
         metrics: Metrics {
             ttft_ms: stats_of(&mut ttfts),

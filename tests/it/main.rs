@@ -1,6 +1,7 @@
 //! Integration tests: one binary with modules keeps link time down on 2 cores.
 
 mod ab;
+mod ab_command;
 mod action;
 mod baseline;
 mod calibrate;

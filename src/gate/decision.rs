@@ -189,6 +189,10 @@ pub struct RunNoise {
     /// Between-run coefficient of variation of the statistic,
     /// √(exp(τ²) − 1) (log-normal run effects).
     pub between_cv: f64,
+    /// The CV the runs or the calibration showed, when it was below the
+    /// policy's `min_run_cv` and `between_cv` is that floor instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floored_from: Option<f64>,
     pub candidate_runs: usize,
     pub baseline_runs: usize,
 }

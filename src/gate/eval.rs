@@ -791,6 +791,23 @@ impl Evaluator<'_> {
             })
             .filter(|b| b.df > 0.0 && b.tau2 >= 0.0 && b.within >= 0.0);
         let measured = cand.len() >= 2 || base.len() >= 2;
+        // A measured τ² below the policy's floor is raised to it (see
+        // `Policy::min_run_cv`); `floored_from` keeps what was measured.
+        // CV ↔ τ²: a log-normal run effect with CV c has Var ln =
+        // ln(1 + c²) (Johnson, Kotz & Balakrishnan 1994, ch. 14, eq. 14.8a).
+        let floor_tau2 = (1.0 + policy.min_run_cv * policy.min_run_cv).ln();
+        let mut floored_from = None;
+        let mut floored = |b: BetweenRun| {
+            if b.tau2 < floor_tau2 {
+                floored_from = Some(b.tau2.exp_m1().max(0.0).sqrt());
+                BetweenRun {
+                    tau2: floor_tau2,
+                    ..b
+                }
+            } else {
+                b
+            }
+        };
         let (external, source) = if self.cmp.design == Design::Paired {
             // Both sides in one window: the run effect is common and cancels
             // in the ratio (Bulej et al. 2020); treating the sides' within-run
@@ -798,9 +815,14 @@ impl Evaluator<'_> {
             // only widens the interval.
             (Some(assumed_between(0.0)), NoiseSource::SharedWindow)
         } else if let Some(c) = calibrated {
-            (Some(c), NoiseSource::Calibration)
+            (Some(floored(c)), NoiseSource::Calibration)
         } else if measured {
-            (None, NoiseSource::Runs)
+            // The runs' own estimate (as `compare_runs` would make it),
+            // floored; None (no valid estimate) leaves it to compare_runs.
+            (
+                stats::between_run_variance(&[&cand, &base]).map(&mut floored),
+                NoiseSource::Runs,
+            )
         } else if is_tail(metric) {
             // One run a side, nothing known about the spread between runs:
             // a tail quantile's run-to-run CV was 54–63 % in issue 12, so no
@@ -860,6 +882,7 @@ impl Evaluator<'_> {
             noise: Some(RunNoise {
                 source,
                 between_cv,
+                floored_from,
                 candidate_runs: c.candidate_runs,
                 baseline_runs: c.baseline_runs,
             }),

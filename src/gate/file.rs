@@ -72,6 +72,16 @@ pub struct Policy {
     /// interval says. Tail quantiles get no assumed CV: unmeasured, they
     /// are never failed (their run-to-run CV was 54–63 %).
     pub unmeasured_run_cv: f64,
+    /// Floor of the between-run coefficient of variation measured from runs
+    /// or a calibration, as a fraction (0 turns it off). Runs recorded back
+    /// to back on one quiet host can show almost no spread (the committed
+    /// quickstart baseline's five runs: 0–0.04 %), and the moment estimate
+    /// of τ² is truncated at 0, but a candidate measured later, on another
+    /// runner, differs by more: issue 12 measured p50 TTFT at CV 1.8 % and
+    /// output tok/s at 10.6 % on a busy 2-core host. Without a floor a
+    /// burst of near-identical baseline runs makes the run-to-run term
+    /// vanish, and an unchanged server measured on a busier runner fails.
+    pub min_run_cv: f64,
 }
 
 impl Default for Policy {
@@ -84,6 +94,7 @@ impl Default for Policy {
             seed: 1,
             min_requests: 50,
             unmeasured_run_cv: 0.20,
+            min_run_cv: 0.03,
         }
     }
 }
@@ -590,6 +601,7 @@ struct RawPolicy {
     seed: Option<u64>,
     min_requests: Option<Spanned<u64>>,
     unmeasured_run_cv: Option<Spanned<String>>,
+    min_run_cv: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -683,6 +695,23 @@ pub fn parse_gate_file(text: &str, origin: &str) -> Result<GateFile, GateFileErr
                     )
                 })?;
             policy.unmeasured_run_cv = v;
+        }
+        if let Some(cv) = p.min_run_cv {
+            let v = units::parse_percentage(&cv.value)
+                .ok()
+                .map(units::Percentage::fraction)
+                .filter(|v| (0.0..=1.0).contains(v))
+                .ok_or_else(|| {
+                    invalid(
+                        &cv.referenced,
+                        "policy.min_run_cv".into(),
+                        format!(
+                            "expected a coefficient of variation like `3%` in [0 %, 100 %], found `{}`",
+                            cv.value
+                        ),
+                    )
+                })?;
+            policy.min_run_cv = v;
         }
     }
     if raw.rules.value.is_empty() {
@@ -1023,7 +1052,7 @@ mod tests {
         );
         assert_eq!(
             err("name: x\npolicy:\n  alpah: 0.1\nrules: []\n"),
-            "gates/t.yaml: line 3 column 3: unknown field `alpah`, expected one of inconclusive, alpha, confidence, bootstrap_resamples, seed, min_requests, unmeasured_run_cv"
+            "gates/t.yaml: line 3 column 3: unknown field `alpah`, expected one of inconclusive, alpha, confidence, bootstrap_resamples, seed, min_requests, unmeasured_run_cv, min_run_cv"
         );
         assert_eq!(
             err("name: x\nrules: []\n"),

@@ -191,19 +191,30 @@ fn noise_note(d: &Relative) -> String {
         return String::new();
     };
     let runs = format!("{} vs {} runs", n.candidate_runs, n.baseline_runs);
-    let source = match n.source {
-        NoiseSource::Calibration => {
-            format!("run-to-run CV {} from the calibration", share(n.between_cv))
-        }
-        NoiseSource::Runs => format!(
-            "run-to-run CV {} measured from the runs",
-            share(n.between_cv)
-        ),
-        NoiseSource::Assumed => format!(
-            "run-to-run CV {} assumed (policy unmeasured_run_cv: noise not measured)",
-            share(n.between_cv)
-        ),
-        NoiseSource::SharedWindow => "both in one time window".to_owned(),
+    let floored = |origin: &str, measured: f64| {
+        format!(
+            "run-to-run CV {} (the policy's min_run_cv floor; {origin} showed {})",
+            share(n.between_cv),
+            share(measured)
+        )
+    };
+    let source = match (n.source, n.floored_from) {
+        (NoiseSource::Calibration, Some(m)) => floored("the calibration", m),
+        (NoiseSource::Runs, Some(m)) => floored("the runs", m),
+        (source, _) => match source {
+            NoiseSource::Calibration => {
+                format!("run-to-run CV {} from the calibration", share(n.between_cv))
+            }
+            NoiseSource::Runs => format!(
+                "run-to-run CV {} measured from the runs",
+                share(n.between_cv)
+            ),
+            NoiseSource::Assumed => format!(
+                "run-to-run CV {} assumed (policy unmeasured_run_cv: noise not measured)",
+                share(n.between_cv)
+            ),
+            NoiseSource::SharedWindow => "both in one time window".to_owned(),
+        },
     };
     let mde = d
         .mde

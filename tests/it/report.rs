@@ -619,7 +619,14 @@ fn evaluated_reports_render_in_every_format() {
         md.contains("| ❌ fail | ttft.p95 max\\_increase 15% |"),
         "{md}"
     );
-    assert_eq!(md.matches("\n| ✅ pass |").count(), 5, "{md}");
+    // Throughput −3.4 % is inconclusive: eight near-identical baseline runs
+    // get the policy's run-to-run floor (min_run_cv 3 %), whose interval
+    // reaches past −10 %.
+    assert_eq!(md.matches("\n| ✅ pass |").count(), 4, "{md}");
+    assert!(
+        md.contains("| ❔ inconclusive | output\\_tokens\\_per\\_s max\\_decrease 10% |"),
+        "{md}"
+    );
     assert!(md.contains("(ITL gaps resampled with an effective sample size of one per request)"));
     let xml = render(&JunitRenderer, &report);
     let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit");

@@ -274,6 +274,18 @@ async fn measure(period: Duration, mut stopped: oneshot::Receiver<()>) -> ProbeR
 /// protected runs was at most 3.9 ms in 19 of 22 (tokio's 1 ms timer
 /// granularity included); below 4 ms this machine cannot tell a client
 /// delay from its noise.
+///
+/// The floor was raised from those 4 ms to 12 ms when the default gate
+/// moved its blocking latency statistic from p95 to p50 TTFT (issue 12):
+/// what invalidates a run is now a client delay that could move the
+/// median, and in the table above the tick-lag p50 — which moves TTFT
+/// p50 — stayed at 3 ms or less (TTFT p50 shift ≤ 3.0 ms, 6 % of 50 ms,
+/// under the 15 % limit) in every condition whose tick-lag p95 was below
+/// 12 ms, while the starved conditions read 18.9–198.7 ms and still fire.
+/// A debug-build client with the simulator on the same two cores, on an
+/// otherwise idle host, reads 4–10 ms at 1,600–4,000 SSE events/s: with
+/// the 4 ms floor every such run was invalid, though its median moved by
+/// about 1 ms.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Thresholds {
     pub floor_ms: f64,
@@ -283,7 +295,7 @@ pub struct Thresholds {
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
-            floor_ms: 4.0,
+            floor_ms: 12.0,
             latency_share: 0.1,
         }
     }
@@ -566,7 +578,7 @@ mod tests {
         // the true TTFT is ~10 ms, so the floor applies.
         let r = reading(&lags(590.0, 700.0), None, 9.0);
         let h = assess(&r, Some(600.0), &Thresholds::default());
-        assert_eq!(h.limit_ms, 4.0);
+        assert_eq!(h.limit_ms, Thresholds::default().floor_ms);
         assert!(h.limited, "{h:?}");
     }
 

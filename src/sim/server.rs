@@ -18,7 +18,6 @@ use axum::serve::ListenerExt;
 use rand::RngExt;
 use rand::rngs::Xoshiro256PlusPlus;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::clock::sleep_until;
@@ -707,44 +706,73 @@ impl Job {
 }
 
 /// A running simulator on a socket.
+///
+/// It serves on a tokio runtime of its own, on its own threads, as a real
+/// server runs in its own process: on the runtime of the client that
+/// measures it, its work (token pacing, SSE framing) would delay the
+/// client's wake-ups, and the client probe would rightly see a client
+/// whose measurement is held up — by the endpoint it measures.
 #[derive(Debug)]
 pub struct SimServer {
     addr: SocketAddr,
     state: Arc<SimState>,
     shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    /// Fires when the simulator's runtime has stopped.
+    done: Option<oneshot::Receiver<()>>,
 }
+
+/// Worker threads of the simulator's own runtime: the machines tokengate
+/// is tested on have two cores.
+const SIM_WORKER_THREADS: usize = 2;
 
 impl SimServer {
     /// Validates the profile, binds `addr` (port 0 picks a free port) and
-    /// serves on the current tokio runtime until `shutdown` or drop.
+    /// serves on a runtime of its own until `shutdown` or drop.
     pub async fn start(profile: SimProfile, addr: SocketAddr) -> Result<SimServer, SimError> {
         let state = Arc::new(SimState::new(profile)?);
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| SimError::Bind { addr, source })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| SimError::Bind { addr, source })?;
+        let bind_error = |source| SimError::Bind { addr, source };
+        let std_listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+        std_listener.set_nonblocking(true).map_err(bind_error)?;
+        let local = std_listener.local_addr().map_err(bind_error)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(SIM_WORKER_THREADS)
+            .thread_name("tokengate-sim")
+            .enable_all()
+            .build()
+            .map_err(bind_error)?;
+        let listener = {
+            let _context = runtime.enter();
+            tokio::net::TcpListener::from_std(std_listener).map_err(bind_error)?
+        };
         // axum::serve leaves Nagle on; without TCP_NODELAY each small SSE
         // frame can wait for the previous ACK (~15 ms seen, CRATES.md).
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
         let (tx, rx) = oneshot::channel::<()>();
+        let (done_tx, done_rx) = oneshot::channel::<()>();
         let router = app(Arc::clone(&state));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        std::thread::Builder::new()
+            .name("tokengate-sim".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let _ = axum::serve(listener, router)
+                        .with_graceful_shutdown(async move {
+                            let _ = rx.await;
+                        })
+                        .await;
+                });
+                // Streams still running after the graceful shutdown are
+                // cut; the runtime gets a moment to drop them.
+                runtime.shutdown_timeout(Duration::from_millis(500));
+                let _ = done_tx.send(());
+            })
+            .map_err(bind_error)?;
         Ok(SimServer {
             addr: local,
             state,
             shutdown: Some(tx),
-            task: Some(task),
+            done: Some(done_rx),
         })
     }
 
@@ -775,13 +803,10 @@ impl SimServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(Duration::from_secs(2), &mut task)
-                .await
-                .is_err()
-            {
-                task.abort();
-            }
+        if let Some(done) = self.done.take() {
+            // At most 2 s; past that the simulator's thread finishes on
+            // its own (its runtime cuts what is left).
+            let _ = tokio::time::timeout(Duration::from_secs(2), done).await;
         }
     }
 }

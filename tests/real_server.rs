@@ -316,6 +316,26 @@ fn run_bundle(workload: &Path, out: &Path, meta: &[(&str, &str)]) -> tokengate::
     .bundle
 }
 
+/// A run that the client's own validity check accepts: a run it declares
+/// invalid (on a 2-core host shared with vLLM, `client_limited` when the
+/// host starves the client) is measured again, at most three times in all,
+/// with the reason printed.
+fn valid_run(workload: &Path, out: &Path, meta: &[(&str, &str)]) -> tokengate::bundle::Bundle {
+    for attempt in 1..=3 {
+        let bundle = run_bundle(workload, out, meta);
+        let problems = &bundle.context.validity.problems;
+        if problems.is_empty() {
+            return bundle;
+        }
+        let reasons: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
+        eprintln!("run {attempt} of {} invalid: {reasons:?}", out.display());
+    }
+    panic!(
+        "three runs in a row of {} were invalid: the host starved the client",
+        out.display()
+    );
+}
+
 fn gate(
     gate: &Path,
     bundle: &Path,
@@ -375,7 +395,7 @@ fn vllm_default_gate_holds_over_ten_back_to_back_pairs_and_fails_forced_queueing
     let server = Server::start(sut, &[]);
     write_workload(&server.url);
     let first = dir.path().join("run-0.json");
-    run_bundle(&workload, &first, &[]);
+    valid_run(&workload, &first, &[]);
     tokengate::baseline::promote(&first, &baselines, 5).expect("promote");
     let mut verdicts = Vec::new();
     for i in 1..=PAIRS {
@@ -405,18 +425,25 @@ fn vllm_default_gate_holds_over_ten_back_to_back_pairs_and_fails_forced_queueing
     }
     drop(server);
     let fails = verdicts.iter().filter(|v| **v == Verdict::Fail).count();
+    let invalid = verdicts.iter().filter(|v| **v == Verdict::Invalid).count();
     eprintln!(
-        "unchanged vLLM, {PAIRS} back-to-back pairs: {fails} fail; verdicts {:?}",
+        "unchanged vLLM, {PAIRS} back-to-back pairs: {fails} fail, {invalid} invalid; verdicts {:?}",
         verdicts.iter().map(|v| v.as_str()).collect::<Vec<_>>()
     );
     assert_eq!(fails, 0, "an unchanged server never fails: {verdicts:?}");
+    // Invalid runs are no alarm, but a test whose runs were mostly invalid
+    // judged nothing.
+    assert!(
+        invalid * 2 <= PAIRS,
+        "{invalid} of {PAIRS} A/A runs invalid: the host starved the client, nothing was judged"
+    );
 
     // Same port is not needed: the workload names the new URL, and the
     // workload digest does not include the endpoint.
     let server = Server::start(sut, &["--max-num-seqs", "1"]);
     write_workload(&server.url);
     let c = dir.path().join("queued.json");
-    let queued = run_bundle(&workload, &c, &[("engine_flags", "--max-num-seqs 1")]);
+    let queued = valid_run(&workload, &c, &[("engine_flags", "--max-num-seqs 1")]);
     let md_path = dir.path().join("queued.md");
     let report = gate(&gate_file, &c, &baselines, &md_path);
     drop(server);

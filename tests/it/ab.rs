@@ -2,14 +2,12 @@
 //! one profile with different simulator seeds must never fail. A/B: TTFT 30 %
 //! higher and decode 25 % slower must fail at least 19 of 20 pairs. The
 //! 20-pair statistics draw 200 requests per run from the simulator's
-//! performance model (no HTTP, no host noise); an end-to-end A/B over HTTP
-//! keeps the whole path honest (its two runs per pair go side by side).
+//! performance model (no HTTP, no host noise). Over HTTP, the interleaved
+//! A/A and A/B are in ab_command.rs (`tokengate ab`), and sequential pairs
+//! with a noisy neighbour in the validity harness (tests/validity.rs).
 
 use std::path::Path;
-use std::time::SystemTime;
 
-use super::common::{run, start_sim, write_workload};
-use tokengate::commands::{GateOptions, gate_bundle};
 use tokengate::gate::Verdict;
 use tokengate::sim::SimProfile;
 
@@ -21,111 +19,6 @@ fn profile(seed: u64, ttft_ms: f64, tpot_ms: f64) -> SimProfile {
         seed,
         ..SimProfile::default()
     }
-}
-
-async fn bundle_of(dir: &Path, name: &str, p: SimProfile) -> std::path::PathBuf {
-    let sim = start_sim(p).await;
-    // The workload names a `sim://` endpoint so baseline and candidate share a
-    // workload digest; the URL override points it at this test's simulator.
-    let yaml = format!(
-        "name: ab\nendpoint: {}\nmodel: sim-model\nprompts:\n  inline: [\"one prompt\", \"another prompt\"]\noutput: {{max_tokens: 16, ignore_eos: true}}\nload: {{mode: closed, concurrency: 16}}\nrequests: 200\nwarmup: {{requests: 16}}\nkey: {{hardware_profile: test-host, serving_image: sim}}\n",
-        sim.base_url()
-    );
-    let w = write_workload(dir, &format!("{name}.yaml"), &yaml);
-    let out = dir.join(format!("{name}.json"));
-    // A run that the client's own validity check declares invalid (on a
-    // host this suite saturates, `client_limited`) says nothing about the
-    // gate's statistics, and the gate and `promote` rightly refuse it; it is
-    // run again, at most three times in all, and the reason is printed.
-    let mut attempt = 1;
-    loop {
-        let outcome = run(&w, &out, &[]).await.expect("run");
-        let problems = &outcome.bundle.context.validity.problems;
-        if problems.is_empty() {
-            break;
-        }
-        let reasons: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
-        eprintln!("{name}: run {attempt} invalid, run again: {reasons:?}");
-        assert!(
-            attempt < 3,
-            "{name}: three invalid runs in a row: {reasons:?}"
-        );
-        attempt += 1;
-    }
-    sim.shutdown().await;
-    out
-}
-
-/// The A/A and A/B tests take turns: each loads both cores.
-static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-async fn verdicts(baseline: SimProfile, candidate: SimProfile, pairs: u64) -> Vec<Verdict> {
-    let _turn = TURN.lock().await;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut out = Vec::new();
-    for pair in 0..pairs {
-        let dir = tempfile::tempdir().unwrap();
-        let mut b = baseline.clone();
-        b.seed = 1000 + pair;
-        let mut c = candidate.clone();
-        c.seed = 2000 + pair;
-        // Side by side, so both runs of a pair see the same machine: on a
-        // shared 2-core host, load that comes and goes between two
-        // sequential runs is a real change in what the client measures, and
-        // this test is about the statistics, not the neighbours.
-        let (base, cand) = tokio::join!(
-            bundle_of(dir.path(), "base", b),
-            bundle_of(dir.path(), "cand", c)
-        );
-        let store = dir.path().join("baselines");
-        tokengate::baseline::promote(&base, &store, 5).expect("promote");
-        // Two more baseline runs, so the set measures its run-to-run noise
-        // (with one run a side the gate assumes a 20 % CV and cannot show
-        // a +30 % change: inconclusive, by design).
-        for k in 1..3 {
-            let mut b = baseline.clone();
-            b.seed = 1000 + 100 * k + pair;
-            let more = bundle_of(dir.path(), &format!("base{k}"), b).await;
-            tokengate::baseline::promote(&more, &store, 5).expect("promote");
-        }
-        let report = gate_bundle(&GateOptions {
-            bundle: cand,
-            gate: root.join("gates/default.yaml"),
-            baseline_dir: store,
-            baseline_ref: None,
-            waivers: None,
-            junit: None,
-            markdown: None,
-            json: None,
-            template: None,
-            now: SystemTime::now(),
-            inconclusive: None,
-        })
-        .expect("gate")
-        .report;
-        assert!(report.skip_reason.is_none(), "{:?}", report.skip_reason);
-        if report.verdict == Verdict::Fail {
-            for r in &report.rules {
-                eprintln!(
-                    "pair {pair}: {} {}: {}",
-                    r.outcome.as_str(),
-                    r.name,
-                    r.explanation
-                );
-            }
-        }
-        out.push(report.verdict);
-    }
-    out
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn default_gate_fails_a_b_pairs_over_http() {
-    // TTFT +30 %, decode 25 % slower (time per token ×1.25), end to end.
-    let v = verdicts(profile(0, 40.0, 4.0), profile(0, 52.0, 5.0), 5).await;
-    let fails = v.iter().filter(|&&v| v == Verdict::Fail).count();
-    eprintln!("A/B over HTTP: {fails} of {} failed", v.len());
-    assert_eq!(fails, 5, "{v:?}");
 }
 
 /// A bundle of `n` requests drawn from the simulator's performance model

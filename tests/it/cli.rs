@@ -311,7 +311,14 @@ fn planted_api_key_appears_in_no_output() {
         .env("TG_PLANTED_KEY", KEY)
         .output()
         .unwrap();
-    assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
+    // Any verdict (pass, fail, inconclusive, invalid), never a tool error:
+    // this test is about what the outputs contain.
+    assert!(
+        out.status
+            .code()
+            .is_some_and(|c| matches!(c, 0 | 1 | 3 | 4)),
+        "{out:?}"
+    );
     let mut searched = 0;
     for text in [
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -46,16 +46,27 @@ async fn measures_configured_ttft_and_tpot_at_concurrency_32() {
         eprintln!(
             "sim 50/10 ms at concurrency 32, role chunk {role_first_chunk}: TTFT p50 {ttft} ms, TPOT p50 {tpot} ms"
         );
-        // Within 2 ms, or the client says it could not measure that well:
-        // its probe flags the run client-limited (on a busy 2-core host
-        // the debug-build client at 3,200 SSE events/s can be).
-        let limited = &outcome.bundle.context.validity.problems;
+        // Within 2 ms plus the client's own measured delay: the probe's
+        // tick-lag p95 bounds what the client's late wake-ups add to a
+        // TTFT (src/runinfo/probe.rs). On a busy 2-core host the debug
+        // client at 3,200 SSE events/s read 50.9–55.9 ms with tick-lag p95
+        // of 4–10 ms; a run flagged client-limited is also accepted.
+        let b = &outcome.bundle;
+        let lag = b
+            .context
+            .client
+            .health
+            .as_ref()
+            .map_or(0.0, |h| h.tick_lag_p95_ms);
+        let limited = b
+            .context
+            .validity
+            .problems
+            .iter()
+            .any(|p| p.kind == tokengate::bundle::ProblemKind::ClientLimited);
         assert!(
-            (ttft - 50.0).abs() <= 2.0
-                || limited
-                    .iter()
-                    .any(|p| p.kind == tokengate::bundle::ProblemKind::ClientLimited),
-            "role chunk {role_first_chunk}: TTFT p50 {ttft}, validity {limited:?}"
+            (ttft - 50.0).abs() <= 2.0 + lag || limited,
+            "role chunk {role_first_chunk}: TTFT p50 {ttft}, client tick-lag p95 {lag} ms"
         );
         assert!(
             (tpot - 10.0).abs() <= 0.5,

@@ -86,3 +86,6 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod test_support;

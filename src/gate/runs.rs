@@ -191,17 +191,7 @@ mod tests {
     use super::*;
     use crate::bundle::RepeatRun;
 
-    fn committed_baseline() -> Bundle {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("baselines/quickstart/simulated/o200k_base/sim-model@tokengate-sim_quickstart");
-        let file = std::fs::read_dir(&dir)
-            .expect("committed baselines")
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|x| x == "json"))
-            .expect("a run file");
-        crate::bundle::read_bundle(&file).expect("a valid bundle")
-    }
+    use crate::test_support::committed_quickstart_run as committed_baseline;
 
     fn cfg() -> BootstrapConfig {
         BootstrapConfig {

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use super::gate::{load_waiver_file, render_verdict_summary, write_reports};
 use super::outcome::{CommandOptions, Outcome, Status};
 use super::progress;
+use super::publish::{PublishFlags, publish_into};
 use super::run::{
     ProgressMode, RunOptions, RunWindow, Target, connect_with, finish_bundle, record_validity,
 };
@@ -55,6 +56,9 @@ pub struct AbOptions {
     pub progress: ProgressMode,
     pub stop: Arc<StopSignal>,
     pub env: super::EnvLookup,
+    /// Where to publish the verdict (GitHub Actions, GitLab, a check run),
+    /// as `check` does.
+    pub publish: PublishFlags,
 }
 
 impl CommandOptions for AbOptions {
@@ -141,11 +145,29 @@ pub async fn run(opts: AbOptions) -> anyhow::Result<Outcome> {
 
     let report = judge(&gate, &waivers, (&base, &base_path), (&cand, &cand_path))?;
     out.stdout.push_str(&render_verdict_summary(&report));
-    for p in write_reports(&report, &gate_opts)? {
+    let written = write_reports(&report, &gate_opts)?;
+    for p in &written {
         out.line(&format!("report: {}", p.display()));
-        out.files.push(p);
+        out.files.push(p.clone());
     }
     let code = report.exit_code();
+    // Published as `check` publishes, the candidate as the judged bundle.
+    let judged = super::gate::GateOutcome {
+        report,
+        bundle: cand,
+        written,
+        notes: Vec::new(),
+    };
+    publish_into(
+        &judged,
+        &gate_opts,
+        &opts.publish,
+        &opts.report_dir,
+        &opts.env,
+        &mut out,
+    )
+    .await;
+    let cand = judged.bundle;
     out.status = Status::from_code(code)
         .with_context(|| format!("the gate returned the undocumented exit code {code}"))?;
     if !base.context.complete || !cand.context.complete {
@@ -260,7 +282,7 @@ fn gate_options(opts: &AbOptions) -> super::GateOptions {
 /// balanced schedule gives both sides the same number of requests in the
 /// same window, whatever each server's speed, so a slower side shows in its
 /// latencies, not its throughput.
-const SHARED_THROUGHPUT: &str = "interleaved A/B run: both sides completed the same number of requests in one shared window, so output tok/s and req/s are equal by design and cannot show a regression of either side; compare TPOT, ITL and E2E instead";
+const SHARED_THROUGHPUT: &str = "interleaved A/B run: both sides completed the same number of requests in one shared window, so this bundle's output tok/s and req/s (per window) are equal to the other side's by design; the A/B gate compares throughput as tokens per second of request time (Σtokens / ΣE2E, Little's law), which does show a slower side";
 
 fn recorder_for(plan: &Plan) -> Recorder {
     let expected = plan.total_requests().unwrap_or(4096) as usize;

@@ -673,15 +673,22 @@ impl Evaluator<'_> {
     fn throughput(&self, rule: &Rule, m: &mut Measured, kind: ThroughputKind) -> Judgement {
         let cand = self.cmp.candidate;
         let c_pairs = data::throughput_pairs(cand, kind);
-        let measured_c = data::measured_throughput(cand, kind);
+        // A shared window (ab) shows what the gate compares there: work per
+        // second of request time (`runs::ThroughputPoint::RequestTime`).
+        let value_of = |b: &Bundle| match self.cmp.design {
+            Design::Sequential => data::measured_throughput(b, kind),
+            Design::Paired => {
+                let (num, secs) = data::throughput_pairs(b, kind)
+                    .iter()
+                    .fold((0.0, 0.0), |(n, t), (x, s)| (n + x, t + s));
+                if secs > 0.0 { num / secs } else { 0.0 }
+            }
+        };
+        let measured_c = value_of(cand);
         m.candidate_value = Some(measured_c);
         let runs = &self.cmp.baseline_runs;
-        let measured_b = (!runs.is_empty()).then(|| {
-            runs.iter()
-                .map(|b| data::measured_throughput(b, kind))
-                .sum::<f64>()
-                / runs.len() as f64
-        });
+        let measured_b = (!runs.is_empty())
+            .then(|| runs.iter().map(|b| value_of(b)).sum::<f64>() / runs.len() as f64);
         m.baseline_value = measured_b;
         let n = c_pairs.len() as u64;
         if let Some(d) = self.too_few(n, Counted::Requests, false) {
@@ -717,10 +724,14 @@ impl Evaluator<'_> {
                 let Some((sums, iv)) = one_sample_ratio_of_sums(&c_pairs, self.cfg) else {
                     return no_time();
                 };
+                // An absolute limit is on what the candidate delivered in
+                // its window, whatever the design.
+                let window_c = data::measured_throughput(cand, kind);
+                m.candidate_value = Some(window_c);
                 let facts = AbsoluteFacts {
                     test: Test::ThroughputBootstrap,
-                    point: measured_c,
-                    iv: scale_interval(iv, sums, measured_c),
+                    point: window_c,
+                    iv: scale_interval(iv, sums, window_c),
                     limit: t.value(),
                     n,
                     caveats: Vec::new(),
@@ -758,12 +769,19 @@ impl Evaluator<'_> {
             _ => unreachable!("noise_relative is called for relative ratio limits"),
         };
         let all = |stats: Vec<Option<RunStat>>| stats.into_iter().collect::<Option<Vec<_>>>();
-        let cand = all(super::runs::run_stats(self.cmp.candidate, metric, self.cfg));
+        // Sides of one shared window have equal window throughput by
+        // construction; their request time tells them apart (ThroughputPoint).
+        let point = match self.cmp.design {
+            Design::Paired => super::runs::ThroughputPoint::RequestTime,
+            Design::Sequential => super::runs::ThroughputPoint::Window,
+        };
+        let stats_of = |b: &Bundle| super::runs::run_stats_with(b, metric, self.cfg, point);
+        let cand = all(stats_of(self.cmp.candidate));
         let base = all(self
             .cmp
             .baseline_runs
             .iter()
-            .flat_map(|b| super::runs::run_stats(b, metric, self.cfg))
+            .flat_map(|b| stats_of(b))
             .collect());
         let degenerate = || {
             Decision::NoEstimate {

@@ -72,11 +72,37 @@ fn run_seed(seed: u64, b: &Bundle, k: usize) -> u64 {
     crate::workload::mix64(seed ^ salt)
 }
 
+/// What a throughput statistic's point is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThroughputPoint {
+    /// The run's measured throughput over its window (separate runs).
+    Window,
+    /// Work per second of request time, Σwork / ΣE2E: by Little's law
+    /// (Little 1961, L = λW) a closed loop of N streams that each see a
+    /// mean E2E time W completes λ = N / W requests per second, so at equal
+    /// concurrency the ratio of two sides' Σwork/ΣE2E is the ratio of the
+    /// throughputs each would reach alone. Used when both sides share one
+    /// window (`tokengate ab`): their window throughputs are equal by
+    /// construction (the same requests, the same window) and cannot show
+    /// a slower side.
+    RequestTime,
+}
+
 /// The within-run statistic of `metric` for every run of `b` (None for a
 /// run whose values give no estimate, e.g. too few). Metrics without a
 /// per-request distribution (rates, cost, goodput, server and sweep values)
 /// give an empty list.
 pub fn run_stats(b: &Bundle, metric: Metric, cfg: &BootstrapConfig) -> Vec<Option<RunStat>> {
+    run_stats_with(b, metric, cfg, ThroughputPoint::Window)
+}
+
+/// [`run_stats`] with the throughput point chosen.
+pub fn run_stats_with(
+    b: &Bundle,
+    metric: Metric,
+    cfg: &BootstrapConfig,
+    point: ThroughputPoint,
+) -> Vec<Option<RunStat>> {
     if !has_distribution(metric) {
         return Vec::new();
     }
@@ -88,7 +114,7 @@ pub fn run_stats(b: &Bundle, metric: Metric, cfg: &BootstrapConfig) -> Vec<Optio
                 seed: run_seed(cfg.seed, b, k),
                 ..*cfg
             };
-            run_stat(b, k, idx, metric, &cfg)
+            run_stat(b, k, idx, metric, &cfg, point)
         })
         .collect()
 }
@@ -106,7 +132,7 @@ pub fn bundle_quantile_stat(b: &Bundle, metric: Metric, cfg: &BootstrapConfig) -
         return None;
     }
     let idx: Vec<usize> = run_indices(b).into_iter().flatten().collect();
-    run_stat(b, 0, &idx, metric, cfg)
+    run_stat(b, 0, &idx, metric, cfg, ThroughputPoint::Window)
 }
 
 /// A seeded Fisher-Yates shuffle (Knuth, TAOCP vol. 2, §3.4.2, Algorithm P).
@@ -137,6 +163,7 @@ fn run_stat(
     idx: &[usize],
     metric: Metric,
     cfg: &BootstrapConfig,
+    point: ThroughputPoint,
 ) -> Option<RunStat> {
     match metric {
         Metric::Latency(kind @ (LatencyKind::Ttfb | LatencyKind::Itl), Stat::Percentile(p)) => {
@@ -173,9 +200,13 @@ fn run_stat(
             };
             // The bootstrap of Σnum/Σtime gives the run's relative
             // uncertainty; the point is the run's measured throughput (equal
-            // in ratio at equal closed-loop load by Little's law, Little 1961).
+            // in ratio at equal closed-loop load by Little's law, Little 1961)
+            // or, for a shared window, Σnum/Σtime itself (ThroughputPoint).
             let pairs = data::throughput_pairs_in(b, kind, idx);
             let mut stat = stats::run_stat_ratio(&pairs, cfg)?;
+            if point == ThroughputPoint::RequestTime {
+                return Some(stat);
+            }
             let measured = run_throughput(b, k, kind);
             (measured > 0.0 && measured.is_finite()).then(|| {
                 stat.point = measured;

@@ -54,6 +54,7 @@ fn options(w: &Path, a: &str, b: &str, report_dir: &Path) -> AbOptions {
         progress: ProgressMode::Off,
         stop: StopSignal::new(),
         env: Arc::new(|_: &str| None),
+        publish: Default::default(),
     }
 }
 
@@ -65,6 +66,16 @@ static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// (on a host this suite saturates, `client_limited`) says nothing about
 /// the design and is run again, at most three times in all.
 async fn ab_run(seed: u64, a: &SimProfile, b: &SimProfile) -> (Outcome, Bundle, Bundle) {
+    let (outcome, base, cand, _) = ab_run_with_verdict(seed, a, b).await;
+    (outcome, base, cand)
+}
+
+/// [`ab_run`] and the `verdict.json` it wrote.
+async fn ab_run_with_verdict(
+    seed: u64,
+    a: &SimProfile,
+    b: &SimProfile,
+) -> (Outcome, Bundle, Bundle, serde_json::Value) {
     let mut attempt = 1;
     loop {
         let dir = tempfile::tempdir().unwrap();
@@ -94,7 +105,10 @@ async fn ab_run(seed: u64, a: &SimProfile, b: &SimProfile) -> (Outcome, Bundle, 
                 let errors = bundle_schema_errors(p);
                 assert!(errors.is_empty(), "{}: {errors:?}", p.display());
             }
-            return (outcome, base, cand);
+            let verdict =
+                std::fs::read_to_string(report_dir.join("verdict.json")).expect("verdict.json");
+            let verdict = serde_json::from_str(&verdict).expect("verdict.json is JSON");
+            return (outcome, base, cand, verdict);
         }
         eprintln!("seed {seed}: ab run {attempt} invalid, run again: {problems:?}");
         assert!(attempt < 3, "seed {seed}: three invalid runs: {problems:?}");
@@ -141,6 +155,44 @@ async fn ttft_30_percent_and_decode_25_percent_slower_fails_three_of_three() {
     assert_eq!(statuses, vec![Status::Fail; 3]);
 }
 
+/// Both sides share the window and complete the same requests, so their
+/// window throughputs are equal whatever their speed; the gate compares
+/// tokens per second of request time instead. A candidate with the same
+/// TTFT but 50 % slower decode (E2E 40 + 16 × 6 = 136 ms against 104 ms:
+/// −24 % per stream) fails on output tok/s, and an A/A does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slower_decode_alone_fails_the_throughput_rule_of_the_shared_window() {
+    let _turn = TURN.lock().await;
+    let rule = |v: &serde_json::Value| {
+        v["rules"]
+            .as_array()
+            .and_then(|rules| {
+                rules
+                    .iter()
+                    .find(|r| r["metric"] == "output_tokens_per_s")
+                    .cloned()
+            })
+            .expect("the default gate has an output_tokens_per_s rule")
+    };
+    let (outcome, base, cand, verdict) =
+        ab_run_with_verdict(11, &profile(111, 40.0, 4.0), &profile(211, 40.0, 6.0)).await;
+    let tput = rule(&verdict);
+    eprintln!("slower decode: {:?} {tput}", outcome.status);
+    // The window throughputs are within a few per cent of each other …
+    let window = cand.metrics.output_tokens_per_s / base.metrics.output_tokens_per_s;
+    assert!((window - 1.0).abs() < 0.05, "window ratio {window}");
+    // … the rule's ratio is not, and it fails.
+    assert_eq!(tput["verdict"], "fail", "{tput}");
+    let point = tput["estimate"]["point"].as_f64().expect("a ratio");
+    assert!((0.70..0.82).contains(&point), "{point}");
+    assert_eq!(outcome.status, Status::Fail);
+
+    let (_, _, _, verdict) =
+        ab_run_with_verdict(12, &profile(112, 40.0, 4.0), &profile(212, 40.0, 4.0)).await;
+    let tput = rule(&verdict);
+    assert_ne!(tput["verdict"], "fail", "A/A: {tput}");
+}
+
 /// Input token counts of a bundle's requests, sorted: which prompts it sent.
 fn prompt_lengths(b: &Bundle) -> Vec<u32> {
     let mut v = b.samples.input_tokens.clone();
@@ -164,13 +216,11 @@ async fn both_bundles_are_valid_bundles_of_n_requests_with_the_same_prompts() {
         assert_eq!(ab.side, side);
         assert_eq!(ab.order_seed, 5);
         assert!(b.context.endpoint.starts_with("http://127.0.0.1:"));
-        // Per-side throughput is equal by design in a shared window; the
-        // bundle says so rather than let a throughput rule reassure.
+        // Per-side window throughput is equal by design in a shared
+        // window; the bundle says so, and what the gate compares instead.
         assert!(
-            b.context
-                .warnings
-                .iter()
-                .any(|w| w.contains("equal by design")),
+            b.context.warnings.iter().any(|w| w.contains("by design")
+                && w.contains("tokens per second of request time")),
             "{:?}",
             b.context.warnings
         );

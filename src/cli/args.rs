@@ -323,6 +323,8 @@ pub struct CliAbArgs {
     /// (Poisson arrivals; half go to each side).
     #[arg(long)]
     pub rate: Option<f64>,
+    #[command(flatten)]
+    pub publish: CliPublishArgs,
 }
 
 /// `tokengate soak`: the `run` flags (the bundle goes to

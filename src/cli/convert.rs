@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use super::args::{
     CliAbArgs, CliBaselineArgs, CliBaselineCommand, CliCalibrateArgs, CliCheckArgs, CliCommentArgs,
-    CliGateArgs, CliGateOptions, CliRunArgs, CliSimArgs, CliSoakArgs, CliSweepArgs,
+    CliGateArgs, CliGateOptions, CliPublishArgs, CliRunArgs, CliSimArgs, CliSoakArgs, CliSweepArgs,
     CliWorkloadArgs,
 };
 use crate::baseline::BaselineSource;
@@ -89,6 +89,7 @@ impl TryFrom<CliAbArgs> for AbOptions {
             },
             stop: StopSignal::new(),
             env: process_env(),
+            publish: publish_flags_from(&a.publish, None),
         })
     }
 }
@@ -309,14 +310,17 @@ fn gate_options_of(bundle: PathBuf, g: &CliGateOptions, default_dir: Option<&Pat
 }
 
 fn publish_flags_of(g: &CliGateOptions) -> PublishFlags {
-    let p = &g.publish;
+    publish_flags_from(&g.publish, g.template.clone())
+}
+
+fn publish_flags_from(p: &CliPublishArgs, template: Option<PathBuf>) -> PublishFlags {
     PublishFlags {
         github_actions: p.github_actions,
         gitlab_reports: p.gitlab_reports.clone(),
         check_run: p.check_run,
         check_run_name: p.check_run_name.clone(),
         head_sha: p.head_sha.clone(),
-        template: g.template.clone(),
+        template,
     }
 }
 

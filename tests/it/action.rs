@@ -705,6 +705,69 @@ async fn action_inconclusive_input_blocks_an_ungated_gate_and_the_check_run_says
     assert_eq!(conclusions, [json!("failure"), json!("neutral")]);
 }
 
+/// With `candidate-endpoint` the action runs `tokengate ab`: both sides in
+/// one window, both bundles and the reports written, the verdict published
+/// (outputs, job summary, annotations) exactly as for `check`, with the
+/// candidate as the judged bundle. The gate's rules are absolute ones that
+/// cannot pass, so the verdict does not depend on timing noise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_with_a_candidate_endpoint_runs_ab_and_publishes_its_verdict() {
+    let (fake, api) = FakeGitHub::start().await;
+    let ws = workspace_with(FAILING_GATE);
+    let job = run_action_async(
+        ws.path().to_owned(),
+        vec![
+            ("workload", "workload.yaml".into()),
+            ("gate", "gate.yaml".into()),
+            ("endpoint", "sim://quickstart".into()),
+            ("candidate-endpoint", "sim://quickstart".into()),
+            ("comment", "false".into()),
+        ],
+        vec![],
+        api,
+    )
+    .await;
+    let all = job.all_output();
+    assert_eq!(job.outputs["verdict"], "fail", "{all}");
+    assert_eq!(job.outputs["exit-code"], "1");
+    assert_eq!(job.step("Apply the verdict").code, 1, "{all}");
+    for (name, file) in [
+        ("markdown", "tokengate-out/report.md"),
+        ("junit", "tokengate-out/junit.xml"),
+        ("json", "tokengate-out/verdict.json"),
+        ("bundle", "tokengate-out/candidate.json"),
+    ] {
+        assert_eq!(job.outputs[name], file);
+        assert!(ws.path().join(file).is_file(), "{file} missing");
+    }
+    assert!(ws.path().join("tokengate-out/baseline.json").is_file());
+    assert!(
+        !ws.path().join("tokengate-out/bundle.json").exists(),
+        "`check` did not run"
+    );
+    let verdict: Value = serde_json::from_slice(
+        &std::fs::read(ws.path().join("tokengate-out/verdict.json")).expect("verdict.json"),
+    )
+    .expect("verdict JSON");
+    assert_eq!(verdict["verdict"], "fail");
+    assert!(
+        job.summary
+            .starts_with("## ❌ tokengate: action-test — fail"),
+        "{}",
+        job.summary
+    );
+    let check = job.step("Run tokengate check");
+    assert!(
+        check
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("::error title=tokengate fail%3A p95 TTFT%2C 100%25%3A hard::")),
+        "{}",
+        check.stdout
+    );
+    assert!(fake.seen().is_empty(), "comment: false, no check run");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn action_rejects_bad_inputs_before_running_and_says_why() {
     let (fake, api) = FakeGitHub::start().await;
@@ -721,6 +784,11 @@ async fn action_rejects_bad_inputs_before_running_and_says_why() {
             "api-key-env",
             "$(touch pwned)",
             "must be an environment variable NAME",
+        ),
+        (
+            "candidate-endpoint",
+            "sim://quickstart",
+            "needs input 'endpoint' (the baseline side",
         ),
     ] {
         let job = run_action_async(

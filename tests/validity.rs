@@ -12,7 +12,10 @@
 //! at different times with different run noise, plus a client process
 //! (`tokengate run`); both on 127.0.0.1.
 //!
-//! Per condition (quiet host, then neighbour on) the runs form one sequence,
+//! Two conditions: **quiet** (no neighbour; the simulator's per-step jitter
+//! only) and **neighbour** (the harness's CPU hog, and the simulator's
+//! run-to-run slowdown factor and host stalls on top: the busy runner of
+//! issue 12 in full). Per condition the runs form one sequence,
 //! as CI produces them: a few warm-up runs fill the baselines, then A/A
 //! candidates (the baseline's profile) with detection candidates (+30 % TTFT,
 //! −20 % output tok/s) spread between them. Every candidate is gated twice
@@ -45,10 +48,13 @@
 //! wrote a bundle, every pair got a verdict, the counts add up, the
 //! neighbour ran for the whole condition).
 //!
-//! Modes the command line does not have yet (`tokengate ab`, `--repeat`,
-//! `tokengate calibrate`) have one hook function each ([`ab_mode`],
-//! [`repeat_mode`], [`calibrate_mode`]); they report why nothing was
-//! measured until their loop is written there.
+//! After the sequential runs, each condition makes `tokengate ab` runs
+//! (baseline and candidate interleaved in one window, under the same
+//! neighbour): A/A and detection, judged by `ab` itself.
+//!
+//! Modes not measured yet (`--repeat`, `tokengate calibrate`) have one hook
+//! function each ([`repeat_mode`], [`calibrate_mode`]); they report why
+//! nothing was measured until their loop is written there.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
@@ -75,6 +81,10 @@ const GATE_ENV: &str = "TOKENGATE_VALIDITY_GATE";
 const PAIRS_ENV: &str = "TOKENGATE_VALIDITY_PAIRS";
 /// Override the number of detection runs per condition.
 const DETECT_ENV: &str = "TOKENGATE_VALIDITY_DETECT";
+/// Override the number of `tokengate ab` A/A runs per condition.
+const AB_AA_ENV: &str = "TOKENGATE_VALIDITY_AB_AA";
+/// Override the number of `tokengate ab` detection runs per condition.
+const AB_DETECT_ENV: &str = "TOKENGATE_VALIDITY_AB_DETECT";
 /// Base of every simulator seed (default 1): a harness run is reproducible
 /// up to host noise.
 const SEED_ENV: &str = "TOKENGATE_VALIDITY_SEED";
@@ -111,6 +121,12 @@ struct Sizes {
     warmup_runs: usize,
     aa_pairs: usize,
     detect_runs: usize,
+    /// `tokengate ab` runs per condition, after the sequential ones: A/A
+    /// (the baseline's server on both sides) and detection (the candidate's
+    /// server on side B). Each side gets `requests / 2`, so an ab run does
+    /// the work of one sequential run.
+    ab_aa: usize,
+    ab_detect: usize,
     /// No new run starts after this much time in one condition.
     condition_limit: Duration,
 }
@@ -123,6 +139,8 @@ const SHORT: Sizes = Sizes {
     warmup_runs: 2,
     aa_pairs: 3,
     detect_runs: 2,
+    ab_aa: 1,
+    ab_detect: 1,
     condition_limit: Duration::from_secs(200),
 };
 
@@ -133,6 +151,8 @@ const FULL: Sizes = Sizes {
     warmup_runs: ROLLING_KEEP,
     aa_pairs: 40,
     detect_runs: 20,
+    ab_aa: 10,
+    ab_detect: 20,
     condition_limit: Duration::from_secs(45 * 60),
 };
 
@@ -143,6 +163,12 @@ impl Sizes {
         }
         if let Some(n) = env_count(DETECT_ENV)? {
             self.detect_runs = n;
+        }
+        if let Some(n) = env_count(AB_AA_ENV)? {
+            self.ab_aa = n;
+        }
+        if let Some(n) = env_count(AB_DETECT_ENV)? {
+            self.ab_detect = n;
         }
         Ok(self)
     }
@@ -182,10 +208,14 @@ const CANDIDATE_SERVER: ServerModel = ServerModel {
     tpot_ms: 12.5,
 };
 
-/// Noise of every simulated run, the built-in `noisy` profile's: ±10 %
-/// jitter per step, a run-to-run slowdown factor with CV 10 %, and host
-/// stalls of 200 ms at 0.5 per second that delay every request in flight
-/// (see `src/sim/profile.rs`).
+/// Noise of the simulated runs, the built-in `noisy` profile's: ±10 %
+/// jitter per step (every run), and — under the neighbour only — a
+/// run-to-run slowdown factor with CV 10 % and host stalls of 200 ms at
+/// 0.5 per second that delay every request in flight (see
+/// `src/sim/profile.rs`). The quiet condition is a quiet host in full: no
+/// neighbour and no injected run noise, so the host's own noise is all
+/// there is; the neighbour condition is the busy runner of issue 12 in
+/// full: a CPU hog, a slower or faster run now and then, and stalls.
 const JITTER_PCT: f64 = 10.0;
 const RUN_NOISE_CV: f64 = 0.1;
 const STALL_RATE_PER_S: f64 = 0.5;
@@ -194,14 +224,29 @@ const STALL_MS: f64 = 200.0;
 /// The profile file of one run. The three seeds are distinct functions of
 /// the run's seed so that jitter, run factor and stall times do not move in
 /// step.
-fn profile_yaml(server: ServerModel, seed: u64) -> String {
-    format!(
-        "# written by tests/validity.rs\nmodels: [sim-model]\nttft_ms: {ttft}\ntpot_ms: {tpot}\njitter_pct: {JITTER_PCT}\nseed: {seed}\nrun_noise:\n  cv: {RUN_NOISE_CV}\n  seed: {noise}\nhost_stalls:\n  rate_per_s: {STALL_RATE_PER_S}\n  duration_ms: {STALL_MS}\n  seed: {stalls}\n",
+fn profile_yaml(server: ServerModel, seed: u64, condition: Condition) -> String {
+    profile_yaml_seeds(server, seed, seed, condition)
+}
+
+/// A profile whose per-step jitter follows `seed` and whose run factor and
+/// stall times follow `shared`: the two simulators of one `ab` run share
+/// `shared`, because those two model the host's state over a stretch of
+/// time (how fast it runs now, when it stalls), which one time window
+/// shares; their jitter is their own.
+fn profile_yaml_seeds(server: ServerModel, seed: u64, shared: u64, condition: Condition) -> String {
+    let mut yaml = format!(
+        "# written by tests/validity.rs\nmodels: [sim-model]\nttft_ms: {ttft}\ntpot_ms: {tpot}\njitter_pct: {JITTER_PCT}\nseed: {seed}\n",
         ttft = server.ttft_ms,
         tpot = server.tpot_ms,
-        noise = seed ^ 0x9E37_79B9_7F4A_7C15,
-        stalls = seed.rotate_left(17) ^ 0xD1B5_4A32_D192_ED03,
-    )
+    );
+    if condition == Condition::Neighbour {
+        yaml.push_str(&format!(
+            "run_noise:\n  cv: {RUN_NOISE_CV}\n  seed: {noise}\nhost_stalls:\n  rate_per_s: {STALL_RATE_PER_S}\n  duration_ms: {STALL_MS}\n  seed: {stalls}\n",
+            noise = shared ^ 0x9E37_79B9_7F4A_7C15,
+            stalls = shared.rotate_left(17) ^ 0xD1B5_4A32_D192_ED03,
+        ));
+    }
+    yaml
 }
 
 // ---------------------------------------------------------------------------
@@ -685,6 +730,22 @@ impl RunRecord {
     }
 }
 
+/// One `tokengate ab` run: both simulators in one window, one verdict.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AbRecord {
+    id: String,
+    /// `aa` (the baseline's server on both sides) or `detect`.
+    kind: RunKind,
+    seed: u64,
+    /// Relative to the condition directory.
+    verdict_file: String,
+    result: Option<GateResult>,
+    /// Validity problems of either side's bundle (kinds).
+    #[serde(default)]
+    invalid: Vec<String>,
+    error: Option<String>,
+}
+
 /// One condition of one trial, as written to `manifest.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Manifest {
@@ -699,6 +760,11 @@ struct Manifest {
     /// Why the condition stopped before its last run.
     aborted: Option<String>,
     runs: Vec<RunRecord>,
+    /// `tokengate ab` runs (none in manifests of older harnesses).
+    #[serde(default)]
+    planned_ab_runs: usize,
+    #[serde(default)]
+    ab_runs: Vec<AbRecord>,
 }
 
 // ---------------------------------------------------------------------------
@@ -901,6 +967,7 @@ fn measure_run(
     ctx: &Ctx,
     sizes: &Sizes,
     rdir: &Path,
+    condition: Condition,
     kind: RunKind,
     seed: u64,
 ) -> anyhow::Result<BundleSummary> {
@@ -910,7 +977,7 @@ fn measure_run(
         BASELINE_SERVER
     };
     let profile = rdir.join("sim.yaml");
-    std::fs::write(&profile, profile_yaml(server, seed))
+    std::fs::write(&profile, profile_yaml(server, seed, condition))
         .with_context(|| format!("cannot write {}", profile.display()))?;
     let sim = start_sim(&ctx.tg, rdir, &profile)?;
     let bundle = rdir.join("bundle.json");
@@ -1018,7 +1085,7 @@ fn one_run(
         rec.error = Some(format!("cannot create {}: {e}", rdir.display()));
         return rec;
     }
-    match measure_run(ctx, sizes, &rdir, kind, seed) {
+    match measure_run(ctx, sizes, &rdir, condition, kind, seed) {
         Ok(s) => rec.summary = Some(s),
         Err(e) => {
             rec.error = Some(format!("{e:#}"));
@@ -1063,6 +1130,116 @@ fn one_run(
         }
     }
     rec
+}
+
+/// One `tokengate ab` run: two fresh simulators (A the baseline's server;
+/// B the baseline's for A/A, the candidate's for detection) sharing the
+/// run factor and stall seed (see [`profile_yaml_seeds`]), `requests / 2`
+/// per side, judged by `ab` itself under the gate file.
+fn one_ab_run(
+    ctx: &Ctx,
+    sizes: &Sizes,
+    cdir: &Path,
+    condition: Condition,
+    index: usize,
+    kind: RunKind,
+) -> AbRecord {
+    let id = format!("ab-{index:03}-{}", kind.name());
+    let rel = format!("ab/{id}");
+    let rdir = cdir.join(&rel);
+    // Distinct from the sequential runs' seeds (those use index < 10_000).
+    let seed = ctx.seed_for(condition, 5_000 + index);
+    let mut rec = AbRecord {
+        id,
+        kind,
+        seed,
+        verdict_file: format!("{rel}/verdict.json"),
+        result: None,
+        invalid: Vec::new(),
+        error: None,
+    };
+    if let Err(e) = measure_ab(ctx, sizes, &rdir, condition, &mut rec) {
+        rec.error = Some(format!("{e:#}"));
+    }
+    rec
+}
+
+fn measure_ab(
+    ctx: &Ctx,
+    sizes: &Sizes,
+    rdir: &Path,
+    condition: Condition,
+    rec: &mut AbRecord,
+) -> anyhow::Result<()> {
+    let b_server = if rec.kind == RunKind::Detect {
+        CANDIDATE_SERVER
+    } else {
+        BASELINE_SERVER
+    };
+    let mut urls = Vec::new();
+    let mut sims = Vec::new();
+    for (side, server, jitter) in [
+        ("a", BASELINE_SERVER, rec.seed),
+        ("b", b_server, rec.seed ^ 0x5555_5555),
+    ] {
+        let sdir = rdir.join(format!("sim-{side}"));
+        std::fs::create_dir_all(&sdir)
+            .with_context(|| format!("cannot create {}", sdir.display()))?;
+        let profile = sdir.join("sim.yaml");
+        std::fs::write(
+            &profile,
+            profile_yaml_seeds(server, jitter, rec.seed, condition),
+        )
+        .with_context(|| format!("cannot write {}", profile.display()))?;
+        let sim = start_sim(&ctx.tg, &sdir, &profile)?;
+        urls.push(sim.url.clone());
+        sims.push(sim);
+    }
+    let mut cmd = tokengate(&ctx.tg, rdir);
+    cmd.arg("ab")
+        .arg(&ctx.workload)
+        .args([
+            "--baseline-endpoint",
+            &urls[0],
+            "--candidate-endpoint",
+            &urls[1],
+        ])
+        .arg("--requests")
+        .arg((sizes.requests / 2).max(1).to_string())
+        .arg("--gate")
+        .arg(&ctx.gate)
+        .arg("--report-dir")
+        .arg(rdir)
+        .arg("--quiet");
+    let log = rdir.join("ab.log");
+    // Two sides: twice a sequential run's time at most.
+    let status = run_logged(cmd, &log, RUN_LIMIT * 2, "tokengate ab")?;
+    drop(sims);
+    let verdict = rdir.join("verdict.json");
+    ensure!(
+        verdict.is_file(),
+        "tokengate ab exited with {status} and wrote no verdict: {}",
+        tail(&log)
+    );
+    for side in ["baseline.json", "candidate.json"] {
+        let summary = summarize_bundle(&read_json(&rdir.join(side))?)
+            .with_context(|| format!("reading {side} of {}", rdir.display()))?;
+        rec.invalid.extend(summary.invalid);
+    }
+    rec.result = Some(
+        summarize_verdict(&read_json(&verdict)?)
+            .with_context(|| format!("reading {}", verdict.display()))?,
+    );
+    Ok(())
+}
+
+/// The order of a condition's ab runs: A/A and detection alternating as
+/// evenly as their counts allow (the same rule as [`schedule`]).
+fn ab_schedule(aa: usize, detect: usize) -> Vec<RunKind> {
+    if aa == 0 {
+        return vec![RunKind::Detect; detect];
+    }
+    schedule(0, aa, detect)
 }
 
 /// One condition: its neighbour (if any) and load sampler around the whole
@@ -1124,6 +1301,59 @@ fn run_condition(
             break;
         }
     }
+    // Then the interleaved design, under the same neighbour.
+    let mut ab_runs = Vec::new();
+    if aborted.is_none() {
+        let ab_plan = ab_schedule(sizes.ab_aa, sizes.ab_detect);
+        failed_in_a_row = 0;
+        for (index, &kind) in ab_plan.iter().enumerate() {
+            if started.elapsed() >= sizes.condition_limit {
+                aborted = Some(format!(
+                    "stopped after {index} of {} ab runs: the condition's limit of {:?} was reached",
+                    ab_plan.len(),
+                    sizes.condition_limit
+                ));
+                break;
+            }
+            if let Some(n) = neighbour.as_mut()
+                && !n.guard.is_running()
+            {
+                aborted = Some(format!(
+                    "stopped after {index} of {} ab runs: the neighbour exited early",
+                    ab_plan.len()
+                ));
+                break;
+            }
+            let rec = one_ab_run(ctx, sizes, cdir, condition, index, kind);
+            let note = match (&rec.result, &rec.error) {
+                (_, Some(e)) => format!("error: {e}"),
+                (Some(r), None) => format!("ab {}", r.verdict),
+                (None, None) => "no verdict".into(),
+            };
+            eprintln!(
+                "validity {} {}: ab run {}/{} {} {note}",
+                sizes.name,
+                condition.name(),
+                index + 1,
+                ab_plan.len(),
+                kind.name(),
+            );
+            failed_in_a_row = if rec.result.is_none() {
+                failed_in_a_row + 1
+            } else {
+                0
+            };
+            ab_runs.push(rec);
+            if failed_in_a_row >= MAX_FAILED_IN_A_ROW {
+                aborted = Some(format!(
+                    "stopped after {} of {} ab runs: {MAX_FAILED_IN_A_ROW} in a row failed (see the errors below)",
+                    index + 1,
+                    ab_plan.len()
+                ));
+                break;
+            }
+        }
+    }
     if aborted.is_none()
         && let Some(n) = neighbour.as_mut()
         && !n.guard.is_running()
@@ -1144,6 +1374,8 @@ fn run_condition(
         load,
         aborted,
         runs,
+        planned_ab_runs: sizes.ab_aa + sizes.ab_detect,
+        ab_runs,
     };
     let path = cdir.join("manifest.json");
     let text = serde_json::to_string_pretty(&manifest).context("manifest to JSON")?;
@@ -1219,6 +1451,18 @@ struct Counts {
 }
 
 impl Counts {
+    /// One verdict.
+    fn add(&mut self, result: &GateResult) {
+        self.verdicts += 1;
+        *self.by_verdict.entry(result.verdict.clone()).or_default() += 1;
+        for rule in result.rules.iter().filter(|r| r.verdict == "fail") {
+            *self.fails_by_rule.entry(rule.metric.clone()).or_default() += 1;
+        }
+        self.ttft_p95.add(result.ratio("ttft.p95"));
+        self.tokens_per_s.add(result.ratio("output_tokens_per_s"));
+        self.unsafe_misses += usize::from(!is_safe_detection(result));
+    }
+
     fn verdict(&self, v: &str) -> usize {
         self.by_verdict.get(v).copied().unwrap_or(0)
     }
@@ -1266,16 +1510,23 @@ fn count(runs: &[RunRecord], kind: RunKind, mode: Mode) -> Counts {
         let Some(result) = gate.result.as_ref() else {
             continue;
         };
-        c.verdicts += 1;
         let n = gate.baseline_runs.len();
         c.pooled = Some(c.pooled.map_or((n, n), |(lo, hi)| (lo.min(n), hi.max(n))));
-        *c.by_verdict.entry(result.verdict.clone()).or_default() += 1;
-        for rule in result.rules.iter().filter(|r| r.verdict == "fail") {
-            *c.fails_by_rule.entry(rule.metric.clone()).or_default() += 1;
+        c.add(result);
+    }
+    c
+}
+
+/// The counts of one kind of `ab` run (its baseline is the A side of the
+/// same window: one run).
+fn count_ab(runs: &[AbRecord], kind: RunKind) -> Counts {
+    let mut c = Counts::default();
+    for rec in runs.iter().filter(|r| r.kind == kind) {
+        c.runs += 1;
+        if let Some(result) = &rec.result {
+            c.pooled = Some((1, 1));
+            c.add(result);
         }
-        c.ttft_p95.add(result.ratio("ttft.p95"));
-        c.tokens_per_s.add(result.ratio("output_tokens_per_s"));
-        c.unsafe_misses += usize::from(!is_safe_detection(result));
     }
     c
 }
@@ -1447,6 +1698,26 @@ fn judge_goals(manifests: &[Manifest], future: &[FutureMode]) -> Vec<Goal> {
                 },
             });
         }
+        let ab_aa = count_ab(&m.ab_runs, RunKind::Aa);
+        let ab_det = count_ab(&m.ab_runs, RunKind::Detect);
+        if ab_aa.runs + ab_det.runs > 0 {
+            let caught = ab_det.verdict("fail");
+            // The issue asks ≥ 95 % of `ab` under the neighbour; on a quiet
+            // host it is shown with the same bar.
+            goals.push(Goal {
+                name: format!("{cond} ab: +30 % TTFT / −20 % tok/s caught ≥ 95 %"),
+                observed: format!("{caught} of {}", ab_det.verdicts),
+                judgement: judge_at_most(ab_det.verdicts - caught, ab_det.verdicts, 1, 20),
+            });
+            // Not a goal of the issue, but an interleaved design that cries
+            // wolf would be no answer: the sequential bar.
+            let fails = ab_aa.verdict("fail");
+            goals.push(Goal {
+                name: format!("{cond} ab: A/A false alarms ≤ 1 of 40 (rate)"),
+                observed: format!("{fails} of {}", ab_aa.verdicts),
+                judgement: judge_at_most(fails, ab_aa.verdicts, 1, 40),
+            });
+        }
     }
     for f in future {
         goals.push(Goal {
@@ -1477,23 +1748,6 @@ fn help_mentions(tg: &Path, args: &[&str], needle: &str) -> bool {
     cmd.args(args).arg("--help");
     matches!(run_logged(cmd, &log, GATE_LIMIT, "tokengate --help"), Ok(s) if s.success())
         && std::fs::read_to_string(&log).is_ok_and(|t| t.contains(needle))
-}
-
-/// Hook: `tokengate ab` (issue 12 item 3), baseline and candidate measured in
-/// one window, under the neighbour. Once the command exists, its pair loop
-/// goes here (A = [`BASELINE_SERVER`] on both sides for A/A, B =
-/// [`CANDIDATE_SERVER`] for detection), counted with [`count`] like the
-/// sequential modes.
-fn ab_mode(tg: &Path) -> FutureMode {
-    let status = if help_mentions(tg, &["ab"], "Usage") {
-        "`tokengate ab` exists; its harness mode is still to be written (ab_mode in tests/validity.rs)"
-    } else {
-        "this tokengate has no `ab` command"
-    };
-    FutureMode {
-        goal: "neighbour ab: +30 % TTFT / −20 % tok/s caught ≥ 95 %",
-        status: status.into(),
-    }
 }
 
 /// Hook: `run --repeat N` (issue 12 item 1), N runs of the workload entering
@@ -1609,7 +1863,7 @@ fn render(sizes: &Sizes, ctx: &Ctx, manifests: &[Manifest], future: &[FutureMode
     );
     let _ = writeln!(
         s,
-        "simulator per run: ttft {} ms, tpot {} ms, jitter ±{JITTER_PCT} %, run noise CV {RUN_NOISE_CV}, host stalls {STALL_MS} ms at {STALL_RATE_PER_S}/s (seeds from {}); candidate ttft {} ms, tpot {} ms",
+        "simulator per run: ttft {} ms, tpot {} ms, jitter ±{JITTER_PCT} %; under the neighbour also run noise CV {RUN_NOISE_CV} and host stalls {STALL_MS} ms at {STALL_RATE_PER_S}/s (seeds from {}); candidate ttft {} ms, tpot {} ms",
         BASELINE_SERVER.ttft_ms,
         BASELINE_SERVER.tpot_ms,
         ctx.seed,
@@ -1689,6 +1943,56 @@ fn render(sizes: &Sizes, ctx: &Ctx, manifests: &[Manifest], future: &[FutureMode
             "pass",
             "other",
             "unsafe",
+        ],
+        &rows,
+    ));
+
+    let _ = writeln!(
+        s,
+        "\n`tokengate ab` runs ({} requests per side, both sides in one window; A/A: the baseline's server on both sides; detection: the candidate's on side B):",
+        sizes.requests / 2
+    );
+    let mut rows = Vec::new();
+    for m in manifests {
+        for kind in [RunKind::Aa, RunKind::Detect] {
+            let c = count_ab(&m.ab_runs, kind);
+            let invalid = m
+                .ab_runs
+                .iter()
+                .filter(|r| r.kind == kind && !r.invalid.is_empty())
+                .count();
+            let mut row = vec![
+                m.condition.name().to_string(),
+                kind.name().to_string(),
+                k_of(c.verdicts, c.runs),
+            ];
+            row.extend(verdict_cells(&c));
+            row.push(k_of(invalid, c.runs));
+            row.push(coverage_cell(&c.ttft_p95));
+            row.push(coverage_cell(&c.tokens_per_s));
+            row.push(
+                c.fails_by_rule
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            rows.push(row);
+        }
+    }
+    s.push_str(&table(
+        &[
+            "condition",
+            "runs",
+            "verdicts",
+            "fail",
+            "inconclusive",
+            "pass",
+            "other",
+            "a side invalid",
+            "ttft.p95 covers 1",
+            "tok/s covers 1",
+            "rule fails",
         ],
         &rows,
     ));
@@ -1781,6 +2085,11 @@ fn render(sizes: &Sizes, ctx: &Ctx, manifests: &[Manifest], future: &[FutureMode
                 });
                 run.chain(gates).collect::<Vec<_>>()
             })
+            .chain(m.ab_runs.iter().filter_map(|r| {
+                r.error
+                    .as_ref()
+                    .map(|e| format!("{} {}: {e}", m.condition.name(), r.id))
+            }))
             .collect();
         if let Some(a) = &m.aborted {
             let _ = writeln!(s, "\n{}: {a}", m.condition.name());
@@ -1920,6 +2229,20 @@ fn check_harness(manifests: &[Manifest]) -> anyhow::Result<()> {
                 }
             }
         }
+        if m.ab_runs.len() != m.planned_ab_runs {
+            problems.push(format!(
+                "{cond}: {} of {} planned ab runs",
+                m.ab_runs.len(),
+                m.planned_ab_runs
+            ));
+        }
+        for r in &m.ab_runs {
+            match (&r.result, &r.error) {
+                (_, Some(e)) => problems.push(format!("{cond} {}: {e}", r.id)),
+                (None, None) => problems.push(format!("{cond} {}: no verdict", r.id)),
+                (Some(_), None) => {}
+            }
+        }
         for kind in [RunKind::Aa, RunKind::Detect] {
             for mode in MODES {
                 let c = count(&m.runs, kind, mode);
@@ -2010,11 +2333,7 @@ fn measure(sizes: Sizes) -> anyhow::Result<()> {
             &out.path().join(condition.name()),
         )?);
     }
-    let future = vec![
-        ab_mode(&ctx.tg),
-        repeat_mode(&ctx.tg),
-        calibrate_mode(&ctx.tg),
-    ];
+    let future = vec![repeat_mode(&ctx.tg), calibrate_mode(&ctx.tg)];
     let goals = judge_goals(&manifests, &future);
     let mut text = render(&sizes, &ctx, &manifests, &future);
     text.push_str(&render_goals(&goals));
@@ -2276,6 +2595,14 @@ fn main() -> ExitCode {
             "self_check::neighbour_is_killed_when_its_guard_drops",
             || trial(self_check::neighbour_is_killed_when_its_guard_drops),
         ),
+        libtest_mimic::Trial::test(
+            "self_check::only_the_neighbour_condition_injects_run_noise_and_ab_sides_share_it",
+            || {
+                trial(
+                    self_check::only_the_neighbour_condition_injects_run_noise_and_ab_sides_share_it,
+                )
+            },
+        ),
     ];
     libtest_mimic::run(&args, trials).exit_code()
 }
@@ -2283,6 +2610,31 @@ fn main() -> ExitCode {
 /// Checks of the harness's own logic (fast; no simulator).
 mod self_check {
     use super::*;
+
+    pub fn only_the_neighbour_condition_injects_run_noise_and_ab_sides_share_it()
+    -> anyhow::Result<()> {
+        let quiet = profile_yaml(BASELINE_SERVER, 7, Condition::Quiet);
+        ensure!(
+            !quiet.contains("run_noise") && !quiet.contains("host_stalls"),
+            "{quiet}"
+        );
+        let noisy = profile_yaml(BASELINE_SERVER, 7, Condition::Neighbour);
+        ensure!(
+            noisy.contains("run_noise") && noisy.contains("host_stalls"),
+            "{noisy}"
+        );
+        // The two sides of one ab run: own jitter seed, shared noise seeds.
+        let a = profile_yaml_seeds(BASELINE_SERVER, 1, 9, Condition::Neighbour);
+        let b = profile_yaml_seeds(CANDIDATE_SERVER, 2, 9, Condition::Neighbour);
+        let tail = |y: &str| y[y.find("run_noise").unwrap_or(0)..].to_string();
+        ensure!(tail(&a) == tail(&b), "{a}\n{b}");
+        ensure!(a.contains("seed: 1\n") && b.contains("seed: 2\n"));
+        let plan = ab_schedule(10, 20);
+        ensure!(plan.iter().filter(|k| **k == RunKind::Aa).count() == 10);
+        ensure!(plan.iter().filter(|k| **k == RunKind::Detect).count() == 20);
+        ensure!(ab_schedule(0, 3) == vec![RunKind::Detect; 3]);
+        Ok(())
+    }
 
     pub fn schedule_spreads_detection_runs_after_warmups() -> anyhow::Result<()> {
         let s = schedule(5, 40, 20);
@@ -2463,6 +2815,8 @@ mod self_check {
             load: LoadSummary::default(),
             aborted: None,
             runs,
+            planned_ab_runs: 0,
+            ab_runs: Vec::new(),
         }])?;
         Ok(())
     }

@@ -218,7 +218,11 @@ pub fn render_explain(res: &Resolution) -> String {
         Some(set) => {
             let _ = writeln!(out, "chosen: {}", set.location);
             let _ = writeln!(out, "  {}", key_line(&set.key));
-            let _ = writeln!(out, "  pooling {} run(s), newest first:", set.runs.len());
+            let _ = writeln!(
+                out,
+                "  {} run(s), each compared as one run (not pooled), newest first:",
+                set.runs.len()
+            );
             for r in &set.runs {
                 let _ = writeln!(out, "    {} (sha256 {})", r.location, short(&r.digest));
             }

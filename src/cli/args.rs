@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
     name = "tokengate",
     version,
     about = "CI performance gate and regression checker for LLM inference endpoints",
-    long_about = "Runs a short, fixed-prompt benchmark against an OpenAI-compatible endpoint, writes a result bundle, and gates it statistically against stored baselines.\n\nExit codes: 0 pass, 1 fail (regression), 2 tool or configuration error, 3 inconclusive when the gate's policy blocks, 130 interrupted."
+    long_about = "Runs a short, fixed-prompt benchmark against an OpenAI-compatible endpoint, writes a result bundle, and gates it statistically against stored baselines.\n\nExit codes: 0 pass, 1 fail (regression), 2 tool or configuration error, 3 inconclusive (or ungated: no comparable baseline for any relative rule) when the gate's policy blocks, 4 invalid run (the client limited the measurement, the window was cut, or output lengths prove a wrong tokenizer: no rule judged), 130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -1170,8 +1170,10 @@ fn skipped(reason: SkipReason) -> Decision {
 }
 
 /// Decide a relative rule once its BH-adjusted p-value is known: fail iff
-/// the point is past the limit and the adjusted p is below alpha, pass iff
-/// the whole interval is within, else inconclusive.
+/// the evidence is decisive — for a ratio the whole interval past the
+/// limit, for a rate difference (Fisher's exact test) the point past it —
+/// and the adjusted p is below alpha; pass iff the whole interval is
+/// within; else inconclusive.
 fn decide_relative(p: Pending, p_adj: f64, policy: &super::file::Policy) -> Decision {
     let past = |x: f64| match p.bound {
         Bound::Max => x > p.limit,

@@ -59,9 +59,10 @@ pub struct Policy {
     pub bootstrap_resamples: u32,
     /// Bootstrap seed: same inputs ⇒ same report.
     pub seed: u64,
-    /// Below this many requests a rule is inconclusive, never a pass (a
-    /// decisive fail still fails: an exact bound past a ceiling is
-    /// evidence at any n).
+    /// Below this many requests a rule is inconclusive (too few samples),
+    /// never a pass. The one exception is an error-rate ceiling: an exact
+    /// (Clopper–Pearson) lower bound already past it is evidence at any n,
+    /// so that rule still fails.
     pub min_requests: u64,
     /// Between-run coefficient of variation assumed for the median, means
     /// and throughput when run-to-run noise is unmeasured (one baseline

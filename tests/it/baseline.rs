@@ -519,7 +519,10 @@ fn serving_image_change_is_chosen_and_reported_as_the_change_under_test() {
         ),
         "{text}"
     );
-    assert!(text.contains("pooling 1 run(s)"), "{text}");
+    assert!(
+        text.contains("1 run(s), each compared as one run"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -828,9 +828,11 @@ impl Evaluator<'_> {
         };
         let (external, source) = if self.cmp.design == Design::Paired {
             // Both sides in one window: the run effect is common and cancels
-            // in the ratio (Bulej et al. 2020); treating the sides' within-run
-            // errors as independent ignores their positive covariance, which
-            // only widens the interval.
+            // in the ratio (Bulej et al. 2020). The paired bootstrap below
+            // keeps the sides' covariance; where it has no start-timed values
+            // (histogram quantiles) the sides' within-run errors are taken as
+            // independent, which ignores a positive covariance and only
+            // widens the interval.
             (Some(assumed_between(0.0)), NoiseSource::SharedWindow)
         } else if let Some(c) = calibrated {
             (Some(floored(c)), NoiseSource::Calibration)
@@ -872,7 +874,20 @@ impl Evaluator<'_> {
                 NoiseSource::Assumed,
             )
         };
-        let Some(c) = stats::compare_runs(&cand, &base, external, dir, level, MDE_POWER) else {
+        // One shared window: the paired time-block bootstrap of both sides
+        // together (`runs::paired_comparison`), which keeps the covariance
+        // a common stall gives A and B; metrics without start-timed values
+        // fall back to the separate-sides model above.
+        let paired = match (self.cmp.design, self.cmp.baseline_runs.as_slice()) {
+            (Design::Paired, [a]) => {
+                let cfg = BootstrapConfig { level, ..*self.cfg };
+                super::runs::paired_comparison(a, self.cmp.candidate, metric, dir, &cfg, MDE_POWER)
+            }
+            _ => None,
+        };
+        let Some(c) =
+            paired.or_else(|| stats::compare_runs(&cand, &base, external, dir, level, MDE_POWER))
+        else {
             return degenerate();
         };
         let between_cv = match c.between {

@@ -135,6 +135,85 @@ pub fn bundle_quantile_stat(b: &Bundle, metric: Metric, cfg: &BootstrapConfig) -
     run_stat(b, 0, &idx, metric, cfg, ThroughputPoint::Window)
 }
 
+/// The values of one sample index (0 or 1 of them, or a pair per value).
+type Pick<'a, T> = dyn Fn(&Bundle, &[usize]) -> Vec<T> + 'a;
+
+/// The paired comparison of one interleaved A/B window (`tokengate ab`):
+/// B (`cand`) against A (`base`) by the stationary bootstrap over time
+/// blocks of both sides together (`stats::paired_quantile`,
+/// `stats::paired_ratio_of_sums`), so a stall that hits A and B requests
+/// alike moves both statistics in one resample and cancels in the ratio.
+/// Each request enters with its start time; the values are the same
+/// series the separate-runs model uses (`super::data`), request by
+/// request. Throughput is work per second of request time
+/// ([`ThroughputPoint::RequestTime`]). None for metrics without start-timed
+/// per-request values (TTFB and ITL quantiles come from histograms), for a
+/// bundle of several runs, or when a side gives no estimate: the caller
+/// falls back to the separate-sides model.
+pub fn paired_comparison(
+    base: &Bundle,
+    cand: &Bundle,
+    metric: Metric,
+    dir: stats::Direction,
+    cfg: &BootstrapConfig,
+    power: f64,
+) -> Option<stats::NoiseComparison> {
+    if run_count(base) != 1 || run_count(cand) != 1 {
+        return None;
+    }
+    // Each selector maps one sample index to its value(s) through the same
+    // `data` function the separate-runs model calls on a run's indices, so
+    // both models filter requests alike (successful first attempts, …).
+    fn timed<T>(b: &Bundle, pick: impl Fn(&[usize]) -> Vec<T>) -> Vec<(f64, T)> {
+        (0..b.samples.len())
+            .flat_map(|i| {
+                let start = b.samples.start_us.get(i).map_or(f64::NAN, |&us| us as f64);
+                pick(&[i]).into_iter().map(move |v| (start, v))
+            })
+            .collect()
+    }
+    let quantile = |pick: &Pick<'_, f64>, p: f64| {
+        let a = timed(base, |i| pick(base, i));
+        let b = timed(cand, |i| pick(cand, i));
+        stats::paired_quantile(&a, &b, p, dir, cfg, power)
+    };
+    let ratio = |pick: &Pick<'_, (f64, f64)>| {
+        let flat = |b: &Bundle| -> Vec<(f64, f64, f64)> {
+            timed(b, |i| pick(b, i))
+                .into_iter()
+                .map(|(t, (num, den))| (t, num, den))
+                .collect()
+        };
+        stats::paired_ratio_of_sums(&flat(base), &flat(cand), dir, cfg, power)
+    };
+    match metric {
+        Metric::Latency(LatencyKind::Ttfb | LatencyKind::Itl, Stat::Percentile(_)) => None,
+        Metric::Latency(kind, Stat::Percentile(p)) => quantile(
+            &|b: &Bundle, i: &[usize]| data::latency_values_in(b, kind, i),
+            p / 100.0,
+        ),
+        Metric::Latency(kind, Stat::Mean) => {
+            ratio(&|b: &Bundle, i: &[usize]| data::mean_pairs_in(b, Some(kind), i))
+        }
+        Metric::DecodeRate(Stat::Percentile(p)) => quantile(
+            &|b: &Bundle, i: &[usize]| data::decode_rates_in(b, i),
+            p / 100.0,
+        ),
+        Metric::DecodeRate(Stat::Mean) => {
+            ratio(&|b: &Bundle, i: &[usize]| data::mean_pairs_in(b, None, i))
+        }
+        Metric::OutputTokensPerS | Metric::InputTokensPerS | Metric::RequestsPerS => {
+            let kind = match metric {
+                Metric::OutputTokensPerS => ThroughputKind::OutputTokens,
+                Metric::InputTokensPerS => ThroughputKind::InputTokens,
+                _ => ThroughputKind::Requests,
+            };
+            ratio(&|b: &Bundle, i: &[usize]| data::throughput_pairs_in(b, kind, i))
+        }
+        _ => None,
+    }
+}
+
 /// A seeded Fisher-Yates shuffle (Knuth, TAOCP vol. 2, §3.4.2, Algorithm P).
 fn shuffle(values: &mut [f64], seed: u64) {
     use rand::rngs::Xoshiro256PlusPlus;
@@ -252,6 +331,40 @@ mod tests {
             "throughput's point is the run's measured throughput"
         );
         assert!(run_stats(&b, Metric::ErrorRate, &cfg()).is_empty());
+    }
+
+    /// A candidate whose every TTFT is the baseline's × 1.3, in the same
+    /// window: the paired comparison finds 1.3, and its interval is far
+    /// narrower than the separate-sides model's, because request i of B
+    /// moves with request i of A (here: exactly).
+    #[test]
+    fn the_paired_comparison_of_one_window_keeps_the_shared_noise_out() {
+        let base = committed_baseline();
+        let mut cand = base.clone();
+        for t in cand.samples.ttft_us.iter_mut().flatten() {
+            *t = (f64::from(*t) * 1.3).round() as u32;
+        }
+        let metric: Metric = "ttft.p50".parse().expect("metric");
+        let dir = stats::Direction::HigherIsWorse;
+        let c = paired_comparison(&base, &cand, metric, dir, &cfg(), 0.8).expect("paired");
+        assert!((c.point - 1.3).abs() < 0.01, "{}", c.point);
+        assert!(
+            c.interval.lo <= 1.3 && 1.3 <= c.interval.hi,
+            "{:?}",
+            c.interval
+        );
+        let separate = |b: &Bundle| run_stats(b, metric, &cfg())[0].expect("estimate");
+        let sep = stats::compare_runs(&[separate(&cand)], &[separate(&base)], None, dir, 0.95, 0.8)
+            .expect("separate");
+        assert!(
+            c.interval.hi - c.interval.lo < (sep.interval.hi - sep.interval.lo) / 3.0,
+            "paired {:?} vs separate {:?}",
+            c.interval,
+            sep.interval
+        );
+        // Histogram-valued quantiles have no start times: no paired path.
+        let itl: Metric = "itl.p95".parse().expect("metric");
+        assert!(paired_comparison(&base, &cand, itl, dir, &cfg(), 0.8).is_none());
     }
 
     #[test]

@@ -41,6 +41,14 @@ pub enum BaselineError {
         #[source]
         source: std::io::Error,
     },
+    /// Moving a run of a pre-injective set directory into its own one.
+    #[error("cannot move baseline file {from} to {to}")]
+    Move {
+        from: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot read baseline directory {path}")]
     ReadDir {
         path: PathBuf,

@@ -231,7 +231,9 @@ pub struct CliRunArgs {
     #[arg(long, conflicts_with = "rate")]
     pub concurrency: Option<u32>,
     /// Open loop at this many requests per second (Poisson arrivals).
-    #[arg(long)]
+    // A negative rate reaches the rate check (an error naming `--rate`),
+    // not clap's hint to write `-- -5`.
+    #[arg(long, allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Run the workload this many times back to back (1–20), each run with
     /// its own warm-up, into one bundle: the gate then sees the run-to-run
@@ -264,7 +266,9 @@ pub struct CliCalibrateArgs {
     #[arg(long, conflicts_with = "rate")]
     pub concurrency: Option<u32>,
     /// Open loop at this many requests per second (Poisson arrivals).
-    #[arg(long)]
+    // A negative rate reaches the rate check (an error naming `--rate`),
+    // not clap's hint to write `-- -5`.
+    #[arg(long, allow_negative_numbers = true)]
     pub rate: Option<f64>,
 }
 
@@ -321,7 +325,9 @@ pub struct CliAbArgs {
     pub concurrency: Option<u32>,
     /// Open loop at this many requests per second over both sides together
     /// (Poisson arrivals; half go to each side).
-    #[arg(long)]
+    // A negative rate reaches the rate check (an error naming `--rate`),
+    // not clap's hint to write `-- -5`.
+    #[arg(long, allow_negative_numbers = true)]
     pub rate: Option<f64>,
 }
 

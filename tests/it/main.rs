@@ -16,6 +16,7 @@ mod fuzz;
 mod gate;
 mod hostile;
 mod html;
+mod inputs;
 mod repeat;
 mod report;
 mod run;

@@ -49,6 +49,12 @@ pub enum BaselineError {
         #[source]
         source: std::io::Error,
     },
+    #[error("baseline file {location} is {bytes} bytes, over the cap of {max} bytes")]
+    TooLarge {
+        location: String,
+        bytes: u64,
+        max: u64,
+    },
     #[error("cannot read baseline directory {path}")]
     ReadDir {
         path: PathBuf,

@@ -96,3 +96,109 @@ fn more_users_than_requests_starts_only_as_many_as_requests() {
     assert_eq!(b.metrics.requests.attempted, 20);
     assert_eq!(b.metrics.requests.succeeded, 20);
 }
+
+fn mkfifo(path: &std::path::Path) {
+    let st = Command::new("mkfifo").arg(path).status().expect("mkfifo");
+    assert!(st.success());
+}
+
+/// Defect 6: `prompts.file` naming `/dev/zero`, a FIFO without a writer or
+/// a file over the cap is refused at once with exit 2, naming the file and
+/// what was wrong; nothing is read until memory runs out, nothing hangs.
+#[test]
+fn prompt_files_that_are_not_bounded_regular_files_are_refused_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("prompts.fifo");
+    mkfifo(&fifo);
+    let big = dir.path().join("big.jsonl");
+    // Sparse: 600 MB long, nothing on disk.
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(600 << 20))
+        .expect("sparse file");
+    for (file, want) in [
+        (std::path::PathBuf::from("/dev/zero"), "a character device"),
+        (fifo.clone(), "a FIFO"),
+        (big.clone(), "over the cap of 536870912 bytes"),
+    ] {
+        let w = dir.path().join("w.yaml");
+        std::fs::write(
+            &w,
+            format!(
+                "name: t\nendpoint: sim://default\nmodel: sim-model\nprompts:\n  file: {}\noutput: {{max_tokens: 4}}\nload: {{mode: closed, concurrency: 1}}\nrequests: 2\n",
+                file.display()
+            ),
+        )
+        .expect("write");
+        let t = Instant::now();
+        let o = tokengate()
+            .arg("run")
+            .arg(&w)
+            .arg("--out")
+            .arg(dir.path().join("b.json"))
+            .output()
+            .expect("run");
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{file:?}: {e}");
+        assert!(e.contains(&file.display().to_string()), "{e}");
+        assert!(e.contains(want), "{file:?}: {e}");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{file:?}: {:?}",
+            t.elapsed()
+        );
+    }
+}
+
+/// Defect 6: a 2 GB sparse `*.json` or a FIFO in `baselines/`, and a gate
+/// file that is a FIFO, are errors naming the file, not a whole read or a
+/// hang.
+#[test]
+fn baseline_and_gate_files_are_bounded_and_regular() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = dir.path().join("baselines/w/hw/tok/m@i");
+    std::fs::create_dir_all(&set).expect("mkdir");
+    let huge = set.join("20260101T000000.000Z-aaaaaaaaaaaa.json");
+    std::fs::File::create(&huge)
+        .and_then(|f| f.set_len(2 << 30))
+        .expect("sparse file");
+    let o = tokengate()
+        .args(["baseline", "list", "--baseline-dir"])
+        .arg(dir.path().join("baselines"))
+        .output()
+        .expect("list");
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("aaaaaaaaaaaa.json"), "{e}");
+    assert!(e.contains("over the cap"), "{e}");
+    std::fs::remove_file(&huge).expect("rm");
+    mkfifo(&huge);
+    let t = Instant::now();
+    let o = tokengate()
+        .args(["baseline", "list", "--baseline-dir"])
+        .arg(dir.path().join("baselines"))
+        .output()
+        .expect("list");
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("a FIFO"), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(10));
+
+    let gate = dir.path().join("gate.fifo");
+    mkfifo(&gate);
+    let bundle = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "baselines/quickstart/simulated/o200k_base/sim-model@tokengate-sim_quickstart/20261202T201336.515Z-48b51d8b8f56.json",
+    );
+    let t = Instant::now();
+    let o = tokengate()
+        .arg("gate")
+        .arg(&bundle)
+        .arg("--gate")
+        .arg(&gate)
+        .current_dir(dir.path())
+        .output()
+        .expect("gate");
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("gate.fifo") && e.contains("a FIFO"), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(10));
+}

@@ -12,6 +12,58 @@ pub struct AtomicWriteError {
     pub source: std::io::Error,
 }
 
+/// Temporary files of [`write_atomic`] are `.<name>.tmp-<PID>`: hidden, and
+/// named by the writer's process id so a stale one can be told from a live one.
+const TMP_INFIX: &str = ".tmp-";
+
+/// Remove temporary files of [`write_atomic`] in `dir` left by a writer
+/// that no longer runs (killed by SIGKILL or the OOM killer before its
+/// rename): they can be as large as a bundle and a `git add` of the
+/// directory would commit them. A temporary file of a live process (a
+/// concurrent writer) is left alone. Best effort: returns the removed paths.
+pub fn remove_stale_temps(dir: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return removed;
+    };
+    // Bounded: one directory listing, no recursion.
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix('.')
+            .and_then(|n| n.rsplit_once(TMP_INFIX))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || process_alive(pid) {
+            continue;
+        }
+        if std::fs::remove_file(e.path()).is_ok() {
+            removed.push(e.path());
+        }
+    }
+    removed
+}
+
+/// Whether process `pid` exists (signal 0 checks without sending).
+fn process_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: kill with signal 0 only checks for the process.
+        let rc = unsafe { libc::kill(pid, 0) };
+        rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
 /// Write `bytes` to `path` via a temporary file in the same directory,
 /// fsync, then rename: readers see the old file or the new one, never half.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AtomicWriteError> {
@@ -28,7 +80,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AtomicWriteError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let tmp = dir.join(format!(".{name}{TMP_INFIX}{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -156,5 +208,21 @@ mod tests {
         assert_eq!(read_bounded(&f, 10).expect("at the cap").len(), 10);
         let e = read_bounded(&f, 9).expect_err("over");
         assert!(e.to_string().contains("over the cap of 9 bytes"), "{e}");
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A process id above the kernel's maximum (4194304) never runs.
+        let stale = dir.path().join(".a.json.tmp-999999999");
+        let live = dir
+            .path()
+            .join(format!(".b.json.tmp-{}", std::process::id()));
+        let other = dir.path().join("c.json");
+        for p in [&stale, &live, &other] {
+            std::fs::write(p, b"x").expect("write");
+        }
+        assert_eq!(remove_stale_temps(dir.path()), vec![stale.clone()]);
+        assert!(!stale.exists() && live.exists() && other.exists());
     }
 }

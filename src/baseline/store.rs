@@ -306,6 +306,9 @@ pub fn promote_at(
     }
     let digest = hex_sha256(&bytes);
     let set_dir = baseline_dir.join(set_dir_for(&bundle));
+    // A promote killed before its rename leaves a hidden temporary file
+    // that `git add baselines` would commit; the next promote removes it.
+    crate::fsutil::remove_stale_temps(&set_dir);
     migrate_legacy_set(baseline_dir, &set_dir, &bundle)?;
     let existing = list_set(&set_dir)?;
 

@@ -1382,3 +1382,27 @@ fn a_store_with_the_earlier_directory_names_is_read_and_migrated_on_promote() {
     assert_eq!(chosen.runs.len(), 5);
     assert_eq!(chosen.key, next.key);
 }
+
+/// Issue 13, leftovers: a promote killed before its rename leaves a hidden
+/// `.…json.tmp-PID`; the next promote of the set removes it (its writer is
+/// gone), so `git add baselines` cannot commit it.
+#[test]
+fn the_next_promote_removes_temporary_files_of_a_killed_one() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = tmp.path().join("baselines");
+    let b = bundle();
+    let set_dir = base.join(tokengate::baseline::set_dir_for(&b));
+    std::fs::create_dir_all(&set_dir).expect("mkdir");
+    // No process has an id above the kernel's maximum (4194304).
+    let stale = set_dir.join(".20261127T120000.000Z-abababababab.json.tmp-999999999");
+    std::fs::write(&stale, vec![b'{'; 4096]).expect("write");
+    let src = write(tmp.path(), "a.json", &b);
+    promote_at(&src, &base, 5, t0()).expect("promote");
+    assert!(!stale.exists(), "stale temporary file left behind");
+    let names: Vec<String> = std::fs::read_dir(&set_dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(!names[0].starts_with('.'), "{names:?}");
+}

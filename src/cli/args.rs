@@ -224,9 +224,10 @@ pub struct CliRunArgs {
     pub workload: PathBuf,
     #[command(flatten)]
     pub common: CliWorkloadArgs,
-    /// Where to write the bundle.
-    #[arg(long, default_value = "tokengate-out/bundle.json")]
-    pub out: PathBuf,
+    /// Where to write the bundle [default: tokengate-out/bundle.json; for
+    /// `check`, bundle.json in --report-dir].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Closed loop with this many concurrent users.
     #[arg(long, conflicts_with = "rate")]
     pub concurrency: Option<u32>,
@@ -354,9 +355,9 @@ pub struct CliSweepArgs {
     pub workload: PathBuf,
     #[command(flatten)]
     pub common: CliWorkloadArgs,
-    /// Where to write the sweep bundle.
-    #[arg(long, default_value = "tokengate-out/sweep.json")]
-    pub out: PathBuf,
+    /// Where to write the sweep bundle [default: sweep.json in --report-dir].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Directory for the reports (`sweep.html`, `sweep.md`, charts) and
     /// each level's bundle (`levels/`).
     #[arg(long, default_value = "tokengate-out")]

@@ -17,6 +17,7 @@ mod gate;
 mod hostile;
 mod html;
 mod inputs;
+mod leftovers;
 mod repeat;
 mod report;
 mod run;

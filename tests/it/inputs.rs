@@ -202,3 +202,96 @@ fn baseline_and_gate_files_are_bounded_and_regular() {
     assert!(e.contains("gate.fifo") && e.contains("a FIFO"), "{e}");
     assert!(t.elapsed() < Duration::from_secs(10));
 }
+
+/// A raw HTTP listener on 127.0.0.1 that only counts connections (closing
+/// each at once); the count tells whether the tool sent anything.
+fn counting_listener() -> (
+    String,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.set_nonblocking(true).expect("nonblocking");
+    let url = format!("http://{}/v1", l.local_addr().expect("addr"));
+    let seen = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (s, st) = (seen.clone(), stop.clone());
+    std::thread::spawn(move || {
+        // Bounded: 60 s at most, or until the test says stop.
+        let until = Instant::now() + Duration::from_secs(60);
+        while !st.load(Ordering::SeqCst) && Instant::now() < until {
+            match l.accept() {
+                Ok(_) => {
+                    s.fetch_add(1, Ordering::SeqCst);
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    });
+    (url, seen, stop)
+}
+
+/// Defect 11: `check` reads the gate file, the waivers and the baseline ref
+/// before it sends a request: each mistake is exit 2 at once, naming it,
+/// and the endpoint never sees a connection.
+#[test]
+fn check_fails_on_its_gate_inputs_before_sending_a_request() {
+    use std::sync::atomic::Ordering;
+    let (url, seen, stop) = counting_listener();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let git = |args: &[&str]| {
+        let st = Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .status()
+            .expect("git");
+        assert!(st.success());
+    };
+    git(&["init", "-q"]);
+    std::fs::write(
+        dir.path().join("w.yaml"),
+        format!(
+            "name: t\nendpoint: {url}\nmodel: m\nprompts:\n  inline: [\"hi\"]\noutput: {{max_tokens: 4}}\nload: {{mode: closed, concurrency: 1}}\nrequests: 2\n"
+        ),
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("bad-gate.yaml"), "rules: [[[\n").expect("write");
+    std::fs::write(dir.path().join("bad-waivers.yaml"), "waivers: 7\n").expect("write");
+    let gate = concat!(env!("CARGO_MANIFEST_DIR"), "/gates/default.yaml");
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--gate", gate, "--baseline-ref", "no-such-ref"],
+            "no-such-ref",
+        ),
+        (&["--gate", "bad-gate.yaml"], "bad-gate.yaml"),
+        (
+            &["--gate", gate, "--waivers", "bad-waivers.yaml"],
+            "bad-waivers.yaml",
+        ),
+    ];
+    for (flags, want) in cases {
+        let t = Instant::now();
+        let o = tokengate()
+            .args(["check", "w.yaml", "--quiet", "--report-dir", "out"])
+            .args(flags)
+            .current_dir(dir.path())
+            .output()
+            .expect("check");
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {e}");
+        assert!(e.contains(want), "{flags:?}: {e}");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{flags:?}: {:?}",
+            t.elapsed()
+        );
+    }
+    stop.store(true, Ordering::SeqCst);
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        0,
+        "a request was sent before the inputs were read"
+    );
+}

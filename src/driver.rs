@@ -345,11 +345,28 @@ impl Ctx {
     }
 }
 
+/// Users worth starting: never more than the requests a counted run can
+/// start (warm-up plus measured, per side), so `--concurrency 100000` for 20
+/// requests starts 20 tasks, not 100000 idle ones.
+fn users_for(ctx: &Ctx, concurrency: u32) -> u32 {
+    let StopAfter::Requests(n) = ctx.plan.stop else {
+        return concurrency;
+    };
+    let warm = match ctx.plan.warmup {
+        Warmup::Requests(w) => w,
+        _ => 0,
+    };
+    let most = n.saturating_add(warm).saturating_mul(ctx.schedule.sides());
+    u32::try_from(most.min(u64::from(concurrency)))
+        .unwrap_or(concurrency)
+        .max(1)
+}
+
 async fn closed_loop(ctx: Arc<Ctx>, concurrency: u32, think_time: Duration) {
     let next = Arc::new(AtomicU64::new(0));
     let measured_started = Arc::new(AtomicU64::new(0));
     let mut users = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
+    for _ in 0..users_for(&ctx, concurrency) {
         let ctx = ctx.clone();
         let next = next.clone();
         let measured_started = measured_started.clone();

@@ -68,10 +68,12 @@ pub fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Con
 
 /// Read and parse a YAML file.
 pub fn read_yaml<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = crate::fsutil::read_bounded_string(path, crate::fsutil::MAX_CONFIG_BYTES).map_err(
+        |source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        },
+    )?;
     parse_yaml(path, &text)
 }
 

@@ -153,7 +153,7 @@ impl Calibration {
                 max: CALIBRATION_MAX_BYTES,
             });
         }
-        let bytes = std::fs::read(path).map_err(read_err)?;
+        let bytes = crate::fsutil::read_bounded(path, CALIBRATION_MAX_BYTES).map_err(read_err)?;
         Calibration::parse(&bytes, &shown)
     }
 

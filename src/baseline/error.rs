@@ -41,6 +41,20 @@ pub enum BaselineError {
         #[source]
         source: std::io::Error,
     },
+    /// Moving a run of a pre-injective set directory into its own one.
+    #[error("cannot move baseline file {from} to {to}")]
+    Move {
+        from: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("baseline file {location} is {bytes} bytes, over the cap of {max} bytes")]
+    TooLarge {
+        location: String,
+        bytes: u64,
+        max: u64,
+    },
     #[error("cannot read baseline directory {path}")]
     ReadDir {
         path: PathBuf,

@@ -11,6 +11,7 @@ use super::calibration::{CALIBRATION_MAX_BYTES, CalibrationError};
 use super::error::BaselineError;
 use super::layout::{is_calibration_file, is_run_file};
 use super::types::RawFile;
+use crate::fsutil::MAX_DATA_BYTES;
 
 pub(crate) struct AtRef {
     /// The directory relative to the repository root, `/`-separated, ending
@@ -200,19 +201,31 @@ pub(crate) fn read_at_ref(dir: &Path, reference: &str) -> Result<AtRef, Baseline
     })
     .map_err(git_err("walking the baseline directory"))?;
 
+    let odb = repo.odb().map_err(git_err("opening the object database"))?;
     let mut files = Vec::with_capacity(found.len());
     for (set_rel, name, id) in found {
-        let blob = repo
-            .find_blob(id)
+        // Bounded: the size comes from the object header, before the blob
+        // is loaded, so a huge committed file is refused, not read.
+        let (size, _) = odb
+            .read_header(id)
             .map_err(git_err(&format!("reading {rel_str}/{set_rel}/{name}")))?;
-        // Bounded: a calibration is refused by its size before it is copied.
-        if is_calibration_file(&name) && blob.size() as u64 > CALIBRATION_MAX_BYTES {
+        if !is_calibration_file(&name) && size as u64 > MAX_DATA_BYTES {
+            return Err(BaselineError::TooLarge {
+                location: format!("{reference}:{rel_str}/{set_rel}/{name}"),
+                bytes: size as u64,
+                max: MAX_DATA_BYTES,
+            });
+        }
+        if is_calibration_file(&name) && size as u64 > CALIBRATION_MAX_BYTES {
             return Err(BaselineError::Calibration(CalibrationError::TooLarge {
                 path: format!("{reference}:{rel_str}/{set_rel}/{name}"),
-                bytes: blob.size() as u64,
+                bytes: size as u64,
                 max: CALIBRATION_MAX_BYTES,
             }));
         }
+        let blob = repo
+            .find_blob(id)
+            .map_err(git_err(&format!("reading {rel_str}/{set_rel}/{name}")))?;
         files.push(RawFile {
             set_rel,
             name,

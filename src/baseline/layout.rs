@@ -6,16 +6,23 @@ use std::path::PathBuf;
 use crate::bundle::Bundle;
 use crate::timefmt::{TimeError, Timestamp, format_stamp, parse_stamp};
 
-/// Longest slug kept verbatim; longer values are cut and suffixed with a hash.
+/// Longest path part; longer values are cut and suffixed with a hash.
 pub const SLUG_MAX: usize = 80;
+
+/// Hex digits of the value's sha256 appended to a part that is not the
+/// value verbatim.
+const HASH_DIGITS: usize = 12;
+
+/// Separates a slug from its hash. It is outside the verbatim alphabet
+/// `[A-Za-z0-9._-]`, so a hashed part can never equal a verbatim one.
+const HASH_SEP: char = '~';
 
 pub(crate) use crate::bundle::hex_sha256;
 
-/// One path part from a free-form value: `[A-Za-z0-9._-]` kept, anything else
-/// `_`; a leading `.` becomes `_` (no hidden, `.` or `..` directories); empty
-/// becomes `unknown`; longer than [`SLUG_MAX`] is cut and made unique with 8
-/// hex digits of the value's sha256.
-pub fn slugify(value: &str) -> String {
+/// The earlier slug (characters outside `[A-Za-z0-9._-]` become `_`): not
+/// injective (`gpu/A` and `gpu_A` are one name), kept only to find stores
+/// written before [`slugify`] became injective.
+fn lossy_slug(value: &str) -> String {
     let mut s: String = value
         .trim()
         .chars()
@@ -33,8 +40,34 @@ pub fn slugify(value: &str) -> String {
     if s.starts_with('.') {
         s.replace_range(0..1, "_");
     }
+    s
+}
+
+/// One path part from a free-form value, injective on the exact value: a
+/// value made only of `[A-Za-z0-9._-]`, not starting with `.` and at most
+/// [`SLUG_MAX`] long is kept verbatim; any other value becomes its lossy
+/// slug (others `_`, leading `.` `_`, empty `unknown`, cut to fit) plus `~`
+/// and 12 hex digits of the exact value's sha256. Two keys that differ only
+/// in a replaced character (`gpu/A`, `gpu:A`, `gpu_A`) get distinct
+/// directories, so one set's pruning never removes another's runs.
+pub fn slugify(value: &str) -> String {
+    let slug = lossy_slug(value);
+    if slug == value && slug.len() <= SLUG_MAX {
+        return slug;
+    }
+    let mut s = slug;
+    // All characters are ASCII here, so byte slicing is on char boundaries.
+    s.truncate(SLUG_MAX - HASH_DIGITS - 1);
+    s.push(HASH_SEP);
+    s.push_str(&hex_sha256(value.as_bytes())[..HASH_DIGITS]);
+    s
+}
+
+/// The pre-injective slug as older tokengate wrote it (long values cut to
+/// 71 characters plus `-` and 8 hex digits).
+fn legacy_slug(value: &str) -> String {
+    let mut s = lossy_slug(value);
     if s.len() > SLUG_MAX {
-        // All characters are ASCII here, so byte slicing is on char boundaries.
         s.truncate(SLUG_MAX - 9);
         s.push('-');
         s.push_str(&hex_sha256(value.as_bytes())[..8]);
@@ -42,19 +75,30 @@ pub fn slugify(value: &str) -> String {
     s
 }
 
-/// The set directory of a bundle, relative to the baselines directory:
-/// `<workload>/<hardware>/<tokenizer>/<model_version>@<serving_image>`.
-pub fn set_dir_for(bundle: &Bundle) -> PathBuf {
+fn set_dir_with(bundle: &Bundle, part: fn(&str) -> String) -> PathBuf {
     let k = &bundle.key;
-    let mut p = PathBuf::from(slugify(&bundle.context.workload_name));
-    p.push(slugify(&k.hardware_profile));
-    p.push(slugify(&k.tokenizer));
+    let mut p = PathBuf::from(part(&bundle.context.workload_name));
+    p.push(part(&k.hardware_profile));
+    p.push(part(&k.tokenizer));
     p.push(format!(
         "{}@{}",
-        slugify(&k.model_version),
-        slugify(&k.serving_image)
+        part(&k.model_version),
+        part(&k.serving_image)
     ));
     p
+}
+
+/// The set directory of a bundle, relative to the baselines directory:
+/// `<workload>/<hardware>/<tokenizer>/<model_version>@<serving_image>`,
+/// each part a [`slugify`] of the exact value.
+pub fn set_dir_for(bundle: &Bundle) -> PathBuf {
+    set_dir_with(bundle, slugify)
+}
+
+/// Where older tokengate stored this bundle's set (lossy slugs). Promotion
+/// moves that set's runs of the same key into [`set_dir_for`].
+pub(crate) fn legacy_set_dir_for(bundle: &Bundle) -> PathBuf {
+    set_dir_with(bundle, legacy_slug)
 }
 
 /// `<STAMP>-<DIGEST12>.json`.
@@ -106,17 +150,51 @@ mod tests {
 
     #[test]
     fn slugify_keeps_safe_chars_and_replaces_the_rest() {
+        let hashed = |slug: &str, value: &str| {
+            format!("{slug}~{}", &hex_sha256(value.as_bytes())[..HASH_DIGITS])
+        };
         assert_eq!(
             slugify("vllm/vllm-openai:v0.6.3"),
-            "vllm_vllm-openai_v0.6.3"
+            hashed("vllm_vllm-openai_v0.6.3", "vllm/vllm-openai:v0.6.3")
         );
         assert_eq!(slugify("1xH100-80GB"), "1xH100-80GB");
-        assert_eq!(slugify(""), "unknown");
-        assert_eq!(slugify("   "), "unknown");
-        assert_eq!(slugify(".."), "_.");
-        assert_eq!(slugify(".hidden"), "_hidden");
-        assert_eq!(slugify("a@b c"), "a_b_c");
-        assert_eq!(slugify("modèle"), "mod_le");
+        assert_eq!(slugify(""), hashed("unknown", ""));
+        assert_eq!(slugify("   "), hashed("unknown", "   "));
+        assert_eq!(slugify("unknown"), "unknown");
+        assert_eq!(slugify(".."), hashed("_.", ".."));
+        assert_eq!(slugify(".hidden"), hashed("_hidden", ".hidden"));
+        assert_eq!(slugify("a@b c"), hashed("a_b_c", "a@b c"));
+        assert_eq!(slugify("modèle"), hashed("mod_le", "modèle"));
+    }
+
+    #[test]
+    fn slugs_are_injective_on_the_exact_value() {
+        let values = [
+            "gpu/A",
+            "gpu_A",
+            "gpu:A",
+            "a/b",
+            "a:b",
+            "a_b",
+            "org/model",
+            "org_model",
+            "",
+            " ",
+            "unknown",
+            ".x",
+            "_x",
+        ];
+        let slugs: std::collections::BTreeSet<String> = values.iter().map(|v| slugify(v)).collect();
+        assert_eq!(slugs.len(), values.len(), "{slugs:?}");
+        for s in &slugs {
+            assert!(
+                !s.starts_with('.') && !s.contains('/') && s.len() <= SLUG_MAX,
+                "{s}"
+            );
+        }
+        // A verbatim value can never look like a hashed one.
+        let forged = slugify("gpu/A").replace('~', "-");
+        assert_ne!(slugify(&forged), slugify("gpu/A"));
     }
 
     #[test]

@@ -9,12 +9,19 @@
 //! baselines/<workload_name>/<hardware_profile>/<tokenizer>/<model_version>@<serving_image>/<STAMP>-<DIGEST12>.json
 //! ```
 //!
-//! * Each path part is a slug of the bundle field: characters outside
-//!   `[A-Za-z0-9._-]` become `_`, a leading `.` becomes `_` (no hidden or
-//!   `..` directories), an empty value becomes `unknown`, and a part longer
-//!   than 80 characters is cut to 71 and suffixed with `-` and 8 hex digits of
-//!   its sha256 so distinct long values stay distinct. `@` never occurs in a
-//!   slug, so it separates model version and serving image unambiguously.
+//! * Each path part is injective on the exact bundle field: a value made
+//!   only of `[A-Za-z0-9._-]`, not starting with `.` and at most 80
+//!   characters is kept verbatim; any other value becomes a slug (others
+//!   `_`, a leading `.` `_`, empty `unknown`, cut to fit) plus `~` and 12 hex
+//!   digits of the sha256 of the exact value, so `gpu/A`, `gpu:A` and
+//!   `gpu_A` are three directories. `~` and `@` never occur in a verbatim
+//!   part, so a hashed part never equals a verbatim one and `@` separates
+//!   model version and serving image unambiguously.
+//! * Stores written before the names were injective (lossy slugs, no `~`)
+//!   keep working: loading reads every directory, and the next promotion of
+//!   a key moves that key's runs (checked inside each file) from the old
+//!   directory into the new one. Pruning (`--keep`) counts and removes only
+//!   files whose key and workload inside equal the promoted bundle's.
 //! * One directory `<…>/<model_version>@<serving_image>/` is a **set**: the
 //!   last k promoted runs (default [`DEFAULT_KEEP`]) of one key and workload.
 //!   The gate pools the runs of one set.

@@ -11,12 +11,12 @@ use super::calibration::{CALIBRATION_MAX_BYTES, Calibration, CalibrationError};
 use super::error::BaselineError;
 use super::git;
 use super::layout::{
-    hex_sha256, is_calibration_file, is_run_file, promoted_at_of, run_file_name, set_dir_for,
-    short_digest_of,
+    hex_sha256, is_calibration_file, is_run_file, legacy_set_dir_for, promoted_at_of,
+    run_file_name, set_dir_for, short_digest_of,
 };
 use super::types::{BaselineSet, BaselineSource, RawFile, StoredRun};
 use crate::bundle::{Bundle, BundleError};
-use crate::fsutil::write_atomic;
+use crate::fsutil::{MAX_DATA_BYTES, read_bounded, write_atomic};
 use crate::timefmt::{TimeError, Timestamp, parse_rfc3339, timestamp_ms};
 
 /// Runs kept per set unless told otherwise.
@@ -219,16 +219,18 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<RawFile>) -> Result<(), BaselineErr
                     max: CALIBRATION_MAX_BYTES,
                 }));
             }
-            let bytes =
-                std::fs::read(&path).map_err(|source| BaselineError::ReadFile { path, source })?;
+            let bytes = read_bounded(&path, CALIBRATION_MAX_BYTES)
+                .map_err(|source| BaselineError::ReadFile { path, source })?;
             out.push(RawFile {
                 set_rel: rel.to_owned(),
                 name,
                 bytes,
             });
-        } else if is_run_file(&name) && path.is_file() {
-            let bytes =
-                std::fs::read(&path).map_err(|source| BaselineError::ReadFile { path, source })?;
+        } else if is_run_file(&name) {
+            // Not `path.is_file()`: a FIFO or device named `*.json` is an
+            // error naming it, not silently skipped.
+            let bytes = read_bounded(&path, MAX_DATA_BYTES)
+                .map_err(|source| BaselineError::ReadFile { path, source })?;
             out.push(RawFile {
                 set_rel: rel.to_owned(),
                 name,
@@ -263,7 +265,7 @@ pub fn promote_at(
     if keep == 0 {
         return Err(BaselineError::KeepZero);
     }
-    let bytes = std::fs::read(bundle_path).map_err(|source| {
+    let bytes = read_bounded(bundle_path, MAX_DATA_BYTES).map_err(|source| {
         BaselineError::ReadBundle(BundleError::Read {
             path: bundle_path.to_owned(),
             source,
@@ -304,13 +306,17 @@ pub fn promote_at(
     }
     let digest = hex_sha256(&bytes);
     let set_dir = baseline_dir.join(set_dir_for(&bundle));
+    // A promote killed before its rename leaves a hidden temporary file
+    // that `git add baselines` would commit; the next promote removes it.
+    crate::fsutil::remove_stale_temps(&set_dir);
+    migrate_legacy_set(baseline_dir, &set_dir, &bundle)?;
     let existing = list_set(&set_dir)?;
 
     let mut stored = None;
     for entry in &existing {
         if short_digest_of(&entry.name) == digest.get(..12) {
             let p = set_dir.join(&entry.name);
-            let same = std::fs::read(&p)
+            let same = read_bounded(&p, MAX_DATA_BYTES)
                 .map(|b| hex_sha256(&b) == digest)
                 .unwrap_or(false);
             if same {
@@ -337,8 +343,79 @@ pub fn promote_at(
             p
         }
     };
-    prune(&set_dir, keep)?;
+    prune(&set_dir, &bundle, keep)?;
     Ok(path)
+}
+
+/// Whether a stored run belongs to the set of `bundle`: the same exact key
+/// and workload name, read from inside the file (the directory name alone
+/// is never trusted to decide what may be moved or deleted).
+fn same_set(stored: &Bundle, bundle: &Bundle) -> bool {
+    stored.key == bundle.key && stored.context.workload_name == bundle.context.workload_name
+}
+
+/// A stored run file parsed, or `None` when it cannot be read or parsed.
+fn read_run(path: &Path) -> Option<Bundle> {
+    let bytes = read_bounded(path, MAX_DATA_BYTES).ok()?;
+    parse_bytes(&bytes, path).ok()
+}
+
+/// Stores written before set directories were injective used lossy names
+/// (`gpu/A` and `gpu_A` shared one directory). Migrate on promote: the runs
+/// of the legacy directory whose key and workload inside the file equal
+/// this bundle's move into the injective directory; runs of other keys stay
+/// where they are (the loader reads every directory, so they remain usable
+/// and are moved when their own key is next promoted). The set's
+/// `calibration.json` moves along once no run is left behind.
+fn migrate_legacy_set(
+    baseline_dir: &Path,
+    set_dir: &Path,
+    bundle: &Bundle,
+) -> Result<(), BaselineError> {
+    let legacy = baseline_dir.join(legacy_set_dir_for(bundle));
+    if legacy == set_dir {
+        return Ok(());
+    }
+    let entries = list_set(&legacy)?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut left = 0usize;
+    for e in entries {
+        let from = legacy.join(&e.name);
+        if !read_run(&from).is_some_and(|b| same_set(&b, bundle)) {
+            left += 1;
+            continue;
+        }
+        std::fs::create_dir_all(set_dir).map_err(|source| BaselineError::ReadDir {
+            path: set_dir.to_owned(),
+            source,
+        })?;
+        let to = set_dir.join(&e.name);
+        std::fs::rename(&from, &to).map_err(|source| BaselineError::Move {
+            from: from.clone(),
+            to,
+            source,
+        })?;
+    }
+    let cal = legacy.join(super::calibration::CALIBRATION_FILE);
+    let cal_to = set_dir.join(super::calibration::CALIBRATION_FILE);
+    if left == 0 && cal.is_file() && !cal_to.exists() {
+        std::fs::create_dir_all(set_dir).map_err(|source| BaselineError::ReadDir {
+            path: set_dir.to_owned(),
+            source,
+        })?;
+        std::fs::rename(&cal, &cal_to).map_err(|source| BaselineError::Move {
+            from: cal.clone(),
+            to: cal_to.clone(),
+            source,
+        })?;
+    }
+    if left == 0 {
+        // Only removes an empty directory; anything else left is kept.
+        let _ = std::fs::remove_dir(&legacy);
+    }
+    Ok(())
 }
 
 /// A run file of one set directory, as promotion sees it.
@@ -380,10 +457,7 @@ fn list_set(set_dir: &Path) -> Result<Vec<SetEntry>, BaselineError> {
             Some(t) => Some(t),
             // A hand-placed file has no stamp: order it by its start time if
             // it parses, else treat it as the oldest.
-            None => match std::fs::read(e.path())
-                .ok()
-                .and_then(|b| parse_bytes(&b, Path::new(&name)).ok())
-            {
+            None => match read_run(&e.path()) {
                 Some(bundle) => started_at(&bundle, &location)?,
                 None => None,
             },
@@ -397,10 +471,14 @@ fn list_set(set_dir: &Path) -> Result<Vec<SetEntry>, BaselineError> {
     Ok(out)
 }
 
-/// Remove all but the newest `keep` runs of a set.
-fn prune(set_dir: &Path, keep: usize) -> Result<(), BaselineError> {
+/// Remove all but the newest `keep` runs of `bundle`'s set. Only files whose
+/// key and workload inside equal the bundle's count and may be removed: a
+/// hand-placed file of another key, or one that does not parse, is never
+/// deleted by another key's promotion.
+fn prune(set_dir: &Path, bundle: &Bundle, keep: usize) -> Result<(), BaselineError> {
     let mut runs: Vec<(Option<Timestamp>, String)> = list_set(set_dir)?
         .into_iter()
+        .filter(|e| read_run(&set_dir.join(&e.name)).is_some_and(|b| same_set(&b, bundle)))
         .map(|e| (e.order, e.name))
         .collect();
     runs.sort_by(|a, b| b.cmp(a));

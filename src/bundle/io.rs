@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::schema::{Bundle, SCHEMA_VERSION};
-use crate::fsutil::{AtomicWriteError, write_atomic};
+use crate::fsutil::{AtomicWriteError, MAX_DATA_BYTES, read_bounded, write_atomic};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -72,7 +72,7 @@ pub fn parse_bundle(bytes: &[u8], path: &Path) -> Result<Bundle, BundleError> {
 
 /// Read and validate a bundle file.
 pub fn read_bundle(path: &Path) -> Result<Bundle, BundleError> {
-    let bytes = std::fs::read(path).map_err(|source| BundleError::Read {
+    let bytes = read_bounded(path, MAX_DATA_BYTES).map_err(|source| BundleError::Read {
         path: path.to_owned(),
         source,
     })?;
@@ -89,7 +89,7 @@ pub fn write_bundle(bundle: &Bundle, path: &Path) -> Result<(), BundleError> {
 
 /// sha256 (hex) of a file's bytes: the bundle digest reports and verdicts cite.
 pub fn digest_of_file(path: &Path) -> Result<String, BundleError> {
-    let bytes = std::fs::read(path).map_err(|source| BundleError::Read {
+    let bytes = read_bounded(path, MAX_DATA_BYTES).map_err(|source| BundleError::Read {
         path: path.to_owned(),
         source,
     })?;

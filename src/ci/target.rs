@@ -3,7 +3,7 @@
 //! GitLab authenticates ([`GitLabAuth`]), and reading all of it from the CI
 //! environment (GitHub Actions and GitLab CI variables).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::error::CiError;
 use super::secret::Secret;
@@ -219,14 +219,17 @@ pub fn github_pr_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<u64, C
     })
 }
 
-fn pr_from_event_file(path: &PathBuf) -> Result<Option<u64>, CiError> {
-    let bytes = std::fs::read(path).map_err(|source| CiError::EventFile {
-        path: path.clone(),
-        source,
-    })?;
+fn pr_from_event_file(path: &Path) -> Result<Option<u64>, CiError> {
+    let bytes =
+        crate::fsutil::read_bounded(path, crate::fsutil::MAX_DATA_BYTES).map_err(|source| {
+            CiError::EventFile {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     let v: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|source| CiError::EventJson {
-            path: path.clone(),
+            path: path.to_path_buf(),
             source,
         })?;
     if let Some(n) = v.pointer("/pull_request/number").and_then(|n| n.as_u64()) {

@@ -224,14 +224,17 @@ pub struct CliRunArgs {
     pub workload: PathBuf,
     #[command(flatten)]
     pub common: CliWorkloadArgs,
-    /// Where to write the bundle.
-    #[arg(long, default_value = "tokengate-out/bundle.json")]
-    pub out: PathBuf,
+    /// Where to write the bundle [default: tokengate-out/bundle.json; for
+    /// `check`, bundle.json in --report-dir].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Closed loop with this many concurrent users.
     #[arg(long, conflicts_with = "rate")]
     pub concurrency: Option<u32>,
     /// Open loop at this many requests per second (Poisson arrivals).
-    #[arg(long)]
+    // A negative rate reaches the rate check (an error naming `--rate`),
+    // not clap's hint to write `-- -5`.
+    #[arg(long, allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Run the workload this many times back to back (1–20), each run with
     /// its own warm-up, into one bundle: the gate then sees the run-to-run
@@ -264,7 +267,9 @@ pub struct CliCalibrateArgs {
     #[arg(long, conflicts_with = "rate")]
     pub concurrency: Option<u32>,
     /// Open loop at this many requests per second (Poisson arrivals).
-    #[arg(long)]
+    // A negative rate reaches the rate check (an error naming `--rate`),
+    // not clap's hint to write `-- -5`.
+    #[arg(long, allow_negative_numbers = true)]
     pub rate: Option<f64>,
 }
 
@@ -321,7 +326,9 @@ pub struct CliAbArgs {
     pub concurrency: Option<u32>,
     /// Open loop at this many requests per second over both sides together
     /// (Poisson arrivals; half go to each side).
-    #[arg(long)]
+    // A negative rate reaches the rate check (an error naming `--rate`),
+    // not clap's hint to write `-- -5`.
+    #[arg(long, allow_negative_numbers = true)]
     pub rate: Option<f64>,
     #[command(flatten)]
     pub publish: CliPublishArgs,
@@ -350,9 +357,9 @@ pub struct CliSweepArgs {
     pub workload: PathBuf,
     #[command(flatten)]
     pub common: CliWorkloadArgs,
-    /// Where to write the sweep bundle.
-    #[arg(long, default_value = "tokengate-out/sweep.json")]
-    pub out: PathBuf,
+    /// Where to write the sweep bundle [default: sweep.json in --report-dir].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Directory for the reports (`sweep.html`, `sweep.md`, charts) and
     /// each level's bundle (`levels/`).
     #[arg(long, default_value = "tokengate-out")]

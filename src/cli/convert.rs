@@ -21,12 +21,20 @@ use crate::commands::{
 use crate::driver::StopSignal;
 use crate::workload::Overrides;
 
+/// `run`'s bundle when `--out` is not given.
+const DEFAULT_RUN_OUT: &str = "tokengate-out/bundle.json";
+
 impl TryFrom<CliRunArgs> for RunOptions {
     type Error = anyhow::Error;
     fn try_from(a: CliRunArgs) -> anyhow::Result<RunOptions> {
         Ok(RunOptions {
             repeat: a.repeat,
-            ..run_options(&a.workload, overrides_of(&a), &a.out, a.common.quiet)
+            ..run_options(
+                &a.workload,
+                overrides_of(&a),
+                a.out.as_deref().unwrap_or(Path::new(DEFAULT_RUN_OUT)),
+                a.common.quiet,
+            )
         })
     }
 }
@@ -117,9 +125,15 @@ impl TryFrom<CliGateArgs> for ReportOptions {
 
 impl TryFrom<CliCheckArgs> for CheckOptions {
     type Error = anyhow::Error;
-    fn try_from(a: CliCheckArgs) -> anyhow::Result<CheckOptions> {
+    fn try_from(mut a: CliCheckArgs) -> anyhow::Result<CheckOptions> {
+        // The bundle goes with the reports unless `--out` says otherwise.
+        let out = a
+            .run
+            .out
+            .get_or_insert_with(|| a.report_dir.join("bundle.json"))
+            .clone();
         Ok(CheckOptions {
-            gate: gate_options_of(a.run.out.clone(), &a.gate, Some(&a.report_dir)),
+            gate: gate_options_of(out, &a.gate, Some(&a.report_dir)),
             publish: publish_flags_of(&a.gate),
             run: RunOptions::try_from(a.run)?,
             report_dir: a.report_dir,
@@ -201,7 +215,14 @@ impl TryFrom<CliSweepArgs> for SweepOptions {
     type Error = anyhow::Error;
     fn try_from(a: CliSweepArgs) -> anyhow::Result<SweepOptions> {
         Ok(SweepOptions {
-            run: run_options(&a.workload, sweep_overrides_of(&a), &a.out, a.common.quiet),
+            run: run_options(
+                &a.workload,
+                sweep_overrides_of(&a),
+                &a.out
+                    .clone()
+                    .unwrap_or_else(|| a.report_dir.join("sweep.json")),
+                a.common.quiet,
+            ),
             levels: a.levels.clone(),
             start: a.start,
             max_load: a.max_load,

@@ -39,6 +39,7 @@ pub async fn run(opts: CheckOptions) -> anyhow::Result<Outcome> {
         report_dir,
     } = opts;
     let env = run.env.clone();
+    super::gate::check_gate_inputs(&gate)?;
     let measured = run_workload(run).await?;
     let mut out = Outcome::default();
     summarize(&measured, &mut out);

@@ -39,12 +39,14 @@ impl CommandOptions for CommentOptions {}
 pub async fn run(opts: CommentOptions) -> anyhow::Result<Outcome> {
     let env = &*opts.env;
     let mut out = Outcome::default();
-    let markdown = std::fs::read_to_string(&opts.markdown).with_context(|| {
-        format!(
-            "cannot read the Markdown report {}",
-            opts.markdown.display()
-        )
-    })?;
+    let markdown =
+        crate::fsutil::read_bounded_string(&opts.markdown, crate::fsutil::MAX_DATA_BYTES)
+            .with_context(|| {
+                format!(
+                    "cannot read the Markdown report {}",
+                    opts.markdown.display()
+                )
+            })?;
     // Command-line values take the place of the CI variables they override.
     let number = opts.number.map(|n| n.to_string());
     let lookup = |k: &str| -> Option<String> {

@@ -133,13 +133,7 @@ fn judge(opts: &GateOptions, notes: &mut Vec<String>) -> anyhow::Result<GateOutc
         gate.policy.inconclusive = policy;
     }
     let waivers = load_waiver_file(opts)?;
-    let source = match &opts.baseline_ref {
-        Some(r) => BaselineSource::GitRef {
-            dir: opts.baseline_dir.clone(),
-            reference: r.clone(),
-        },
-        None => BaselineSource::Dir(opts.baseline_dir.clone()),
-    };
+    let source = baseline_source(opts);
     let resolution = match resolve(&bundle, &source, opts.now) {
         Ok(r) => Some(r),
         // The target branch has no baselines yet (the first change that adds
@@ -161,6 +155,32 @@ fn judge(opts: &GateOptions, notes: &mut Vec<String>) -> anyhow::Result<GateOutc
         written,
         notes: Vec::new(),
     })
+}
+
+fn baseline_source(opts: &GateOptions) -> BaselineSource {
+    match &opts.baseline_ref {
+        Some(r) => BaselineSource::GitRef {
+            dir: opts.baseline_dir.clone(),
+            reference: r.clone(),
+        },
+        None => BaselineSource::Dir(opts.baseline_dir.clone()),
+    }
+}
+
+/// Read everything the gate will need besides the bundle (the gate file,
+/// the waivers, the baselines at their directory or ref) and fail on the
+/// first problem. `check` calls it before it sends a request, so a typo in
+/// `--baseline-ref` or the gate file costs seconds, not a whole benchmark.
+/// The gate reads them again after the run (they are small and may change
+/// meanwhile only by the user's hand).
+pub(super) fn check_gate_inputs(opts: &GateOptions) -> anyhow::Result<()> {
+    load_gate_file(&opts.gate)?;
+    load_waiver_file(opts)?;
+    match crate::baseline::load_sets(&baseline_source(opts)) {
+        // No baselines at the target ref yet is a skip, not an error.
+        Ok(_) | Err(BaselineError::DirAbsentAtRef { .. }) => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot resolve the baseline")),
+    }
 }
 
 pub(super) fn load_waiver_file(opts: &GateOptions) -> anyhow::Result<Vec<Waiver>> {

@@ -141,6 +141,7 @@ pub async fn sweep_workload(opts: SweepOptions) -> anyhow::Result<SweepOutcome> 
     });
     std::fs::create_dir_all(&opts.levels_dir)
         .with_context(|| format!("cannot create {}", opts.levels_dir.display()))?;
+    clear_old_levels(&opts.levels_dir)?;
 
     let started = Instant::now();
     let mut levels: Vec<(f64, Bundle)> = Vec::new();
@@ -413,4 +414,24 @@ fn sweep_digest(
     })
     .to_string();
     hex_sha256(text.as_bytes())
+}
+
+/// Remove the level bundles of an earlier sweep from `dir` before this one
+/// writes its own: an interrupted sweep over an older report directory must
+/// not leave old and new `levels/` mixed. Only files this command names
+/// (`level-*.json`) are removed; anything else in the directory is kept.
+fn clear_old_levels(dir: &Path) -> anyhow::Result<()> {
+    let rd = std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for e in rd {
+        let e = e.with_context(|| format!("cannot read {}", dir.display()))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with("level-") && name.ends_with(".json");
+        if ours && e.file_type().is_ok_and(|t| t.is_file()) {
+            std::fs::remove_file(e.path()).with_context(|| {
+                format!("cannot remove the old level bundle {}", e.path().display())
+            })?;
+        }
+    }
+    crate::fsutil::remove_stale_temps(dir);
+    Ok(())
 }

@@ -542,11 +542,13 @@ pub enum GateFileError {
 impl GateFileError {
     /// Reads `path` as text, or the `Read` error naming it as a `what` file.
     pub(crate) fn read(what: &'static str, path: &Path) -> Result<String, GateFileError> {
-        std::fs::read_to_string(path).map_err(|source| GateFileError::Read {
-            what,
-            path: path.display().to_string(),
-            source,
-        })
+        crate::fsutil::read_bounded_string(path, crate::fsutil::MAX_CONFIG_BYTES).map_err(
+            |source| GateFileError::Read {
+                what,
+                path: path.display().to_string(),
+                source,
+            },
+        )
     }
 
     /// The first line of a serde-saphyr error, for `origin`.

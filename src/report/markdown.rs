@@ -74,10 +74,11 @@ impl MarkdownRenderer {
 
     /// A user template read from `path` (same context as the built-in one).
     pub fn from_template_file(path: &Path) -> Result<Self, ReportError> {
-        let source = std::fs::read_to_string(path).map_err(|source| ReportError::TemplateRead {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let source = crate::fsutil::read_bounded_string(path, crate::fsutil::MAX_CONFIG_BYTES)
+            .map_err(|source| ReportError::TemplateRead {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(MarkdownRenderer {
             name: path.display().to_string(),
             source,

@@ -339,10 +339,11 @@ impl SimProfile {
     /// Reads and validates a YAML profile. Parse errors carry the file, line,
     /// column and field from serde-saphyr.
     pub fn from_yaml_file(path: &Path) -> Result<SimProfile, SimError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SimError::ReadProfile {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::fsutil::read_bounded_string(path, crate::fsutil::MAX_CONFIG_BYTES)
+            .map_err(|source| SimError::ReadProfile {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let profile: SimProfile = crate::yaml::parse_yaml(path, &text).map_err(|e| {
             let detail = match e {
                 crate::yaml::ConfigError::Parse {

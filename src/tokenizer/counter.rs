@@ -113,10 +113,13 @@ impl Tokenizer {
 
 #[cfg(feature = "hf-tokenizer")]
 fn load_hf(path: &std::path::Path) -> Result<Tokenizer, TokenizerError> {
-    let bytes = std::fs::read(path).map_err(|source| TokenizerError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes =
+        crate::fsutil::read_bounded(path, crate::fsutil::MAX_DATA_BYTES).map_err(|source| {
+            TokenizerError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     let tok =
         tokenizers::Tokenizer::from_bytes(&bytes).map_err(|source| TokenizerError::HfParse {
             path: path.to_path_buf(),

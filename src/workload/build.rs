@@ -460,53 +460,84 @@ impl PromptPool {
     }
 }
 
+/// Closed-loop users: 1 to [`MAX_CONCURRENCY`]. The one check of the field,
+/// for the workload file (`field` = `load.concurrency`) and the
+/// `--concurrency` flag alike, so a flag can never bypass the file's bound.
+pub(crate) fn check_concurrency(
+    concurrency: u32,
+    field: &str,
+    path: &Path,
+) -> Result<u32, ConfigError> {
+    if concurrency == 0 || concurrency > MAX_CONCURRENCY {
+        return Err(invalid(
+            path,
+            field,
+            format!("expected 1 to {MAX_CONCURRENCY}, got {concurrency}"),
+        ));
+    }
+    Ok(concurrency)
+}
+
+/// Open-loop rate: finite, above 0 and at most [`MAX_RATE`] per second. The
+/// one check of the field, for the file (`load.rate`) and `--rate` alike.
+pub(crate) fn check_rate(rate: f64, field: &str, path: &Path) -> Result<f64, ConfigError> {
+    if !(rate.is_finite() && rate > 0.0 && rate <= MAX_RATE) {
+        return Err(invalid(
+            path,
+            field,
+            format!("expected a rate between 0 and {MAX_RATE} per second, got {rate}"),
+        ));
+    }
+    Ok(rate)
+}
+
 /// The `load` section; `--concurrency` or `--rate` alone switch the mode.
+/// Flags are checked first and always, whatever the file's mode: a flag
+/// that would be ignored or out of range is an error naming the flag.
 fn load(section: &LoadField, overrides: &Overrides, path: &Path) -> Result<LoadPlan, ConfigError> {
+    let flag_concurrency = overrides
+        .concurrency
+        .map(|c| check_concurrency(c, "--concurrency", path))
+        .transpose()?;
+    let flag_rate = overrides
+        .rate
+        .map(|r| check_rate(r, "--rate", path))
+        .transpose()?;
     let from_file = match section.mode {
         LoadMode::Closed => {
-            let concurrency = overrides
-                .concurrency
-                .or(section.concurrency)
-                .ok_or_else(|| {
-                    invalid(
+            if section.rate.is_some() && flag_rate.is_none() {
+                return Err(invalid(path, "load.rate", "`rate` is for `mode: open`"));
+            }
+            let concurrency = match (flag_concurrency, section.concurrency) {
+                (Some(c), _) => c,
+                (None, Some(c)) => check_concurrency(c, "load.concurrency", path)?,
+                (None, None) if flag_rate.is_some() => 1, // replaced below
+                (None, None) => {
+                    return Err(invalid(
                         path,
                         "load.concurrency",
                         "closed loop needs `concurrency` (≥ 1)",
-                    )
-                })?;
-            if concurrency == 0 || concurrency > MAX_CONCURRENCY {
-                return Err(invalid(
-                    path,
-                    "load.concurrency",
-                    format!("expected 1 to {MAX_CONCURRENCY}, got {concurrency}"),
-                ));
-            }
-            if section.rate.is_some() && overrides.rate.is_none() {
-                return Err(invalid(path, "load.rate", "`rate` is for `mode: open`"));
-            }
+                    ));
+                }
+            };
             LoadPlan::Closed {
                 concurrency,
                 think_time: section.think_time.map(|d| d.0).unwrap_or_default(),
             }
         }
         LoadMode::Open => {
-            let rate = overrides
-                .rate
-                .or(section.rate.map(|r| r.0))
-                .ok_or_else(|| {
-                    invalid(
+            let rate = match (flag_rate, section.rate) {
+                (Some(r), _) => r,
+                (None, Some(r)) => check_rate(r.0, "load.rate", path)?,
+                (None, None) if flag_concurrency.is_some() => 1.0, // replaced below
+                (None, None) => {
+                    return Err(invalid(
                         path,
                         "load.rate",
                         "open loop needs `rate` (requests per second)",
-                    )
-                })?;
-            if !(rate.is_finite() && rate > 0.0 && rate <= MAX_RATE) {
-                return Err(invalid(
-                    path,
-                    "load.rate",
-                    format!("expected a rate between 0 and {MAX_RATE} per second, got {rate}"),
-                ));
-            }
+                    ));
+                }
+            };
             let max_in_flight = section.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
             if max_in_flight == 0 {
                 return Err(invalid(path, "load.max_in_flight", "expected at least 1"));
@@ -518,19 +549,16 @@ fn load(section: &LoadField, overrides: &Overrides, path: &Path) -> Result<LoadP
             }
         }
     };
-    Ok(match (overrides.concurrency, overrides.rate, from_file) {
-        (Some(c), None, LoadPlan::Open { .. }) if c > 0 => LoadPlan::Closed {
+    Ok(match (flag_concurrency, flag_rate, from_file) {
+        (Some(c), None, LoadPlan::Open { .. }) => LoadPlan::Closed {
             concurrency: c,
             think_time: Duration::ZERO,
         },
-        (None, Some(r), LoadPlan::Closed { .. }) if r > 0.0 && r.is_finite() => LoadPlan::Open {
+        (None, Some(r), LoadPlan::Closed { .. }) => LoadPlan::Open {
             rate: r,
             arrival: DEFAULT_ARRIVAL,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         },
-        (Some(0), _, _) => {
-            return Err(invalid(path, "--concurrency", "expected at least 1"));
-        }
         (_, _, l) => l,
     })
 }
@@ -1164,8 +1192,38 @@ mod tests {
         };
         assert_eq!(
             err("{mode: open, rate: 1}", &zero),
-            "w.yaml: field `--concurrency`: expected at least 1"
+            "w.yaml: field `--concurrency`: expected 1 to 100000, got 0"
         );
+        // Flags get the file's bounds, in either mode (issue 13, defect 5).
+        for mode in ["{mode: open, rate: 1}", "{mode: closed, concurrency: 2}"] {
+            let big = Overrides {
+                concurrency: Some(5_000_000),
+                ..Default::default()
+            };
+            assert_eq!(
+                err(mode, &big),
+                "w.yaml: field `--concurrency`: expected 1 to 100000, got 5000000"
+            );
+            for (rate, shown) in [
+                (0.0, "0"),
+                (f64::NAN, "NaN"),
+                (f64::INFINITY, "inf"),
+                (-5.0, "-5"),
+                (1e9, "1000000000"),
+            ] {
+                let o = Overrides {
+                    rate: Some(rate),
+                    ..Default::default()
+                };
+                assert_eq!(
+                    err(mode, &o),
+                    format!(
+                        "w.yaml: field `--rate`: expected a rate between 0 and 1000000 per second, got {shown}"
+                    ),
+                    "{mode} --rate {rate}"
+                );
+            }
+        }
     }
 
     #[test]

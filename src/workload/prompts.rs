@@ -13,10 +13,14 @@ use crate::yaml::ConfigError;
 /// `{"text": ".."}` or `{"messages": [..]}`, with optional `expect`/`weight`.
 /// Blank lines are skipped. Errors name the file and line.
 pub fn read_jsonl(path: &Path) -> Result<Vec<(PromptItem, String)>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    // Bounded and regular files only: `/dev/zero` or a FIFO is an error
+    // naming the file, not an endless read or a hang.
+    let text = crate::fsutil::read_bounded_string(path, crate::fsutil::MAX_DATA_BYTES).map_err(
+        |source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        },
+    )?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {

@@ -162,7 +162,7 @@ fn promote_writes_the_derived_path_and_keeps_only_k() {
         .join("quickstart")
         .join("1xH100")
         .join("o200k_base")
-        .join("llama-3.1-8b@vllm_vllm-openai_v0.6.3");
+        .join("llama-3.1-8b@vllm_vllm-openai_v0.6.3~246d1b25a782");
     // 2026-11-27T12:06:00Z for i = 6.
     let expected = set_dir.join(format!("20261127T120600.000Z-{}.json", &digests[6][..12]));
     assert_eq!(last, expected);
@@ -176,11 +176,9 @@ fn promote_writes_the_derived_path_and_keeps_only_k() {
     assert_eq!(sets.len(), 1);
     let got: Vec<&str> = sets[0].runs.iter().map(|r| r.digest.as_str()).collect();
     assert_eq!(got, vec![&digests[6][..], &digests[5][..], &digests[4][..]]);
-    assert!(
-        sets[0]
-            .location
-            .ends_with("quickstart/1xH100/o200k_base/llama-3.1-8b@vllm_vllm-openai_v0.6.3/")
-    );
+    assert!(sets[0].location.ends_with(
+        "quickstart/1xH100/o200k_base/llama-3.1-8b@vllm_vllm-openai_v0.6.3~246d1b25a782/"
+    ));
 }
 
 #[test]
@@ -1006,12 +1004,12 @@ fn git_ref_reads_the_committed_baseline_not_the_working_tree() {
         .to_string_lossy()
         .into_owned();
     let want = format!(
-        "HEAD:baselines/quickstart/1xH100/o200k_base/llama-3.1-8b@vllm_vllm-openai_v0.6.3/{name}"
+        "HEAD:baselines/quickstart/1xH100/o200k_base/llama-3.1-8b@vllm_vllm-openai_v0.6.3~246d1b25a782/{name}"
     );
     assert_eq!(sets[0].runs[0].location, want);
     // The digest is of the committed bytes.
     let bytes = Command::new("git")
-        .args(["show", &format!("HEAD:baselines/quickstart/1xH100/o200k_base/llama-3.1-8b@vllm_vllm-openai_v0.6.3/{name}")])
+        .args(["show", &format!("HEAD:baselines/quickstart/1xH100/o200k_base/llama-3.1-8b@vllm_vllm-openai_v0.6.3~246d1b25a782/{name}")])
         .current_dir(root)
         .output()
         .expect("git show")
@@ -1182,7 +1180,7 @@ fn skip_reason_groups_sets_refused_for_the_same_reason() {
         skip.contains("and 1 more: key.hardware_profile differs"),
         "{skip}"
     );
-    assert!(skip.contains("img_v3/: key.hardware_profile differs (baseline 1xH100, candidate 1xA100); context.streaming differs (baseline false, candidate true)"), "{skip}");
+    assert!(skip.contains("img_v3~33a10924ffa9/: key.hardware_profile differs (baseline 1xH100, candidate 1xA100); context.streaming differs (baseline false, candidate true)"), "{skip}");
 }
 
 #[test]
@@ -1271,4 +1269,143 @@ fn git_ref_reads_the_committed_calibration_and_names_a_corrupt_one() {
         text.contains("HEAD:baselines/") && text.contains("/calibration.json"),
         "{text}"
     );
+}
+
+/// Issue 13, defect 3: keys that the old slug made one directory
+/// (`gpu/A`, `gpu_A`, `gpu:A`) are distinct sets; promoting one with
+/// `--keep 1` never removes the other's only run, and the gate of each
+/// still finds its own baseline.
+#[test]
+fn keys_differing_only_in_replaced_characters_never_share_or_prune_a_set() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = tmp.path().join("baselines");
+    let hw = ["gpu/A", "gpu_A", "gpu:A"];
+    let mut stored = Vec::new();
+    for (i, h) in hw.iter().enumerate() {
+        let mut b = bundle();
+        b.key.hardware_profile = (*h).into();
+        let src = write(tmp.path(), &format!("hw{i}.json"), &b);
+        stored.push(
+            promote_at(&src, &base, 1, t0() + Duration::from_secs(i as u64)).expect("promote"),
+        );
+    }
+    for p in &stored {
+        assert!(p.is_file(), "{p:?} was pruned by another key's promotion");
+    }
+    let dirs: std::collections::BTreeSet<_> =
+        stored.iter().map(|p| p.parent().expect("dir")).collect();
+    assert_eq!(dirs.len(), 3, "{dirs:?}");
+    let sets = load_sets(&BaselineSource::Dir(base.clone())).expect("load");
+    assert_eq!(sets.len(), 3);
+    for h in hw {
+        let mut cand = bundle();
+        cand.key.hardware_profile = h.into();
+        let r = resolve(&cand, &BaselineSource::Dir(base.clone()), t0()).expect("resolve");
+        let chosen = r.chosen.expect("own baseline found");
+        assert_eq!(chosen.key.hardware_profile, h);
+    }
+}
+
+/// Pruning reads the key inside each file: a run of another key placed in
+/// this set's directory by hand is never deleted, however old.
+#[test]
+fn pruning_never_deletes_a_file_of_another_key() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = tmp.path().join("baselines");
+    let b = bundle();
+    let set_dir = base.join(tokengate::baseline::set_dir_for(&b));
+    std::fs::create_dir_all(&set_dir).expect("mkdir");
+    let mut other = bundle();
+    other.key.hardware_profile = "gpu/B".into();
+    let foreign = write(&set_dir, "20200101T000000.000Z-aaaaaaaaaaaa.json", &other);
+    for i in 0..3u64 {
+        let mut b = bundle();
+        b.context.seed = i;
+        let src = write(tmp.path(), &format!("r{i}.json"), &b);
+        promote_at(&src, &base, 1, t0() + Duration::from_secs(i)).expect("promote");
+    }
+    assert!(foreign.is_file(), "another key's run was pruned");
+    assert_eq!(
+        json_files(&set_dir).len(),
+        2,
+        "one own run kept plus the foreign one"
+    );
+}
+
+/// A store written with the earlier (lossy) directory names keeps working:
+/// the committed layout is read as is, and the next promotion of the same
+/// key migrates its runs into the injective directory, where `--keep`
+/// counts them; runs of another key in the legacy directory stay.
+#[test]
+fn a_store_with_the_earlier_directory_names_is_read_and_migrated_on_promote() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let committed =
+        root.join("baselines/quickstart/simulated/o200k_base/sim-model@tokengate-sim_quickstart");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = tmp.path().join("baselines");
+    let legacy = base.join("quickstart/simulated/o200k_base/sim-model@tokengate-sim_quickstart");
+    std::fs::create_dir_all(&legacy).expect("mkdir");
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(&committed).expect("committed baselines") {
+        let e = e.expect("entry");
+        std::fs::copy(e.path(), legacy.join(e.file_name())).expect("copy");
+        names.push(e.file_name());
+    }
+    assert_eq!(names.len(), 5);
+    let sets = load_sets(&BaselineSource::Dir(base.clone())).expect("legacy layout loads");
+    assert_eq!(sets.len(), 1);
+    assert_eq!(sets[0].runs.len(), 5);
+    let template = sets[0].runs[0].bundle.clone();
+    assert_eq!(template.key.serving_image, "tokengate-sim:quickstart");
+
+    // A run of another key that the lossy name also mapped here.
+    let mut other = template.clone();
+    other.key.serving_image = "tokengate-sim/quickstart".into();
+    let foreign = write(&legacy, "20200101T000000.000Z-bbbbbbbbbbbb.json", &other);
+
+    let mut next = template.clone();
+    next.context.seed = 4242;
+    let src = write(tmp.path(), "next.json", &next);
+    let stored = promote_at(&src, &base, 5, SystemTime::now()).expect("promote");
+    let new_dir = base.join(tokengate::baseline::set_dir_for(&next));
+    assert_eq!(stored.parent(), Some(new_dir.as_path()));
+    assert!(
+        new_dir.ends_with("sim-model@tokengate-sim_quickstart~687ee4408690"),
+        "{new_dir:?}"
+    );
+    let moved = json_files(&new_dir);
+    assert_eq!(moved.len(), 5, "migrated and pruned to --keep 5: {moved:?}");
+    assert!(
+        foreign.is_file(),
+        "the other key's run stays in the legacy directory"
+    );
+    assert_eq!(json_files(&legacy).len(), 1);
+    let r = resolve(&next, &BaselineSource::Dir(base), SystemTime::now()).expect("resolve");
+    let chosen = r.chosen.expect("chosen");
+    assert_eq!(chosen.runs.len(), 5);
+    assert_eq!(chosen.key, next.key);
+}
+
+/// Issue 13, leftovers: a promote killed before its rename leaves a hidden
+/// `.…json.tmp-PID`; the next promote of the set removes it (its writer is
+/// gone), so `git add baselines` cannot commit it.
+#[test]
+fn the_next_promote_removes_temporary_files_of_a_killed_one() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = tmp.path().join("baselines");
+    let b = bundle();
+    let set_dir = base.join(tokengate::baseline::set_dir_for(&b));
+    std::fs::create_dir_all(&set_dir).expect("mkdir");
+    // No process has an id above the kernel's maximum (4194304).
+    let stale = set_dir.join(".20261127T120000.000Z-abababababab.json.tmp-999999999");
+    std::fs::write(&stale, vec![b'{'; 4096]).expect("write");
+    let src = write(tmp.path(), "a.json", &b);
+    promote_at(&src, &base, 5, t0()).expect("promote");
+    assert!(!stale.exists(), "stale temporary file left behind");
+    let names: Vec<String> = std::fs::read_dir(&set_dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(!names[0].starts_with('.'), "{names:?}");
 }

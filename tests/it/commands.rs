@@ -650,10 +650,16 @@ async fn a_gate_error_after_the_run_keeps_the_run_summary_and_exits_2() {
     let dir = tempfile::tempdir().expect("tempdir");
     let w = workload(dir.path(), "requests: 10");
     let bundle = dir.path().join("bundle.json");
-    let missing = dir.path().join("missing.yaml");
+    // The gate's inputs are read before the run (a missing gate file is an
+    // error before any request); writing a report can only fail after it:
+    // here the JUnit path is a directory.
+    let blocked = dir.path().join("blocked.xml");
+    std::fs::create_dir_all(blocked.join("inside")).expect("mkdir");
+    let mut gate = gate_options(dir.path(), &bundle, &failing_gate(dir.path()), dir.path());
+    gate.junit = Some(blocked);
     let o = commands::check::run(CheckOptions {
         run: run_options(&w, &bundle),
-        gate: gate_options(dir.path(), &bundle, &missing, dir.path()),
+        gate,
         publish: PublishFlags::default(),
         report_dir: dir.path().to_owned(),
     })
@@ -665,7 +671,7 @@ async fn a_gate_error_after_the_run_keeps_the_run_summary_and_exits_2() {
     assert_eq!(o.files, [bundle]);
     let stderr = paths(&o.stderr_text(), dir.path());
     assert!(
-        stderr.starts_with("error: ") && stderr.contains("[TMP]/missing.yaml"),
+        stderr.starts_with("error: ") && stderr.contains("[TMP]/blocked.xml"),
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

@@ -16,6 +16,8 @@ mod fuzz;
 mod gate;
 mod hostile;
 mod html;
+mod inputs;
+mod leftovers;
 mod repeat;
 mod report;
 mod run;

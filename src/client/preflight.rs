@@ -5,22 +5,24 @@
 
 use std::time::{Duration, Instant};
 
+use super::EndpointUrl;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PreflightError {
     #[error("endpoint {url} did not answer within {waited:?} (last error: {last})")]
     Unreachable {
-        url: String,
+        url: EndpointUrl,
         waited: Duration,
         last: String,
     },
     #[error(
         "endpoint {url} rejected the API key (HTTP {status}); check the variable named by `api_key_env`"
     )]
-    Unauthorized { url: String, status: u16 },
+    Unauthorized { url: EndpointUrl, status: u16 },
     #[error("model `{model}` is not served by {url}; it serves: {served}")]
     UnknownModel {
         model: String,
-        url: String,
+        url: EndpointUrl,
         served: String,
     },
 }
@@ -47,13 +49,24 @@ struct ModelEntry {
 /// Check `base_url` (ending in `/v1`) serves `model`, retrying connection
 /// failures and 5xx answers until `wait` has passed.
 pub async fn preflight(
-    base_url: &str,
+    base_url: &EndpointUrl,
     api_key: Option<&str>,
     model: &str,
     wait: Duration,
 ) -> Result<Preflight, PreflightError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let url = format!("{}/models", base_url.trim_end_matches('/'));
+    let url = base_url.join("models");
+    let request_url = url.request_url();
+    // The one Authorization header (Bearer wins over the URL's user info).
+    let auth = base_url
+        .authorization(api_key)
+        .map_err(|_| PreflightError::Unreachable {
+            url: url.clone(),
+            waited: Duration::ZERO,
+            last:
+                "the API key contains characters that cannot go in an HTTP header (value not shown)"
+                    .into(),
+        })?;
     let unreachable = |last: String, waited| PreflightError::Unreachable {
         url: url.clone(),
         waited,
@@ -62,12 +75,12 @@ pub async fn preflight(
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
-        .map_err(|e| unreachable(crate::error_chain(&e), Duration::ZERO))?;
+        .map_err(|e| unreachable(crate::error_chain(&e.without_url()), Duration::ZERO))?;
     let start = Instant::now();
     loop {
-        let mut req = client.get(&url);
-        if let Some(key) = api_key {
-            req = req.bearer_auth(key);
+        let mut req = client.get(request_url.clone());
+        if let Some(v) = &auth {
+            req = req.header(reqwest::header::AUTHORIZATION, v.clone());
         }
         let last = match req.send().await {
             Ok(resp) => {
@@ -87,7 +100,7 @@ pub async fn preflight(
                                 } else {
                                     Err(PreflightError::UnknownModel {
                                         model: model.to_string(),
-                                        url: base_url.to_string(),
+                                        url: base_url.clone(),
                                         served: if served.is_empty() {
                                             "nothing".into()
                                         } else {
@@ -106,7 +119,7 @@ pub async fn preflight(
                     }
                     401 | 403 => {
                         return Err(PreflightError::Unauthorized {
-                            url: base_url.to_string(),
+                            url: base_url.clone(),
                             status,
                         });
                     }
@@ -123,7 +136,8 @@ pub async fn preflight(
                     _ => format!("HTTP {status}"),
                 }
             }
-            Err(e) => crate::error_chain(&e),
+            // Without the URL: its query may hold a key.
+            Err(e) => crate::error_chain(&e.without_url()),
         };
         let waited = start.elapsed();
         if waited >= wait {

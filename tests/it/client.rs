@@ -173,7 +173,7 @@ async fn serve(script: Script) -> Server {
 
 fn config(base: &str, streaming: bool) -> ClientConfig {
     ClientConfig {
-        base_url: base.to_owned(),
+        base_url: tokengate::client::EndpointUrl::parse_base(base).expect("a test URL"),
         api: ApiKind::Chat,
         model: "test-model".to_owned(),
         api_key: None,
@@ -528,7 +528,7 @@ async fn a_stall_times_out_on_time() {
     let mut s = ok(vec![role(), token("a"), done()]);
     s.head_delay_ms = 5_000;
     let server = serve(s).await;
-    cfg.base_url = server.base.clone();
+    cfg.base_url = tokengate::client::EndpointUrl::parse_base(&server.base).expect("a test URL");
     let r = send_once(&server, cfg, &spec()).await;
     assert_eq!(failed_kind(&r), Some((ErrorKind::Timeout, false)));
     assert!(r.ttfb.is_none());

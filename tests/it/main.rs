@@ -19,6 +19,7 @@ mod html;
 mod repeat;
 mod report;
 mod run;
+mod secrets;
 mod sim;
 mod soak;
 mod sweep;

@@ -21,6 +21,7 @@ pub enum PreflightError {
     Unauthorized { url: EndpointUrl, status: u16 },
     #[error("model `{model}` is not served by {url}; it serves: {served}")]
     UnknownModel {
+        /// Neutralised by the constructor.
         model: String,
         url: EndpointUrl,
         served: String,
@@ -99,12 +100,19 @@ pub async fn preflight(
                                     })
                                 } else {
                                     Err(PreflightError::UnknownModel {
-                                        model: model.to_string(),
+                                        model: crate::wording::foreign::one_line(model),
                                         url: base_url.clone(),
+                                        // Server text: one neutralised line.
                                         served: if served.is_empty() {
                                             "nothing".into()
                                         } else {
-                                            served.join(", ")
+                                            crate::wording::foreign::one_line(
+                                                &served
+                                                    .iter()
+                                                    .map(|m| format!("`{m}`"))
+                                                    .collect::<Vec<_>>()
+                                                    .join(", "),
+                                            )
                                         },
                                     })
                                 }

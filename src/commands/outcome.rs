@@ -121,8 +121,13 @@ impl Outcome {
     }
 
     /// Everything for stdout, as printed.
+    /// The command's own lines go through the foreign-text neutraliser
+    /// (they may quote key values or server text): no line of it can start
+    /// with `::` or carry control characters. Only `workflow_commands`,
+    /// built escaped by `ci::actions`, are workflow commands.
     pub fn stdout_text(&self) -> String {
-        let mut s = self.stdout.clone();
+        use crate::wording::foreign;
+        let mut s = foreign::lines(&self.stdout);
         for c in &self.workflow_commands {
             s.push_str(c);
             s.push('\n');
@@ -132,15 +137,19 @@ impl Outcome {
 
     /// Everything for stderr, as printed.
     pub fn stderr_text(&self) -> String {
+        use crate::wording::foreign::one_line_max;
+        let one_line = |t: &str| one_line_max(t, 16 * 1024);
+        // Each note, warning and error is one line, whatever foreign text
+        // (server bodies, key values, file contents) it quotes.
         let mut s = String::new();
         for n in &self.notes {
-            s.push_str(&format!("tokengate: {n}\n"));
+            s.push_str(&format!("tokengate: {}\n", one_line(n)));
         }
         for w in &self.warnings {
-            s.push_str(&format!("tokengate: warning: {w}\n"));
+            s.push_str(&format!("tokengate: warning: {}\n", one_line(w)));
         }
         if let Some(e) = &self.error {
-            s.push_str(&format!("error: {e}\n"));
+            s.push_str(&format!("error: {}\n", one_line(e)));
         }
         s
     }

@@ -359,3 +359,154 @@ fn preflight_errors_print_the_endpoint_redacted() {
     assert!(stderr.contains("did not answer"), "{stderr}");
     assert_output_clean("preflight", &out);
 }
+
+/// No line of `out` is a workflow command or carries ESC / C1 controls.
+fn assert_inert(what: &str, out: &Output) {
+    for text in [&out.stdout, &out.stderr] {
+        let text = String::from_utf8_lossy(text);
+        for line in text.lines() {
+            assert!(
+                !line.trim_start().starts_with("::"),
+                "{what}: live command {line:?}"
+            );
+            assert!(
+                !line.chars().any(|c| c.is_control() && c != '\t'),
+                "{what}: control character in {line:?}"
+            );
+        }
+    }
+}
+
+/// Defect 4: model ids from a hostile `/v1/models` are printed inert.
+#[test]
+fn hostile_model_ids_cannot_steer_the_ci_log() {
+    let ids = [
+        "::add-mask::x",
+        "\u{1b}[31m",
+        "a\n::error::owned",
+        "::stop-commands::t",
+    ];
+    let server = Hostile::start(ids.iter().map(|s| s.to_string()).collect());
+    let dir = tempfile::tempdir().unwrap();
+    let w = workload(
+        dir.path(),
+        &format!("http://127.0.0.1:{}/v1", server.port),
+        "",
+    );
+    let out = tokengate()
+        .args(["run", "--quiet", "--out"])
+        .arg(dir.path().join("b.json"))
+        .arg(&w)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("add-mask") && stderr.contains("is not served by"),
+        "{stderr}"
+    );
+    assert_inert("preflight", &out);
+}
+
+/// Defect 4: key values with line breaks and ESC reach the plain verdict
+/// summary inert.
+#[test]
+fn key_values_cannot_steer_the_ci_log() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let run = |bundle: &Path, meta: &[String], env: &str| {
+        tokengate()
+            .current_dir(root)
+            .args([
+                "run",
+                "examples/quickstart.yaml",
+                "--quiet",
+                "--requests",
+                "20",
+                "--out",
+            ])
+            .arg(bundle)
+            .args(meta.iter().flat_map(|m| ["--meta", m.as_str()]))
+            .env("TOKENGATE_RUNNER", env)
+            .output()
+            .unwrap()
+    };
+    let base = dir.path().join("base.json");
+    let out = run(&base, &[], "plain");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let promote = tokengate()
+        .args(["baseline", "promote", "--baseline-dir"])
+        .arg(dir.path().join("baselines"))
+        .arg(&base)
+        .output()
+        .unwrap();
+    assert_eq!(
+        promote.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&promote.stderr)
+    );
+
+    let bundle = dir.path().join("bundle.json");
+    let evil = "x\n::error title=t::owned\u{1b}[2J\u{202E}\u{FFFE}";
+    let out = run(
+        &bundle,
+        &[format!("hardware_profile={evil}"), format!("note={evil}")],
+        evil,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_inert("run", &out);
+    let junit = dir.path().join("junit.xml");
+    let gate = tokengate()
+        .current_dir(root)
+        .arg("gate")
+        .arg(&bundle)
+        .arg("--baseline-dir")
+        .arg(dir.path().join("baselines"))
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert!(
+        gate.status.code().is_some_and(|c| c < 2),
+        "{}",
+        String::from_utf8_lossy(&gate.stderr)
+    );
+    assert_inert("gate", &gate);
+    assert_well_formed(&junit);
+    let stdout = String::from_utf8_lossy(&gate.stdout);
+    assert!(
+        stdout.contains("owned"),
+        "the key value is shown, inert:\n{stdout}"
+    );
+}
+
+/// `path` parses as XML from start to end.
+fn assert_well_formed(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&text);
+    let mut events = 0;
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => events += 1,
+            Err(e) => panic!("{} is not well-formed XML: {e}", path.display()),
+        }
+        assert!(events < 1_000_000);
+    }
+    assert!(
+        !text.contains(['\u{FFFE}', '\u{FFFF}']),
+        "{}",
+        path.display()
+    );
+}

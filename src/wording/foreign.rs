@@ -11,8 +11,10 @@
 /// report field; the rest is cut and the cut is said.
 pub const MAX_FOREIGN_CHARS: usize = 1024;
 
-/// What a character becomes: kept, replaced, or dropped.
-fn neutral_char(c: char) -> Option<char> {
+/// What a foreign character becomes: kept, replaced (controls and line
+/// breaks by a space), or dropped (bidi controls). Every sink of foreign
+/// text (terminal, Markdown, CI logs) maps characters through this.
+pub fn neutral_char(c: char) -> Option<char> {
     match c {
         // Line and paragraph separators render as breaks in some terminals.
         '\u{2028}' | '\u{2029}' => Some(' '),

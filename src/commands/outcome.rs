@@ -194,6 +194,32 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever foreign text a command puts in its summary, notes,
+        /// warnings or error, no printed line is a workflow command or
+        /// carries a control character; the escaped workflow commands are
+        /// the only `::` lines.
+        #[test]
+        fn no_foreign_text_prints_a_workflow_command(
+            s in "(\\PC|\n|\r|\u{1b}|\u{85}|\u{2028}|\u{202E}|::| ){0,40}"
+        ) {
+            let mut o = Outcome::default();
+            o.line(&format!("meta: {s}"));
+            o.line(&s);
+            o.notes.push(s.clone());
+            o.warnings.push(s.clone());
+            let o = o.failed(&anyhow::anyhow!("{s}"));
+            for line in o.stdout_text().lines().chain(o.stderr_text().lines()) {
+                proptest::prop_assert!(!line.trim_start().starts_with("::"), "{line:?}");
+                proptest::prop_assert!(
+                    !line.chars().any(|c| c.is_control() && c != '\t'),
+                    "{line:?}"
+                );
+            }
+            proptest::prop_assert_eq!(o.stderr_text().lines().count(), 3);
+        }
+    }
+
     #[test]
     fn an_error_chain_repeats_no_cause_already_in_the_message() {
         let e = anyhow::anyhow!("file.yaml: bad").context("cannot load file.yaml: bad");

@@ -37,6 +37,23 @@ pub struct Preflight {
     pub warning: Option<String>,
 }
 
+/// A model list larger than this is not read further (a hostile or broken
+/// server cannot exhaust memory); it then fails to parse and the model name
+/// is not checked, with a warning.
+const MAX_MODEL_LIST_BYTES: usize = 4 << 20;
+
+/// The body, at most `cap` bytes (bounded in time by the client's timeout).
+async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        if body.len() + chunk.len() > cap {
+            return Vec::new();
+        }
+        body.extend_from_slice(&chunk);
+    }
+    body
+}
+
 #[derive(serde::Deserialize)]
 struct ModelList {
     data: Vec<ModelEntry>,
@@ -88,7 +105,7 @@ pub async fn preflight(
                 let status = resp.status().as_u16();
                 match status {
                     200 => {
-                        let body = resp.bytes().await.unwrap_or_default();
+                        let body = read_capped(resp, MAX_MODEL_LIST_BYTES).await;
                         return match serde_json::from_slice::<ModelList>(&body) {
                             Ok(list) => {
                                 let served: Vec<String> =

@@ -510,3 +510,33 @@ fn assert_well_formed(path: &Path) {
         path.display()
     );
 }
+
+/// A model list over the preflight's cap is not read whole: the model name
+/// is not checked, with a warning, and the run goes on.
+#[test]
+fn a_huge_model_list_is_not_read_whole() {
+    let server = Hostile::start(vec!["m".repeat(5 << 20)]);
+    let dir = tempfile::tempdir().unwrap();
+    let w = workload(
+        dir.path(),
+        &format!("http://127.0.0.1:{}/v1", server.port),
+        "",
+    );
+    let bundle = dir.path().join("b.json");
+    let out = tokengate()
+        .args(["run", "--quiet", "--out"])
+        .arg(&bundle)
+        .arg(&w)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let b: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
+    let warnings = b["context"]["warnings"].to_string();
+    assert!(
+        warnings.contains("model name was not checked"),
+        "{warnings}"
+    );
+    assert!(stderr.len() < 64 * 1024, "the list is not echoed");
+}

@@ -94,7 +94,8 @@ async fn drive(base_url: &str, concurrency: usize, requests: u64) -> (Duration, 
     let client = Arc::new(
         Client::new(
             ClientConfig {
-                base_url: base_url.to_string(),
+                base_url: tokengate::client::EndpointUrl::parse_base(base_url)
+                    .expect("a bench URL"),
                 api: ApiKind::Chat,
                 model: "sim-model".into(),
                 api_key: None,

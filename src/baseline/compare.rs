@@ -55,12 +55,15 @@ fn show_opt(s: Option<&str>) -> String {
     s.map(show).unwrap_or_else(|| "(none)".into())
 }
 
+/// Compared in full; stored cut (the cut said), because the values are
+/// foreign (`--meta`, `TOKENGATE_*`) and every report copies a difference.
 fn diff(out: &mut Vec<FieldDiff>, field: &str, baseline: String, candidate: String) {
+    use crate::wording::foreign::{MAX_FOREIGN_CHARS, cut};
     if baseline != candidate {
         out.push(FieldDiff {
-            field: field.into(),
-            baseline,
-            candidate,
+            field: cut(field, MAX_FOREIGN_CHARS),
+            baseline: cut(&baseline, MAX_FOREIGN_CHARS),
+            candidate: cut(&candidate, MAX_FOREIGN_CHARS),
         });
     }
 }

@@ -186,9 +186,9 @@ impl ApiClient {
                     .find_map(|k| v.get(*k).map(json_text))
             })
             .unwrap_or_else(|| text.into_owned());
-        let clean: String = picked
+        // Server text: the one neutraliser, then the excerpt's length.
+        let clean: String = crate::wording::foreign::one_line(&picked)
             .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
             .take(EXCERPT_CHARS)
             .collect();
         let clean = self.token.redact(clean.trim());

@@ -31,14 +31,6 @@ const DEFAULT_EXPECTED_EVENTS: usize = 256;
 /// Why a [`Client`] could not be built. No variant ever contains the API key.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("invalid endpoint base url {url:?}: expected e.g. http://127.0.0.1:8000/v1")]
-    InvalidBaseUrl {
-        url: String,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    #[error("endpoint base url {url:?} has scheme {scheme:?}: expected http or https")]
-    UnsupportedScheme { url: String, scheme: String },
     #[error("the API key contains characters that cannot go in an HTTP header (value not shown)")]
     InvalidApiKey,
     #[error("cannot build the HTTP client")]
@@ -86,23 +78,13 @@ impl Client {
         // twice is harmless (the second call returns Err and is ignored).
         let _ = rustls::crypto::ring::default_provider().install_default();
 
-        let base = config.base_url.trim_end_matches('/');
         let path = match config.api {
             ApiKind::Chat => "chat/completions",
             ApiKind::Completions => "completions",
         };
-        let url = reqwest::Url::parse(&format!("{base}/{path}")).map_err(|e| {
-            ClientError::InvalidBaseUrl {
-                url: config.base_url.clone(),
-                source: Box::new(e),
-            }
-        })?;
-        if url.scheme() != "http" && url.scheme() != "https" {
-            return Err(ClientError::UnsupportedScheme {
-                url: config.base_url.clone(),
-                scheme: url.scheme().to_owned(),
-            });
-        }
+        // User info leaves the URL here and becomes the one Authorization
+        // header below, so reqwest never adds a second one.
+        let url = config.base_url.join(path).request_url();
 
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -115,11 +97,12 @@ impl Client {
                 HeaderValue::from_static("text/event-stream"),
             );
         }
-        if let Some(key) = &config.api_key {
-            let mut v = HeaderValue::from_str(&format!("Bearer {key}"))
-                .map_err(|_| ClientError::InvalidApiKey)?;
-            // reqwest and hyper then print it as "Sensitive" in Debug output.
-            v.set_sensitive(true);
+        // Sensitive: reqwest and hyper print it as "Sensitive" in Debug output.
+        if let Some(v) = config
+            .base_url
+            .authorization(config.api_key.as_deref())
+            .map_err(|_| ClientError::InvalidApiKey)?
+        {
             headers.insert(header::AUTHORIZATION, v);
         }
 
@@ -141,11 +124,6 @@ impl Client {
             config,
             tokenizer,
         })
-    }
-
-    /// The full request URL (`{base_url}/chat/completions` or `/completions`).
-    pub fn url(&self) -> &str {
-        self.url.as_str()
     }
 
     /// Send one request and measure it. Never panics, never returns an

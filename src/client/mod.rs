@@ -5,6 +5,7 @@
 //! measurements.
 
 mod collect;
+mod endpoint;
 mod http;
 mod preflight;
 mod record;
@@ -12,6 +13,7 @@ mod spec;
 mod sse;
 mod wire;
 
+pub use endpoint::{EndpointUrl, EndpointUrlError};
 pub use http::{Client, ClientError};
 pub use preflight::{Preflight, PreflightError, preflight};
 // The persisted enums are the bundle's; re-exported so `client::ErrorKind`

@@ -5,22 +5,25 @@
 
 use std::time::{Duration, Instant};
 
+use super::EndpointUrl;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PreflightError {
     #[error("endpoint {url} did not answer within {waited:?} (last error: {last})")]
     Unreachable {
-        url: String,
+        url: EndpointUrl,
         waited: Duration,
         last: String,
     },
     #[error(
         "endpoint {url} rejected the API key (HTTP {status}); check the variable named by `api_key_env`"
     )]
-    Unauthorized { url: String, status: u16 },
+    Unauthorized { url: EndpointUrl, status: u16 },
     #[error("model `{model}` is not served by {url}; it serves: {served}")]
     UnknownModel {
+        /// Neutralised by the constructor.
         model: String,
-        url: String,
+        url: EndpointUrl,
         served: String,
     },
 }
@@ -32,6 +35,23 @@ pub struct Preflight {
     pub served: Vec<String>,
     /// Set when the check could not be made (e.g. no `/models` route).
     pub warning: Option<String>,
+}
+
+/// A model list larger than this is not read further (a hostile or broken
+/// server cannot exhaust memory); it then fails to parse and the model name
+/// is not checked, with a warning.
+const MAX_MODEL_LIST_BYTES: usize = 4 << 20;
+
+/// The body, at most `cap` bytes (bounded in time by the client's timeout).
+async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        if body.len() + chunk.len() > cap {
+            return Vec::new();
+        }
+        body.extend_from_slice(&chunk);
+    }
+    body
 }
 
 #[derive(serde::Deserialize)]
@@ -47,13 +67,24 @@ struct ModelEntry {
 /// Check `base_url` (ending in `/v1`) serves `model`, retrying connection
 /// failures and 5xx answers until `wait` has passed.
 pub async fn preflight(
-    base_url: &str,
+    base_url: &EndpointUrl,
     api_key: Option<&str>,
     model: &str,
     wait: Duration,
 ) -> Result<Preflight, PreflightError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let url = format!("{}/models", base_url.trim_end_matches('/'));
+    let url = base_url.join("models");
+    let request_url = url.request_url();
+    // The one Authorization header (Bearer wins over the URL's user info).
+    let auth = base_url
+        .authorization(api_key)
+        .map_err(|_| PreflightError::Unreachable {
+            url: url.clone(),
+            waited: Duration::ZERO,
+            last:
+                "the API key contains characters that cannot go in an HTTP header (value not shown)"
+                    .into(),
+        })?;
     let unreachable = |last: String, waited| PreflightError::Unreachable {
         url: url.clone(),
         waited,
@@ -62,19 +93,19 @@ pub async fn preflight(
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
-        .map_err(|e| unreachable(crate::error_chain(&e), Duration::ZERO))?;
+        .map_err(|e| unreachable(crate::error_chain(&e.without_url()), Duration::ZERO))?;
     let start = Instant::now();
     loop {
-        let mut req = client.get(&url);
-        if let Some(key) = api_key {
-            req = req.bearer_auth(key);
+        let mut req = client.get(request_url.clone());
+        if let Some(v) = &auth {
+            req = req.header(reqwest::header::AUTHORIZATION, v.clone());
         }
         let last = match req.send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 match status {
                     200 => {
-                        let body = resp.bytes().await.unwrap_or_default();
+                        let body = read_capped(resp, MAX_MODEL_LIST_BYTES).await;
                         return match serde_json::from_slice::<ModelList>(&body) {
                             Ok(list) => {
                                 let served: Vec<String> =
@@ -86,12 +117,19 @@ pub async fn preflight(
                                     })
                                 } else {
                                     Err(PreflightError::UnknownModel {
-                                        model: model.to_string(),
-                                        url: base_url.to_string(),
+                                        model: crate::wording::foreign::one_line(model),
+                                        url: base_url.clone(),
+                                        // Server text: one neutralised line.
                                         served: if served.is_empty() {
                                             "nothing".into()
                                         } else {
-                                            served.join(", ")
+                                            crate::wording::foreign::one_line(
+                                                &served
+                                                    .iter()
+                                                    .map(|m| format!("`{m}`"))
+                                                    .collect::<Vec<_>>()
+                                                    .join(", "),
+                                            )
                                         },
                                     })
                                 }
@@ -106,7 +144,7 @@ pub async fn preflight(
                     }
                     401 | 403 => {
                         return Err(PreflightError::Unauthorized {
-                            url: base_url.to_string(),
+                            url: base_url.clone(),
                             status,
                         });
                     }
@@ -123,7 +161,8 @@ pub async fn preflight(
                     _ => format!("HTTP {status}"),
                 }
             }
-            Err(e) => crate::error_chain(&e),
+            // Without the URL: its query may hold a key.
+            Err(e) => crate::error_chain(&e.without_url()),
         };
         let waited = start.elapsed();
         if waited >= wait {

@@ -11,8 +11,9 @@ pub use crate::bundle::ApiKind;
 /// reaches a log or an error message.
 #[derive(Clone)]
 pub struct ClientConfig {
-    /// Base URL including the `/v1` prefix, e.g. `http://127.0.0.1:8000/v1`.
-    pub base_url: String,
+    /// Base URL including the `/v1` prefix, e.g. `http://127.0.0.1:8000/v1`;
+    /// prints redacted.
+    pub base_url: super::EndpointUrl,
     pub api: ApiKind,
     /// `model` field of every request.
     pub model: String,

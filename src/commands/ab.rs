@@ -194,7 +194,7 @@ fn check_endpoints(opts: &AbOptions) -> anyhow::Result<(Endpoint, Endpoint)> {
     let a = parse("--baseline-endpoint", &opts.baseline_endpoint)?;
     let b = parse("--candidate-endpoint", &opts.candidate_endpoint)?;
     if let (Endpoint::Http(x), Endpoint::Http(y)) = (&a, &b)
-        && x.eq_ignore_ascii_case(y)
+        && x.same_as(y)
     {
         bail!(
             "--baseline-endpoint and --candidate-endpoint are the same endpoint ({}): both sides would share one server, each slowing the other; give two servers, or measure one server's noise with `tokengate calibrate`",

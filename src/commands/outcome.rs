@@ -121,8 +121,13 @@ impl Outcome {
     }
 
     /// Everything for stdout, as printed.
+    /// The command's own lines go through the foreign-text neutraliser
+    /// (they may quote key values or server text): no line of it can start
+    /// with `::` or carry control characters. Only `workflow_commands`,
+    /// built escaped by `ci::actions`, are workflow commands.
     pub fn stdout_text(&self) -> String {
-        let mut s = self.stdout.clone();
+        use crate::wording::foreign;
+        let mut s = foreign::lines(&self.stdout);
         for c in &self.workflow_commands {
             s.push_str(c);
             s.push('\n');
@@ -132,15 +137,19 @@ impl Outcome {
 
     /// Everything for stderr, as printed.
     pub fn stderr_text(&self) -> String {
+        use crate::wording::foreign::one_line_max;
+        let one_line = |t: &str| one_line_max(t, 16 * 1024);
+        // Each note, warning and error is one line, whatever foreign text
+        // (server bodies, key values, file contents) it quotes.
         let mut s = String::new();
         for n in &self.notes {
-            s.push_str(&format!("tokengate: {n}\n"));
+            s.push_str(&format!("tokengate: {}\n", one_line(n)));
         }
         for w in &self.warnings {
-            s.push_str(&format!("tokengate: warning: {w}\n"));
+            s.push_str(&format!("tokengate: warning: {}\n", one_line(w)));
         }
         if let Some(e) = &self.error {
-            s.push_str(&format!("error: {e}\n"));
+            s.push_str(&format!("error: {}\n", one_line(e)));
         }
         s
     }
@@ -183,6 +192,32 @@ mod tests {
             o.stderr_text(),
             "tokengate: wrote x\ntokengate: warning: careful\nerror: outer: root\n"
         );
+    }
+
+    proptest::proptest! {
+        /// Whatever foreign text a command puts in its summary, notes,
+        /// warnings or error, no printed line is a workflow command or
+        /// carries a control character; the escaped workflow commands are
+        /// the only `::` lines.
+        #[test]
+        fn no_foreign_text_prints_a_workflow_command(
+            s in "(\\PC|\n|\r|\u{1b}|\u{85}|\u{2028}|\u{202E}|::| ){0,40}"
+        ) {
+            let mut o = Outcome::default();
+            o.line(&format!("meta: {s}"));
+            o.line(&s);
+            o.notes.push(s.clone());
+            o.warnings.push(s.clone());
+            let o = o.failed(&anyhow::anyhow!("{s}"));
+            for line in o.stdout_text().lines().chain(o.stderr_text().lines()) {
+                proptest::prop_assert!(!line.trim_start().starts_with("::"), "{line:?}");
+                proptest::prop_assert!(
+                    !line.chars().any(|c| c.is_control() && c != '\t'),
+                    "{line:?}"
+                );
+            }
+            proptest::prop_assert_eq!(o.stderr_text().lines().count(), 3);
+        }
     }
 
     #[test]

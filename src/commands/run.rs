@@ -147,7 +147,7 @@ pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
 pub(super) struct Target {
     pub plan: Arc<Plan>,
     pub client: Arc<Client>,
-    metrics_url: Option<String>,
+    metrics_url: Option<crate::client::EndpointUrl>,
     pub preflight_warning: Option<String>,
     local_sim: Option<LocalSim>,
 }
@@ -191,7 +191,8 @@ pub(super) async fn connect_with(
             let server = crate::sim::SimServer::start(profile, "127.0.0.1:0".parse()?)
                 .await
                 .context("cannot start the built-in simulator")?;
-            let url = server.base_url();
+            let url = crate::client::EndpointUrl::parse_base(&server.base_url())
+                .context("the built-in simulator's URL")?;
             local_sim = Some(LocalSim(server));
             url
         }
@@ -208,7 +209,7 @@ pub(super) async fn connect_with(
     };
     // Fail in seconds, not after hundreds of failed requests, when the
     // endpoint is down or does not serve the model.
-    let mut preflight_warning = None;
+    let mut preflight_warning = base_url.auth_conflict(api_key.is_some());
     if plan.preflight.check_model {
         let pf = crate::client::preflight(
             &base_url,
@@ -218,13 +219,16 @@ pub(super) async fn connect_with(
         )
         .await
         .with_context(|| format!("preflight of {}", opts.workload.display()))?;
-        preflight_warning = pf.warning;
+        preflight_warning = match (preflight_warning, pf.warning) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
     }
     let metrics_url = plan.telemetry.enabled.then(|| {
         plan.telemetry
             .metrics_url
             .clone()
-            .unwrap_or_else(|| crate::telemetry::default_metrics_url(&base_url))
+            .unwrap_or_else(|| base_url.metrics())
     });
     let config = ClientConfig {
         base_url,

@@ -268,7 +268,8 @@ pub fn evaluate(gate: &GateFile, cmp: &Comparison, waivers: &[Waiver], today: Da
         exit_code: exit_code_for(verdict, gate.policy.inconclusive),
         policy: gate.policy.clone(),
         candidate: CandidateDesc {
-            key: cand.key.clone(),
+            // Key values are foreign: bounded before any report copies them.
+            key: bounded_key(&cand.key),
             digest: cmp.candidate_digest.clone(),
             workload: cand.context.workload_name.clone(),
             workload_digest: cand.context.workload_digest.clone(),
@@ -280,10 +281,10 @@ pub fn evaluate(gate: &GateFile, cmp: &Comparison, waivers: &[Waiver], today: Da
             requests_attempted: cand.metrics.requests.attempted,
         },
         baseline: cmp.baseline_desc.clone(),
-        skip_reason: cmp.skip_reason.clone(),
+        skip_reason: cmp.skip_reason.as_deref().map(bounded_text),
         change_under_test: cmp.change_under_test.clone(),
         rules,
-        warnings,
+        warnings: warnings.iter().map(|w| bounded_text(w)).collect(),
         waivers: summary,
         client_server: client_server(cand, cmp.baseline_runs.first().copied()),
     }
@@ -1333,4 +1334,27 @@ fn scale_interval(iv: Interval, from: f64, to: f64) -> Interval {
 fn baseline_mean(runs: &[&Bundle], get: impl Fn(&Bundle) -> Option<f64>) -> Option<f64> {
     let vals: Vec<f64> = runs.iter().filter_map(|b| get(b)).collect();
     (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
+}
+
+/// The candidate's key with each value cut to
+/// [`crate::wording::foreign::MAX_FOREIGN_CHARS`] (the cut is said), so a
+/// 500 MB `--meta` value is not copied into every report.
+fn bounded_key(key: &crate::bundle::BundleKey) -> crate::bundle::BundleKey {
+    use crate::wording::foreign::{MAX_FOREIGN_CHARS, cut};
+    let mut k = key.clone();
+    for v in [
+        &mut k.model_version,
+        &mut k.serving_image,
+        &mut k.hardware_profile,
+        &mut k.tokenizer,
+    ] {
+        *v = cut(v, MAX_FOREIGN_CHARS);
+    }
+    k
+}
+
+/// A sentence that may quote foreign values (skip reasons, warnings),
+/// bounded.
+fn bounded_text(s: &str) -> String {
+    crate::wording::foreign::cut(s, 4 * crate::wording::foreign::MAX_FOREIGN_CHARS)
 }

@@ -8,9 +8,9 @@
 /// and `<img>` is shown, not rendered).
 pub fn escape_markdown(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
+    // Controls, line breaks, bidi controls: the one foreign-text mapping.
+    for c in s.chars().filter_map(crate::wording::foreign::neutral_char) {
         match c {
-            '\r' | '\n' => out.push(' '),
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '#' | '!' => {
                 out.push('\\');
                 out.push(c);
@@ -19,7 +19,6 @@ pub fn escape_markdown(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '@' => out.push_str("&#64;"),
-            c if c.is_control() => out.push(' '),
             c => out.push(c),
         }
     }
@@ -32,7 +31,7 @@ pub fn escape_markdown(s: &str) -> String {
 pub fn escape_markdown_code(s: &str) -> String {
     let clean: String = s
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .filter_map(crate::wording::foreign::neutral_char)
         .collect::<String>()
         .replace('|', "\\|");
     let mut longest = 0;

@@ -50,8 +50,30 @@ impl JunitRenderer {
         rep.add_test_suites(reports.iter().map(suite));
         let mut out = Vec::new();
         rep.serialize(&mut out).map_err(ReportError::Junit)?;
-        Ok(out)
+        Ok(xml_chars(out))
     }
+}
+
+/// U+FFFE and U+FFFF are not XML characters (quick-junit already drops C0
+/// controls): a key value holding one would make the file ill-formed, so
+/// each becomes U+FFFD. Their UTF-8 forms (EF BF BE, EF BF BF) cannot occur
+/// inside another character, so a byte scan is exact.
+fn xml_chars(out: Vec<u8>) -> Vec<u8> {
+    let mut fixed = Vec::with_capacity(out.len());
+    let mut i = 0;
+    while i < out.len() {
+        if out[i] == 0xEF
+            && out.get(i + 1) == Some(&0xBF)
+            && matches!(out.get(i + 2), Some(0xBE | 0xBF))
+        {
+            fixed.extend_from_slice("\u{FFFD}".as_bytes());
+            i += 3;
+        } else {
+            fixed.push(out[i]);
+            i += 1;
+        }
+    }
+    fixed
 }
 
 fn timestamp(s: &str) -> Option<DateTime<FixedOffset>> {
@@ -114,6 +136,7 @@ fn suite(report: &GateReport) -> TestSuite {
         ("baseline.runs", report.baseline.run_digests.join(",")),
     ];
     for (k, v) in props {
+        let v = crate::wording::foreign::cut(&v, crate::wording::foreign::MAX_FOREIGN_CHARS);
         suite.add_property(Property::new(k, v));
     }
     // An invalid run or an ungated comparison is the suite's first test

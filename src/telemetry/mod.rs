@@ -9,5 +9,5 @@ mod server;
 pub use prometheus::{
     BucketQuantile, Exposition, HistogramSnapshot, MetricSample, ParseError, parse_exposition,
 };
-pub use scrape::{Scraper, default_metrics_url};
+pub use scrape::Scraper;
 pub use server::{GaugePeaks, ServerKind, summarize};

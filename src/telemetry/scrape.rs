@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use super::prometheus::{Exposition, parse_exposition};
 use super::server::{GaugePeaks, ServerKind, scrape_point, summarize};
 use crate::bundle::{ServerScrape, ServerTelemetry};
+use crate::client::EndpointUrl;
 use crate::driver::RunEvents;
 
 /// Most points the timeline keeps: a day at one scrape a second would be
@@ -78,8 +79,12 @@ impl Timeline {
 }
 
 /// One GET of the metrics URL, parsed.
-async fn scrape(client: &reqwest::Client, url: &str) -> Option<Exposition> {
-    let resp = client.get(url).send().await.ok()?;
+async fn scrape(client: &reqwest::Client, url: &MetricsTarget) -> Option<Exposition> {
+    let mut req = client.get(url.request.clone());
+    if let Some(v) = &url.auth {
+        req = req.header(reqwest::header::AUTHORIZATION, v.clone());
+    }
+    let resp = req.send().await.ok()?;
     if !resp.status().is_success() {
         return None;
     }
@@ -87,17 +92,18 @@ async fn scrape(client: &reqwest::Client, url: &str) -> Option<Exposition> {
     parse_exposition(&text).ok()
 }
 
-/// The `/metrics` URL of an OpenAI-compatible base URL (`…/v1`).
-pub fn default_metrics_url(base_url: &str) -> String {
-    let root = base_url.trim_end_matches('/');
-    let root = root.strip_suffix("/v1").unwrap_or(root);
-    format!("{root}/metrics")
+/// The metrics URL as sent (user info moved into one `Authorization`
+/// header) and as shown (redacted).
+struct MetricsTarget {
+    shown: EndpointUrl,
+    request: reqwest::Url,
+    auth: Option<reqwest::header::HeaderValue>,
 }
 
 /// A server whose `/metrics` answered, with its first scrape.
 pub struct Scraper {
     client: reqwest::Client,
-    url: String,
+    url: MetricsTarget,
     kind: ServerKind,
     first: Exposition,
     /// When the first scrape was sent.
@@ -107,7 +113,12 @@ pub struct Scraper {
 impl Scraper {
     /// Scrape once; `None` when the endpoint has no usable `/metrics`. Call
     /// before the first request so the window's start is exact.
-    pub async fn connect(url: String) -> Option<Scraper> {
+    pub async fn connect(url: EndpointUrl) -> Option<Scraper> {
+        let url = MetricsTarget {
+            request: url.request_url(),
+            auth: url.authorization(None).ok().flatten(),
+            shown: url,
+        };
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
@@ -185,7 +196,7 @@ impl Scraper {
             }
             None => last?,
         };
-        let mut telemetry = summarize(&url, scrapes, &start, &end, &peaks);
+        let mut telemetry = summarize(&url.shown.to_string(), scrapes, &start, &end, &peaks);
         telemetry.timeline = timeline.finish(origin.unwrap_or(first_at));
         Some(telemetry)
     }

@@ -8,6 +8,7 @@
 //! sentence beside it say the same thing the same way.
 
 mod decision;
+pub mod foreign;
 mod number;
 
 pub use decision::{explain, invalid_run_problem, metric_words, undetectable, verdict_headline};

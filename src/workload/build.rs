@@ -830,9 +830,16 @@ fn telemetry(section: Option<&TelemetryField>, path: &Path) -> Result<TelemetryP
             "expected at least 100ms",
         ));
     }
+    let metrics_url = match section.and_then(|t| t.metrics_url.as_deref()) {
+        None => None,
+        Some(text) => Some(
+            crate::client::EndpointUrl::parse_exact(text)
+                .map_err(|e| invalid(path, "telemetry.metrics_url", e.to_string()))?,
+        ),
+    };
     Ok(TelemetryPlan {
         enabled: section.and_then(|t| t.enabled).unwrap_or(true),
-        metrics_url: section.and_then(|t| t.metrics_url.clone()),
+        metrics_url,
         interval,
     })
 }
@@ -955,7 +962,7 @@ mod tests {
         let plan = Plan::build(yaml(&with_seed), path(), &overrides, &|_| None).expect("plan");
         assert_eq!(
             plan.endpoint,
-            Endpoint::Http("http://127.0.0.1:9/v1".into())
+            Endpoint::parse("http://127.0.0.1:9/v1").unwrap()
         );
         assert_eq!(plan.stop, StopAfter::Requests(7));
         assert_eq!(
@@ -988,7 +995,7 @@ mod tests {
         );
         assert_eq!(
             build_error(&MINIMAL.replace("sim://default", "ftp://x"), &none),
-            "w.yaml: field `endpoint`: expected `http://HOST:PORT/v1`, `https://…` or `sim://NAME`, got `ftp://x`"
+            "w.yaml: field `endpoint`: expected `http://HOST:PORT/v1`, `https://…` or `sim://NAME`, got `ftp://x/`"
         );
         let err = build_error(&format!("{MINIMAL}tokenizer: p50k_base\n"), &none);
         assert!(
@@ -1429,7 +1436,7 @@ mod tests {
         assert_eq!(l.engine_flags.as_deref(), Some("--meta"));
         assert_eq!(l.meta.get("team").map(String::as_str), Some("b"));
 
-        let http = Endpoint::Http("http://h/v1".into());
+        let http = Endpoint::parse("http://h/v1").unwrap();
         let bare: WorkloadFile = yaml(MINIMAL);
         let l = labels(
             &bare,
@@ -1464,7 +1471,9 @@ mod tests {
             .expect("set"),
             TelemetryPlan {
                 enabled: false,
-                metrics_url: Some("http://m/metrics".into()),
+                metrics_url: Some(
+                    crate::client::EndpointUrl::parse_exact("http://m/metrics").unwrap()
+                ),
                 interval: Duration::from_millis(250),
             }
         );

@@ -16,7 +16,6 @@ pub use file::{Arrival, LoadMode, WorkloadFile};
 pub use plan::{
     CancelPlan, Endpoint, KEY_ENV, LoadPlan, Overrides, Plan, PlannedRequest, PreflightPlan,
     Pricing, PromptClass, PromptEntry, RetryPolicy, Slo, StopAfter, TelemetryPlan, Warmup,
-    redact_url,
 };
 pub(crate) use seeded::{mix64, unit};
 

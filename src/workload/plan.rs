@@ -12,14 +12,14 @@ use std::time::Duration;
 use super::file::Arrival;
 use super::seeded::{mix64, unit};
 use crate::bundle::BundleKey;
-use crate::client::{ApiKind, ErrorKind, Prompt, QualityCheck, RequestSpec, Sampling};
+use crate::client::{ApiKind, EndpointUrl, ErrorKind, Prompt, QualityCheck, RequestSpec, Sampling};
 use crate::tokenizer::Tokenizer;
 
 /// Where requests go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
-    /// An OpenAI-compatible base URL ending in `/v1`.
-    Http(String),
+    /// An OpenAI-compatible base URL ending in `/v1`; prints redacted.
+    Http(EndpointUrl),
     /// The built-in simulator with the named profile, started in-process.
     Sim(String),
 }
@@ -30,18 +30,9 @@ impl Endpoint {
             let name = if name.is_empty() { "default" } else { name };
             return Ok(Endpoint::Sim(name.to_string()));
         }
-        if text.starts_with("http://") || text.starts_with("https://") {
-            let trimmed = text.trim_end_matches('/');
-            let base = if trimmed.ends_with("/v1") {
-                trimmed.to_string()
-            } else {
-                format!("{trimmed}/v1")
-            };
-            return Ok(Endpoint::Http(base));
-        }
-        Err(format!(
-            "expected `http://HOST:PORT/v1`, `https://…` or `sim://NAME`, got `{text}`"
-        ))
+        EndpointUrl::parse_base(text)
+            .map(Endpoint::Http)
+            .map_err(|e| e.to_string())
     }
 
     pub fn kind(&self) -> &'static str {
@@ -51,28 +42,13 @@ impl Endpoint {
         }
     }
 
-    /// For bundles and logs: no user info, no query string.
+    /// For bundles and logs: user info and query values masked.
     pub fn display(&self) -> String {
         match self {
             Endpoint::Sim(n) => format!("sim://{n}"),
-            Endpoint::Http(url) => redact_url(url),
+            Endpoint::Http(url) => url.to_string(),
         }
     }
-}
-
-/// Drop `user:password@` and anything after `?` from a URL.
-pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((s, r)) => (s, r),
-        None => return url.split('?').next().unwrap_or("").to_string(),
-    };
-    let rest = rest.split(['?', '#']).next().unwrap_or("");
-    let (host, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    let host = host.rsplit('@').next().unwrap_or(host);
-    format!("{scheme}://{host}{path}")
 }
 
 /// Closed or open loop.
@@ -162,8 +138,8 @@ pub enum Pricing {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TelemetryPlan {
     pub enabled: bool,
-    /// `None`: the endpoint's root + `/metrics`.
-    pub metrics_url: Option<String>,
+    /// `None`: the endpoint's root + `/metrics`. Prints redacted.
+    pub metrics_url: Option<EndpointUrl>,
     pub interval: Duration,
 }
 

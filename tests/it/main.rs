@@ -21,6 +21,7 @@ mod leftovers;
 mod repeat;
 mod report;
 mod run;
+mod secrets;
 mod sim;
 mod soak;
 mod sweep;

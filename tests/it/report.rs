@@ -486,6 +486,35 @@ fn junit_stays_valid_xml_with_control_characters_from_a_bundle() {
     assert!(!md.contains('\u{0}') && !md.contains('\u{1b}'));
 }
 
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Any key value, server string or workload string in a report leaves
+    /// junit.xml well-formed (parsed by quick-xml and by quick-junit).
+    #[test]
+    fn junit_is_well_formed_whatever_the_strings(
+        s in "(\\PC|\u{0}|\u{1b}|\n|\r|\u{FFFE}|\u{FFFF}|\u{202E}|<|&|\"|\\]\\]>|::){0,40}"
+    ) {
+        let mut r = fixed_report();
+        r.candidate.key.hardware_profile = s.clone();
+        r.candidate.key.model_version = s.clone();
+        r.candidate.workload = s.clone();
+        r.rules[0].explanation = s.clone();
+        r.warnings.push(s.clone());
+        let xml = render(&JunitRenderer, &r);
+        let bad = xml.contains(['\u{FFFE}', '\u{FFFF}']);
+        proptest::prop_assert!(!bad, "noncharacter in junit");
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        for _ in 0..100_000 {
+            match reader.read_event() {
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(_) => {}
+                Err(e) => proptest::prop_assert!(false, "ill-formed: {e}\n{xml}"),
+            }
+        }
+        proptest::prop_assert!(quick_junit::Report::deserialize_from_str(&xml).is_ok(), "{xml}");
+    }
+}
+
 #[test]
 fn json_verdict_snapshot_and_fields() {
     let json = render(&JsonRenderer, &fixed_report());

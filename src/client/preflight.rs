@@ -9,7 +9,7 @@ use super::EndpointUrl;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PreflightError {
-    #[error("endpoint {url} did not answer within {waited:?} (last error: {last})")]
+    #[error("endpoint {url} did not answer within {} (last error: {last})", seconds(*waited))]
     Unreachable {
         url: EndpointUrl,
         waited: Duration,
@@ -19,6 +19,10 @@ pub enum PreflightError {
         "endpoint {url} rejected the API key (HTTP {status}); check the variable named by `api_key_env`"
     )]
     Unauthorized { url: EndpointUrl, status: u16 },
+    #[error(
+        "endpoint {url} refused the connection ({last}); nothing listens there — to wait for a server that is still starting, set the workload's `preflight.wait`"
+    )]
+    Refused { url: EndpointUrl, last: String },
     #[error("model `{model}` is not served by {url}; it serves: {served}")]
     UnknownModel {
         /// Neutralised by the constructor.
@@ -64,13 +68,35 @@ struct ModelEntry {
     id: String,
 }
 
+/// A wait as the error prints it: seconds with one decimal (`10.0 s`).
+fn seconds(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+/// Whether a request error is a refused TCP connection (nothing listens).
+fn is_refused(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 /// Check `base_url` (ending in `/v1`) serves `model`, retrying connection
-/// failures and 5xx answers until `wait` has passed.
+/// failures and 5xx answers until `wait` has passed — a refused connection
+/// only when `retry_refused` (the workload asked to wait for a starting
+/// server); otherwise it ends the preflight at once.
 pub async fn preflight(
     base_url: &EndpointUrl,
     api_key: Option<&str>,
     model: &str,
     wait: Duration,
+    retry_refused: bool,
 ) -> Result<Preflight, PreflightError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let url = base_url.join("models");
@@ -162,7 +188,17 @@ pub async fn preflight(
                 }
             }
             // Without the URL: its query may hold a key.
-            Err(e) => crate::error_chain(&e.without_url()),
+            Err(e) => {
+                let refused = is_refused(&e);
+                let last = crate::error_chain(&e.without_url());
+                if refused && !retry_refused {
+                    return Err(PreflightError::Refused {
+                        url: url.clone(),
+                        last,
+                    });
+                }
+                last
+            }
         };
         let waited = start.elapsed();
         if waited >= wait {

@@ -216,6 +216,7 @@ pub(super) async fn connect_with(
             api_key.as_deref(),
             &plan.model,
             plan.preflight.wait,
+            plan.preflight.retry_refused,
         )
         .await
         .with_context(|| format!("preflight of {}", opts.workload.display()))?;

@@ -846,12 +846,11 @@ fn telemetry(section: Option<&TelemetryField>, path: &Path) -> Result<TelemetryP
 
 /// The `preflight` section: wait for the server, check the model is listed.
 fn preflight(section: Option<&PreflightField>) -> PreflightPlan {
+    let wait = section.and_then(|p| p.wait).map(|d| d.0);
     PreflightPlan {
-        wait: section
-            .and_then(|p| p.wait)
-            .map(|d| d.0)
-            .unwrap_or(DEFAULT_PREFLIGHT_WAIT),
+        wait: wait.unwrap_or(DEFAULT_PREFLIGHT_WAIT),
         check_model: section.and_then(|p| p.check_model).unwrap_or(true),
+        retry_refused: wait.is_some(),
     }
 }
 
@@ -937,6 +936,7 @@ mod tests {
             PreflightPlan {
                 wait: DEFAULT_PREFLIGHT_WAIT,
                 check_model: true,
+                retry_refused: false,
             }
         );
         assert!(plan.round_robin);
@@ -1485,7 +1485,8 @@ mod tests {
             preflight(Some(&yaml("{wait: 1m, check_model: false}"))),
             PreflightPlan {
                 wait: Duration::from_secs(60),
-                check_model: false
+                check_model: false,
+                retry_refused: true,
             }
         );
         assert_eq!(preflight(Some(&yaml("{}"))).wait, DEFAULT_PREFLIGHT_WAIT);

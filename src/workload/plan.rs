@@ -148,6 +148,11 @@ pub struct TelemetryPlan {
 pub struct PreflightPlan {
     pub wait: Duration,
     pub check_model: bool,
+    /// Whether a refused connection is retried until `wait` has passed:
+    /// only when the workload sets `preflight.wait` (a server that may
+    /// still be starting). Otherwise nothing listens there, and waiting
+    /// would only delay the error.
+    pub retry_refused: bool,
 }
 
 /// One prompt of the pool with everything a request needs.

@@ -172,8 +172,9 @@ async fn open_loop_holds_the_target_rate_for_30_seconds() {
     assert!(b.context.window_s > 29.0 && b.context.window_s < 31.0);
 }
 
-/// A refused port fails preflight in about its wait; with preflight off the
-/// run still writes a bundle in which every request is a `connect` failure.
+/// A refused port fails preflight in about its wait when the workload asks
+/// to wait, at once when it does not; with preflight off the run still
+/// writes a bundle in which every request is a `connect` failure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connections_fail_preflight_or_are_counted() {
     let port = {
@@ -195,7 +196,27 @@ async fn refused_connections_fail_preflight_or_are_counted() {
         .expect("preflight fails");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     let text = format!("{err:#}");
-    assert!(text.contains("did not answer"), "{text}");
+    // The wait the workload asked for, rounded as a user reads it.
+    assert!(text.contains("did not answer within 1."), "{text}");
+    assert!(text.contains(" s (last error"), "{text}");
+
+    // Without `preflight.wait` nothing says a server is still starting: a
+    // refused connection ends preflight at once (default wait 10 s).
+    let w = write_workload(
+        dir.path(),
+        "w1.yaml",
+        &workload_yaml(&url, 8, load, "timeout: 5s"),
+    );
+    let started = std::time::Instant::now();
+    let err = run(&w, &dir.path().join("b.json"), &[])
+        .await
+        .err()
+        .expect("preflight fails");
+    let took = started.elapsed();
+    let text = format!("{err:#}");
+    assert!(text.contains("refused the connection"), "{text}");
+    assert!(text.contains("`preflight.wait`"), "{text}");
+    assert!(took < std::time::Duration::from_secs(3), "{took:?}");
 
     let w = write_workload(
         dir.path(),

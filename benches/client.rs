@@ -169,6 +169,7 @@ fn recorder_rss() {
             event_bytes: vec![4; 64],
             output_tokens: 64,
             token_source: TokenSource::Usage,
+            usage_refused: false,
             input_tokens: 12,
             finish_reason: Some("length".into()),
             quality_pass: None,

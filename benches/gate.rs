@@ -203,6 +203,7 @@ fn synthetic_run(seed: u64) -> Bundle {
             event_bytes: vec![4; offsets.len()],
             output_tokens: emitted,
             token_source: TokenSource::Usage,
+            usage_refused: false,
             input_tokens: 200,
             finish_reason: (!interrupted).then(|| "length".into()),
             quality_pass: None,

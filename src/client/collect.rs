@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use super::record::{ErrorKind, Outcome, TokenSource};
-use super::wire::{Choice, Chunk};
+use super::wire::{Choice, Chunk, Count};
 use crate::tokenizer::Tokenizer;
 
 /// Why the collector asked to stop reading the stream.
@@ -44,9 +44,13 @@ pub(crate) struct Collector {
     keep_extra: bool,
     pub(crate) finish_reason: Option<String>,
     pub(crate) prompt_tokens: Option<u64>,
-    completion_tokens: Option<u64>,
+    completion_tokens: Option<Count>,
     cancel_after: Option<u32>,
 }
+
+/// Output tokens of one response beyond any model's reach: a larger
+/// `usage.completion_tokens` is not the server's own count.
+const MAX_PLAUSIBLE_OUTPUT_TOKENS: u64 = 1 << 24;
 
 fn non_empty<T: AsRef<str>>(t: &Option<T>) -> Option<&str> {
     t.as_ref().map(AsRef::as_ref).filter(|s| !s.is_empty())
@@ -200,26 +204,43 @@ impl Collector {
         }
     }
 
-    /// Output tokens and where the count came from (DESIGN.md §3): server
-    /// usage, else the tokenizer over the generated text, else the number
-    /// of content events.
-    pub(crate) fn output_tokens(&self, tokenizer: Option<&Tokenizer>) -> (u32, TokenSource) {
-        if let Some(n) = self.completion_tokens {
-            return (saturate(n), TokenSource::Usage);
-        }
+    /// Output tokens, where the count came from (DESIGN.md §3) and whether
+    /// the server's usage was refused: server usage when it is a plausible
+    /// count, else the tokenizer over the generated text, else the number
+    /// of content events. Usage is refused when it is not a count (`-5`,
+    /// `"8"`), exceeds the request's `max_tokens` (a server cannot generate
+    /// more than it was allowed: a larger count would inflate throughput),
+    /// exceeds any model's reach, or is 0 although content streamed.
+    pub(crate) fn output_tokens(
+        &self,
+        tokenizer: Option<&Tokenizer>,
+        max_tokens: Option<u32>,
+    ) -> (u32, TokenSource, bool) {
+        let refused = match self.completion_tokens {
+            None => false,
+            Some(Count::Valid(n))
+                if n <= MAX_PLAUSIBLE_OUTPUT_TOKENS
+                    && max_tokens.is_none_or(|m| n <= u64::from(m))
+                    && !(n == 0 && self.content_events > 0) =>
+            {
+                return (saturate(n), TokenSource::Usage, false);
+            }
+            Some(_) => true,
+        };
         if let Some(t) = tokenizer {
             let n = t.count(&self.text) + t.count(&self.extra);
-            return (saturate(n as u64), TokenSource::Tokenizer);
+            return (saturate(n as u64), TokenSource::Tokenizer, refused);
         }
-        (self.content_events, TokenSource::Events)
+        (self.content_events, TokenSource::Events, refused)
     }
 
     fn absorb_usage(&mut self, chunk: &Chunk<'_>) {
         // Servers with continuous usage stats send it in every chunk: the
         // last one wins.
         if let Some(u) = &chunk.usage {
-            if u.prompt_tokens.is_some() {
-                self.prompt_tokens = u.prompt_tokens;
+            // A prompt count that is not a count keeps the plan's own.
+            if let Some(Count::Valid(n)) = u.prompt_tokens {
+                self.prompt_tokens = Some(n);
             }
             if u.completion_tokens.is_some() {
                 self.completion_tokens = u.completion_tokens;
@@ -339,7 +360,7 @@ mod tests {
         assert_eq!(c.extra, "hmm{}");
         assert_eq!(c.finish_reason.as_deref(), Some("length"));
         assert_eq!(c.end_of_stream(false), Outcome::Success);
-        assert_eq!(c.output_tokens(None), (3, TokenSource::Events));
+        assert_eq!(c.output_tokens(None, None), (3, TokenSource::Events, false));
     }
 
     #[test]
@@ -354,10 +375,47 @@ mod tests {
             ],
         );
         assert_eq!(stop, Some(Stop::Done));
-        assert_eq!(c.output_tokens(None), (3, TokenSource::Usage));
+        assert_eq!(c.output_tokens(None, None), (3, TokenSource::Usage, false));
         assert_eq!(c.prompt_tokens, Some(11));
         // Text is not kept when nothing needs it.
         assert!(c.text.is_empty());
+    }
+
+    /// A usage count the server cannot have meant (above `max_tokens`,
+    /// beyond any model, 0 with content, not a count) is refused: the
+    /// response's content events count instead, and the refusal is said.
+    #[test]
+    fn implausible_usage_falls_back_to_the_next_source() {
+        for usage in ["1000000000000", "65", "0", "-5", "\"8\"", "8.5"] {
+            let mut c = Collector::new(8, false, false, None);
+            feed(
+                &mut c,
+                &[
+                    r#"{"choices":[{"delta":{"content":"a"}}]}"#,
+                    r#"{"choices":[{"delta":{"content":"b"}}]}"#,
+                    &format!(r#"{{"choices":[],"usage":{{"completion_tokens":{usage}}}}}"#),
+                    "[DONE]",
+                ],
+            );
+            assert_eq!(c.end_of_stream(false), Outcome::Success, "{usage}");
+            assert_eq!(
+                c.output_tokens(None, Some(64)),
+                (2, TokenSource::Events, true),
+                "{usage}"
+            );
+        }
+        // At max_tokens exactly, and without a max_tokens, usage stands.
+        let mut c = Collector::new(8, false, false, None);
+        feed(
+            &mut c,
+            &[
+                r#"{"choices":[{"delta":{"content":"a"}}]}"#,
+                r#"{"choices":[],"usage":{"completion_tokens":64}}"#,
+                "[DONE]",
+            ],
+        );
+        assert_eq!(c.output_tokens(None, Some(64)), (64, TokenSource::Usage, false));
+        assert_eq!(c.output_tokens(None, None), (64, TokenSource::Usage, false));
     }
 
     #[test]
@@ -462,7 +520,7 @@ mod tests {
         // The finish reason is stored once per request.
         let flow = decoder.feed(tail, |d| c.on_event(d, now)).expect("small");
         assert_eq!(flow, ControlFlow::Break(Stop::Done));
-        assert_eq!(c.output_tokens(None), (64, TokenSource::Usage));
+        assert_eq!(c.output_tokens(None, Some(64)), (64, TokenSource::Usage, false));
         assert_eq!(c.text.len(), 64 * 4);
         // Informational: decode + parse time of the 64 events (debug build).
         eprintln!("64 events decoded and parsed in {elapsed:?}");
@@ -474,7 +532,7 @@ mod tests {
         let body = br#"{"choices":[{"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":2,"completion_tokens":1}}"#;
         assert_eq!(c.on_body(body), Outcome::Success);
         assert_eq!(c.text, "hi");
-        assert_eq!(c.output_tokens(None), (1, TokenSource::Usage));
+        assert_eq!(c.output_tokens(None, None), (1, TokenSource::Usage, false));
         let mut c = Collector::new(8, true, false, None);
         assert_eq!(
             c.on_body(b"  "),

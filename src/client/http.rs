@@ -195,7 +195,8 @@ impl Client {
             .await;
         }
 
-        let (output_tokens, token_source) = collector.output_tokens(self.tokenizer.as_deref());
+        let (output_tokens, token_source, usage_refused) =
+            collector.output_tokens(self.tokenizer.as_deref(), spec.sampling.max_tokens);
         let quality_pass = match outcome {
             Outcome::Success => spec.quality.as_ref().map(|q| q.check(&collector.text)),
             _ => None,
@@ -212,6 +213,7 @@ impl Client {
             e2e: end.saturating_duration_since(t0),
             output_tokens,
             token_source,
+            usage_refused,
             input_tokens: collector
                 .prompt_tokens
                 .map_or(spec.prompt_tokens, |n| u32::try_from(n).unwrap_or(u32::MAX)),

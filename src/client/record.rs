@@ -74,6 +74,10 @@ pub struct RequestRecord {
     /// Output tokens, from `token_source`.
     pub output_tokens: u32,
     pub token_source: TokenSource,
+    /// The server's `usage.completion_tokens` was refused as implausible
+    /// (not a count, above `max_tokens`, …) and `token_source` counted
+    /// instead.
+    pub usage_refused: bool,
     /// Prompt tokens: server usage, else the plan's own count.
     pub input_tokens: u32,
     pub finish_reason: Option<String>,

@@ -517,9 +517,64 @@ impl<'de: 'a, 'a> Deserialize<'de> for ToolCalls<'a> {
 #[derive(Debug, Deserialize)]
 pub(crate) struct Usage {
     #[serde(default)]
-    pub(crate) prompt_tokens: Option<u64>,
+    pub(crate) prompt_tokens: Option<Count>,
     #[serde(default)]
-    pub(crate) completion_tokens: Option<u64>,
+    pub(crate) completion_tokens: Option<Count>,
+}
+
+/// A token count as a server sent it: a non-negative integer (`8`, or an
+/// integral number such as `8.0` — JSON does not tell them apart), or
+/// anything else (`-5`, `1e30`, `"8"`, an object), which is not a count.
+/// Never a parse error: a bad count must not turn a response whose content
+/// streamed into a malformed event; the collector falls back to the next
+/// token source instead and the run counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Count {
+    Valid(u64),
+    Invalid,
+}
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Count, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Count;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a token count")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Count, E> {
+                Ok(Count::Valid(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Count, E> {
+                Ok(u64::try_from(v).map_or(Count::Invalid, Count::Valid))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Count, E> {
+                // Integral and exactly representable (≤ 2^53).
+                Ok(
+                    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_992.0 {
+                        Count::Valid(v as u64)
+                    } else {
+                        Count::Invalid
+                    },
+                )
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Count, E> {
+                Ok(Count::Invalid)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Count, E> {
+                Ok(Count::Invalid)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Count, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Count::Invalid)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Count, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Count::Invalid)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[cfg(test)]
@@ -633,7 +688,35 @@ mod tests {
         let finish = choice.finish_reason.as_ref().expect("finish");
         assert_eq!(finish.as_str(), "tool_calls");
         let u = c.usage.as_ref().expect("usage");
-        assert_eq!((u.prompt_tokens, u.completion_tokens), (Some(5), Some(7)));
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens),
+            (Some(Count::Valid(5)), Some(Count::Valid(7)))
+        );
+    }
+
+    /// A count of another type is not a count, but the chunk still parses
+    /// (its content counts); an integral float is the integer.
+    #[test]
+    fn usage_counts_of_other_types_are_invalid_not_malformed() {
+        for (raw, want) in [
+            ("8", Count::Valid(8)),
+            ("8.0", Count::Valid(8)),
+            ("-5", Count::Invalid),
+            ("1e30", Count::Invalid),
+            ("8.5", Count::Invalid),
+            ("\"8\"", Count::Invalid),
+            ("true", Count::Invalid),
+            ("{\"a\":[1,2]}", Count::Invalid),
+            ("[1]", Count::Invalid),
+        ] {
+            let data = format!(
+                r#"{{"choices":[{{"delta":{{"content":"hi"}}}}],"usage":{{"completion_tokens":{raw}}}}}"#
+            );
+            let c = Chunk::parse(data.as_bytes()).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            let u = c.usage.as_ref().expect("usage");
+            assert_eq!(u.completion_tokens, Some(want), "{raw}");
+            assert!(c.choice().is_some(), "{raw}");
+        }
     }
 
     #[test]

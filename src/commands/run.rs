@@ -524,6 +524,12 @@ fn assemble(
         ));
     }
 
+    if recorded.usage_refused > 0 {
+        warnings.push(format!(
+            "{} response(s) reported a usage.completion_tokens that cannot be the server's count (not a non-negative integer, above max_tokens, or 0 although content streamed); their output tokens were counted from the response instead (tokenizer, else content events; see context.token_sources)",
+            recorded.usage_refused
+        ));
+    }
     let token_source = token_source_of(&recorded.token_sources);
     if token_source == "tokenizer" || token_source == "mixed" {
         warnings.push(format!(

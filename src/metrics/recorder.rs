@@ -27,6 +27,9 @@ pub struct Recorded {
     pub samples: Samples,
     /// Successful requests per token source.
     pub token_sources: BTreeMap<String, u64>,
+    /// Measured requests whose server usage was refused as implausible
+    /// (their tokens counted by the next source).
+    pub usage_refused: u64,
     /// Wall time of the measurement window.
     pub window: Duration,
     /// Offset of the window start from the run epoch.
@@ -114,6 +117,7 @@ pub struct Recorder {
     output_total: u64,
     input_total: u64,
     token_sources: BTreeMap<TokenSource, u64>,
+    usage_refused: u64,
     slo_met: u64,
     quality_checked: u64,
     quality_passed: u64,
@@ -181,6 +185,7 @@ impl Recorder {
             output_total: 0,
             input_total: 0,
             token_sources: BTreeMap::new(),
+            usage_refused: 0,
             slo_met: 0,
             quality_checked: 0,
             quality_passed: 0,
@@ -218,6 +223,7 @@ impl Recorder {
         });
         self.window_end = self.window_end.max(r.sent_at + r.e2e);
         self.counts.attempted += 1;
+        self.usage_refused += u64::from(r.usage_refused);
         if r.attempts > 1 {
             self.counts.retried += 1;
         }
@@ -431,6 +437,7 @@ impl Recorder {
             histograms,
             samples: self.samples,
             token_sources,
+            usage_refused: self.usage_refused,
             window,
             window_start,
             lag_max,
@@ -612,6 +619,7 @@ mod tests {
             event_bytes: Vec::new(),
             output_tokens: tokens,
             token_source: TokenSource::Usage,
+            usage_refused: false,
             input_tokens: 100,
             finish_reason: Some("length".into()),
             quality_pass: None,

@@ -59,6 +59,7 @@ fn model_bundle(p: &SimProfile, n: u64, concurrency: u32) -> tokengate::bundle::
             event_bytes: vec![4; tokens as usize],
             output_tokens: tokens,
             token_source: TokenSource::Usage,
+            usage_refused: false,
             input_tokens: 4,
             finish_reason: Some("length".into()),
             quality_pass: None,

@@ -25,5 +25,6 @@ mod secrets;
 mod sim;
 mod soak;
 mod sweep;
+mod usage;
 mod validity;
 mod workload;

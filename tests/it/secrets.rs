@@ -29,15 +29,21 @@ struct Seen {
 }
 
 /// A raw-socket server: `/v1/models` lists `models`, `/metrics` answers a
-/// vLLM-like exposition, `/v1/chat/completions` streams three tokens. Each
-/// answer closes its connection. Bounded: at most 500 connections and 60 s.
-struct Hostile {
-    port: u16,
+/// vLLM-like exposition, `/v1/chat/completions` streams three tokens (and,
+/// when given, a usage chunk whose `completion_tokens` is the raw JSON
+/// text `usage`). Each answer closes its connection. Bounded: at most 500
+/// connections and 60 s.
+pub(super) struct Hostile {
+    pub(super) port: u16,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Hostile {
     fn start(models: Vec<String>) -> Hostile {
+        Hostile::start_with_usage(models, None)
+    }
+
+    pub(super) fn start_with_usage(models: Vec<String>, usage: Option<String>) -> Hostile {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -50,8 +56,8 @@ impl Hostile {
                 match listener.accept() {
                     Ok((s, _)) => {
                         served += 1;
-                        let (log, models) = (log.clone(), models.clone());
-                        std::thread::spawn(move || answer(s, &log, &models));
+                        let (log, models, usage) = (log.clone(), models.clone(), usage.clone());
+                        std::thread::spawn(move || answer(s, &log, &models, usage.as_deref()));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
@@ -65,7 +71,7 @@ impl Hostile {
     }
 }
 
-fn answer(mut s: TcpStream, log: &Mutex<Vec<Seen>>, models: &[String]) {
+fn answer(mut s: TcpStream, log: &Mutex<Vec<Seen>>, models: &[String], usage: Option<&str>) {
     s.set_nonblocking(false).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut buf = Vec::new();
@@ -141,6 +147,11 @@ fn answer(mut s: TcpStream, log: &Mutex<Vec<Seen>>, models: &[String]) {
             b.push_str(&chunk(serde_json::json!({"role": "assistant"})));
             for t in ["a", " b", " c"] {
                 b.push_str(&chunk(serde_json::json!({"content": t})));
+            }
+            if let Some(u) = usage {
+                b.push_str(&format!(
+                    "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{{\"prompt_tokens\":2,\"completion_tokens\":{u}}}}}\n\n"
+                ));
             }
             b.push_str("data: [DONE]\n\n");
             ("text/event-stream", b)

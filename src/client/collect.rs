@@ -397,7 +397,7 @@ mod tests {
                     "[DONE]",
                 ],
             );
-            assert_eq!(c.end_of_stream(false), Outcome::Success, "{usage}");
+            assert_eq!(c.end_of_stream(true), Outcome::Success, "{usage}");
             assert_eq!(
                 c.output_tokens(None, Some(64)),
                 (2, TokenSource::Events, true),
@@ -414,7 +414,10 @@ mod tests {
                 "[DONE]",
             ],
         );
-        assert_eq!(c.output_tokens(None, Some(64)), (64, TokenSource::Usage, false));
+        assert_eq!(
+            c.output_tokens(None, Some(64)),
+            (64, TokenSource::Usage, false)
+        );
         assert_eq!(c.output_tokens(None, None), (64, TokenSource::Usage, false));
     }
 
@@ -520,7 +523,10 @@ mod tests {
         // The finish reason is stored once per request.
         let flow = decoder.feed(tail, |d| c.on_event(d, now)).expect("small");
         assert_eq!(flow, ControlFlow::Break(Stop::Done));
-        assert_eq!(c.output_tokens(None, Some(64)), (64, TokenSource::Usage, false));
+        assert_eq!(
+            c.output_tokens(None, Some(64)),
+            (64, TokenSource::Usage, false)
+        );
         assert_eq!(c.text.len(), 64 * 4);
         // Informational: decode + parse time of the 64 events (debug build).
         eprintln!("64 events decoded and parsed in {elapsed:?}");

@@ -551,7 +551,8 @@ impl<'de> Deserialize<'de> for Count {
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Count, E> {
                 // Integral and exactly representable (≤ 2^53).
                 Ok(
-                    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_992.0 {
+                    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_992.0
+                    {
                         Count::Valid(v as u64)
                     } else {
                         Count::Invalid

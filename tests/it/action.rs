@@ -464,6 +464,20 @@ fn workspace_with(gate_yaml: &str) -> tempfile::TempDir {
     dir
 }
 
+/// The step outputs name the reports and the judged bundle, and each file
+/// exists in the workspace.
+fn assert_report_outputs(job: &JobRun, ws: &Path, bundle: &str) {
+    for (name, file) in [
+        ("markdown", "tokengate-out/report.md"),
+        ("junit", "tokengate-out/junit.xml"),
+        ("json", "tokengate-out/verdict.json"),
+        ("bundle", bundle),
+    ] {
+        assert_eq!(job.outputs[name], file);
+        assert!(ws.join(file).is_file(), "{file} missing");
+    }
+}
+
 async fn run_action_async(
     workspace: PathBuf,
     with: Vec<(&'static str, String)>,
@@ -534,15 +548,7 @@ async fn action_gates_a_simulated_run_and_publishes_outputs_summary_annotations_
     // Outputs.
     assert_eq!(job.outputs["verdict"], "fail", "{all}");
     assert_eq!(job.outputs["exit-code"], "1");
-    for (name, file) in [
-        ("markdown", "tokengate-out/report.md"),
-        ("junit", "tokengate-out/junit.xml"),
-        ("json", "tokengate-out/verdict.json"),
-        ("bundle", "tokengate-out/bundle.json"),
-    ] {
-        assert_eq!(job.outputs[name], file);
-        assert!(ws.path().join(file).is_file(), "{file} missing");
-    }
+    assert_report_outputs(&job, ws.path(), "tokengate-out/bundle.json");
     let verdict: Value = serde_json::from_slice(
         &std::fs::read(ws.path().join("tokengate-out/verdict.json")).expect("verdict.json"),
     )
@@ -731,15 +737,7 @@ async fn action_with_a_candidate_endpoint_runs_ab_and_publishes_its_verdict() {
     assert_eq!(job.outputs["verdict"], "fail", "{all}");
     assert_eq!(job.outputs["exit-code"], "1");
     assert_eq!(job.step("Apply the verdict").code, 1, "{all}");
-    for (name, file) in [
-        ("markdown", "tokengate-out/report.md"),
-        ("junit", "tokengate-out/junit.xml"),
-        ("json", "tokengate-out/verdict.json"),
-        ("bundle", "tokengate-out/candidate.json"),
-    ] {
-        assert_eq!(job.outputs[name], file);
-        assert!(ws.path().join(file).is_file(), "{file} missing");
-    }
+    assert_report_outputs(&job, ws.path(), "tokengate-out/candidate.json");
     assert!(ws.path().join("tokengate-out/baseline.json").is_file());
     assert!(
         !ws.path().join("tokengate-out/bundle.json").exists(),

@@ -333,8 +333,9 @@ fn main() -> ExitCode {
 
 /// 64 requests at concurrency 8 with 128 output tokens against vLLM: all
 /// succeed, tokens come from `usage` and equal 128, and the client's TTFT
-/// p50 is not below the server's own median (the client sees everything the
-/// server sees, plus network and queueing in front of it).
+/// p50 is not below the bucket that holds the server's own median (the
+/// client sees everything the server sees, plus network and queueing in
+/// front of it; the server's histogram only resolves its buckets).
 fn vllm_64_requests_at_concurrency_8_match_server_usage_and_ttft(sut: &Path) {
     let _turn = turn();
     let server = Server::start(sut, &[]);
@@ -407,9 +408,19 @@ fn vllm_64_requests_at_concurrency_8_match_server_usage_and_ttft(sut: &Path) {
     assert!(server.queue_time_ms.is_some(), "queue time histogram");
     assert!(server.peak_kv_cache_usage.is_some(), "KV-cache gauge");
     assert_eq!(b.metrics.queue_time_ms, server.queue_time_ms);
+    // The server's median is interpolated inside a histogram bucket (here
+    // 20–40 ms wide): all it tells is that the median lies in that bucket.
+    // The client sees every request's server time plus the network, so its
+    // median is never below the bucket's lower edge (a client 23.3 ms
+    // against an interpolated 23.9 ms was seen: no contradiction).
+    let (bucket_lo, bucket_hi) = server
+        .ttft_ms
+        .as_ref()
+        .and_then(|t| t.buckets_ms.get("p50").copied())
+        .expect("the server's TTFT p50 bucket");
     assert!(
-        client_p50_ms >= server_p50_ms,
-        "client TTFT p50 {client_p50_ms:.1} ms is below the server's median {server_p50_ms:.1} ms"
+        client_p50_ms >= bucket_lo,
+        "client TTFT p50 {client_p50_ms:.1} ms is below the server's median bucket {bucket_lo}–{bucket_hi:?} ms (interpolated {server_p50_ms:.1} ms)"
     );
 }
 

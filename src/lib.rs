@@ -73,6 +73,14 @@ pub(crate) mod validity;
 pub(crate) mod yaml;
 
 /// An error and its causes on one line: `outer: inner: root`.
+/// An error and its sources, outermost first (what a classifier searches
+/// for the io or hyper error underneath a reqwest error).
+pub(crate) fn error_sources<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |s| s.source())
+}
+
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();

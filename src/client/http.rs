@@ -384,14 +384,9 @@ const RECONNECTS: u32 = 2;
 
 /// Did the connection close before the server sent anything back?
 fn closed_before_response(e: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if let Some(h) = err.downcast_ref::<hyper::Error>() {
-            return h.is_incomplete_message();
-        }
-        source = err.source();
-    }
-    false
+    crate::error_sources(e)
+        .find_map(|s| s.downcast_ref::<hyper::Error>())
+        .is_some_and(hyper::Error::is_incomplete_message)
 }
 
 fn classify_send_error(e: &reqwest::Error) -> ErrorKind {

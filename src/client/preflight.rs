@@ -75,16 +75,9 @@ fn seconds(d: Duration) -> String {
 
 /// Whether a request error is a refused TCP connection (nothing listens).
 fn is_refused(e: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::ConnectionRefused
-        {
-            return true;
-        }
-        source = s.source();
-    }
-    false
+    crate::error_sources(e)
+        .filter_map(|s| s.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
 }
 
 /// Check `base_url` (ending in `/v1`) serves `model`, retrying connection

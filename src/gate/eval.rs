@@ -762,12 +762,85 @@ impl Evaluator<'_> {
         caveats: Vec<Caveat>,
     ) -> Judgement {
         let metric = rule.metric;
-        let policy = &self.gate.policy;
         let dir = direction(metric.higher_is_worse());
         let (limit, bound) = match rule.limit {
             Limit::MaxIncrease(x) => (1.0 + x.fraction(), Bound::Max),
             Limit::MaxDecrease(x) => (1.0 - x.fraction(), Bound::Min),
             _ => unreachable!("noise_relative is called for relative ratio limits"),
+        };
+        let level = self.gate.policy.confidence;
+        // One shared window: the paired time-block bootstrap of both sides
+        // together (`runs::paired_comparison`), which keeps the covariance
+        // a common stall gives A and B. Metrics without start-timed values
+        // (histogram quantiles) fall back to the separate-runs model, which
+        // is only computed then.
+        let paired = match (self.cmp.design, self.cmp.baseline_runs.as_slice()) {
+            (Design::Paired, [a]) => {
+                let cfg = BootstrapConfig { level, ..*self.cfg };
+                super::runs::paired_comparison(a, self.cmp.candidate, metric, dir, &cfg, MDE_POWER)
+            }
+            _ => None,
+        };
+        let (c, source, floored_from) = match paired {
+            Some(c) => (c, NoiseSource::SharedWindow, None),
+            None => match self.separate_runs(metric, m, dir, (limit, bound)) {
+                Ok(found) => found,
+                Err(decided) => return (*decided).into(),
+            },
+        };
+        let between_cv = match c.between {
+            BetweenNoise::Known(b) => b.tau2.exp_m1().max(0.0).sqrt(),
+            BetweenNoise::Unknown | BetweenNoise::SharedWindow => 0.0,
+        };
+        let within = c.components.within_candidate + c.components.within_baseline;
+        m.estimate = Some(Estimate {
+            kind: EstimateKind::Ratio,
+            point: c.point,
+            interval: Some(c.interval),
+        });
+        m.p_value = Some(c.p_worse);
+        m.mde = c.mde.is_finite().then_some(c.mde);
+        Judgement::Pending(Pending {
+            test: Test::RunNoiseModel,
+            p_raw: c.p_worse,
+            point: c.point,
+            iv: c.interval,
+            limit,
+            bound,
+            n,
+            caveats,
+            mde: m.mde,
+            noise: Some(RunNoise {
+                source,
+                between_cv,
+                floored_from,
+                candidate_runs: c.candidate_runs,
+                baseline_runs: c.baseline_runs,
+            }),
+            settle_by_requests: c.components.between < within,
+        })
+    }
+
+    /// The separate-runs model of `noise_relative`: every candidate run
+    /// against every baseline run (`stats::compare_runs`), with the
+    /// between-run variance from, in order, a shared window (it cancels),
+    /// the calibration, the runs themselves, else assumed — or, for a tail
+    /// quantile with nothing measured, the decision that it is unmeasured.
+    /// Returns the comparison, where its noise came from, and the measured
+    /// CV a floor replaced; `Err` is a decision already made (boxed: it is
+    /// the rare path).
+    fn separate_runs(
+        &self,
+        metric: Metric,
+        m: &mut Measured,
+        dir: Direction,
+        (limit, bound): (f64, Bound),
+    ) -> Result<(stats::NoiseComparison, NoiseSource, Option<f64>), Box<Decision>> {
+        let policy = &self.gate.policy;
+        let degenerate = || {
+            Box::new(Decision::NoEstimate {
+                reason: NoEstimate::DegenerateSamples,
+            })
         };
         let all = |stats: Vec<Option<RunStat>>| stats.into_iter().collect::<Option<Vec<_>>>();
         // Sides of one shared window have equal window throughput by
@@ -784,17 +857,11 @@ impl Evaluator<'_> {
             .iter()
             .flat_map(|b| stats_of(b))
             .collect());
-        let degenerate = || {
-            Decision::NoEstimate {
-                reason: NoEstimate::DegenerateSamples,
-            }
-            .into()
-        };
         let (Some(cand), Some(base)) = (cand, base) else {
-            return degenerate();
+            return Err(degenerate());
         };
         if cand.is_empty() || base.is_empty() {
-            return degenerate();
+            return Err(degenerate());
         }
         let level = policy.confidence;
         let name = metric.to_string();
@@ -850,21 +917,20 @@ impl Evaluator<'_> {
             // within-run interval can fail (or pass) it.
             let Some(within) = stats::compare_runs(&cand, &base, None, dir, level, MDE_POWER)
             else {
-                return degenerate();
+                return Err(degenerate());
             };
             m.estimate = Some(Estimate {
                 kind: EstimateKind::Ratio,
                 point: within.point,
                 interval: None,
             });
-            return Decision::NoiseUnmeasured(Unmeasured {
+            return Err(Box::new(Decision::NoiseUnmeasured(Unmeasured {
                 point: within.point,
                 within_run_interval: within.interval,
                 limit,
                 bound,
                 level,
-            })
-            .into();
+            })));
         } else {
             // A log-normal run effect with coefficient of variation c has
             // Var ln = ln(1 + c²) (Johnson, Kotz & Balakrishnan 1994,
@@ -875,53 +941,9 @@ impl Evaluator<'_> {
                 NoiseSource::Assumed,
             )
         };
-        // One shared window: the paired time-block bootstrap of both sides
-        // together (`runs::paired_comparison`), which keeps the covariance
-        // a common stall gives A and B; metrics without start-timed values
-        // fall back to the separate-sides model above.
-        let paired = match (self.cmp.design, self.cmp.baseline_runs.as_slice()) {
-            (Design::Paired, [a]) => {
-                let cfg = BootstrapConfig { level, ..*self.cfg };
-                super::runs::paired_comparison(a, self.cmp.candidate, metric, dir, &cfg, MDE_POWER)
-            }
-            _ => None,
-        };
-        let Some(c) =
-            paired.or_else(|| stats::compare_runs(&cand, &base, external, dir, level, MDE_POWER))
-        else {
-            return degenerate();
-        };
-        let between_cv = match c.between {
-            BetweenNoise::Known(b) => b.tau2.exp_m1().max(0.0).sqrt(),
-            BetweenNoise::Unknown | BetweenNoise::SharedWindow => 0.0,
-        };
-        let within = c.components.within_candidate + c.components.within_baseline;
-        m.estimate = Some(Estimate {
-            kind: EstimateKind::Ratio,
-            point: c.point,
-            interval: Some(c.interval),
-        });
-        m.p_value = Some(c.p_worse);
-        m.mde = c.mde.is_finite().then_some(c.mde);
-        Judgement::Pending(Pending {
-            test: Test::RunNoiseModel,
-            p_raw: c.p_worse,
-            point: c.point,
-            iv: c.interval,
-            limit,
-            bound,
-            n,
-            caveats,
-            mde: m.mde,
-            noise: Some(RunNoise {
-                source,
-                between_cv,
-                floored_from,
-                candidate_runs: c.candidate_runs,
-                baseline_runs: c.baseline_runs,
-            }),
-            settle_by_requests: c.components.between < within,
-        })
+        let c = stats::compare_runs(&cand, &base, external, dir, level, MDE_POWER)
+            .ok_or_else(degenerate)?;
+        Ok((c, source, floored_from))
     }
 
     fn error_rate(&self, rule: &Rule, m: &mut Measured, stream: bool) -> Judgement {

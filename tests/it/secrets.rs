@@ -180,6 +180,16 @@ fn workload(dir: &Path, endpoint: &str, extra: &str) -> std::path::PathBuf {
     p
 }
 
+/// The command exited 0 (its stderr shown otherwise).
+fn assert_success(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Every secret absent from `text`, named by `what`.
 fn assert_no_secret(what: &str, text: &str) {
     for s in [PASSWORD, QUERY_KEY, BEARER] {
@@ -236,12 +246,7 @@ fn endpoint_secrets_reach_no_file_or_output_and_one_authorization_header_is_sent
         .env("TG_TEST_KEY", BEARER)
         .output()
         .unwrap();
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_success(&run);
     assert_output_clean("run", &run);
 
     let promote = tokengate()
@@ -250,12 +255,7 @@ fn endpoint_secrets_reach_no_file_or_output_and_one_authorization_header_is_sent
         .arg(&bundle)
         .output()
         .unwrap();
-    assert_eq!(
-        promote.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&promote.stderr)
-    );
+    assert_success(&promote);
     assert_output_clean("promote", &promote);
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -444,24 +444,14 @@ fn key_values_cannot_steer_the_ci_log() {
     };
     let base = dir.path().join("base.json");
     let out = run(&base, &[], "plain");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let promote = tokengate()
         .args(["baseline", "promote", "--baseline-dir"])
         .arg(dir.path().join("baselines"))
         .arg(&base)
         .output()
         .unwrap();
-    assert_eq!(
-        promote.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&promote.stderr)
-    );
+    assert_success(&promote);
 
     let bundle = dir.path().join("bundle.json");
     let evil = "x\n::error title=t::owned\u{1b}[2J\u{202E}\u{FFFE}";
@@ -470,12 +460,7 @@ fn key_values_cannot_steer_the_ci_log() {
         &[format!("hardware_profile={evil}"), format!("note={evil}")],
         evil,
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_inert("run", &out);
     let junit = dir.path().join("junit.xml");
     let gate = tokengate()

@@ -28,8 +28,9 @@
 //! 2. the signal rises overall by at least `min_rise` of its value at the
 //!    lowest level, and by a signal-specific absolute amount, so noise
 //!    around zero or a flat curve is no bend;
-//! 3. every level past the knee stays out of that low-load band (a
-//!    one-level spike on a shared host is no bend).
+//! 3. the level after the knee and most levels past it stay out of that
+//!    low-load band (a one-level spike on a shared host is no bend; one
+//!    level that falls back in overload does not erase a confirmed climb).
 //!
 //! The knee is the lowest bend of any signal — p95 TTFT, p95 ITL, error
 //! rate and, when the server exposes them, its queue time and KV-cache
@@ -271,9 +272,19 @@ fn bend_of(s: &Signal, curve: &[SweepPoint], rules: &SweepRules) -> SignalBend {
         if d[k] < rules.min_prominence {
             continue;
         }
-        // A one-level spike (a pause on a shared host) is not a climb:
-        // every level past the knee must stay out of the low-load band.
-        if let Some(p) = pts[k + 1..].iter().find(|p| p.1 - floor < needed) {
+        // A one-level spike (a pause on a shared host) is not a climb: the
+        // level right after the knee and most levels past it must stay out
+        // of the low-load band. "Most", not "all": in heavy overload a
+        // server's own queue can empty again because the waiting moved in
+        // front of it (vLLM's API process starved of CPU by its engine on a
+        // 2-core host reported ~0 queue time at 16 users while 8–12 users
+        // queued 230–400 ms), and one such level must not erase a climb that
+        // four levels confirmed.
+        let past = &pts[k + 1..];
+        let fallen: Vec<&(f64, f64)> = past.iter().filter(|p| p.1 - floor < needed).collect();
+        if let Some(p) = fallen.first()
+            && (past[0].1 - floor < needed || 2 * fallen.len() >= past.len())
+        {
             rejected.get_or_insert(format!(
                 "{label} has a knee-shaped point at {} but falls back to {} at {}: no bend",
                 number(pts[k].0),
@@ -296,6 +307,15 @@ fn bend_of(s: &Signal, curve: &[SweepPoint], rules: &SweepRules) -> SignalBend {
             number(xn),
             fixed(d[k], 2)
         );
+        if let Some(p) = fallen.first() {
+            out.note.push_str(&format!(
+                "; it falls back to {} at {} ({} of the {} levels past the bend)",
+                number(p.1),
+                number(p.0),
+                fallen.len(),
+                past.len()
+            ));
+        }
         return out;
     }
     let best = candidates.iter().map(|&k| d[k]).fold(0.0f64, f64::max);
@@ -554,6 +574,68 @@ mod tests {
             .collect();
         let a = analyze(&c, &rules(), true);
         assert_eq!(a.signals[0].bend_load, Some(4.0), "{}", a.signals[0].note);
+    }
+
+    fn queue_curve(rows: &[(f64, f64)]) -> Vec<SweepPoint> {
+        rows.iter()
+            .map(|&(load, q)| SweepPoint {
+                load,
+                server_queue_p95_ms: Some(q),
+                ttft_p95_ms: Some(115.0),
+                ..SweepPoint::default()
+            })
+            .collect()
+    }
+
+    /// vLLM `--max-num-seqs 4` in CI on a 2-core host: the queue climbs at
+    /// 8–12 users, then reads ~0 at 16, where vLLM's API process, starved of
+    /// CPU, holds the requests before its engine sees them. One fallen level
+    /// out of five does not erase the bend; the note names it.
+    #[test]
+    fn one_fallen_level_in_overload_keeps_a_confirmed_bend() {
+        let c = queue_curve(&[
+            (1.0, 0.716),
+            (2.0, 0.239),
+            (4.0, 0.25),
+            (8.0, 229.954),
+            (9.0, 285.0),
+            (10.0, 285.0),
+            (12.0, 397.5),
+            (16.0, 0.366),
+        ]);
+        let a = analyze(&c, &rules(), true);
+        let q = &a.signals[0];
+        assert_eq!(q.bend_load, Some(4.0), "{}", q.note);
+        assert!(
+            q.note
+                .contains("falls back to 0.366 at 16 (1 of the 5 levels past the bend)"),
+            "{}",
+            q.note
+        );
+    }
+
+    /// A pause on a shared host lifts one level; the levels after it are
+    /// back in the low-load band, so there is no bend — whether the spike is
+    /// followed by one level or by several.
+    #[test]
+    fn a_one_level_spike_is_no_bend() {
+        for rows in [
+            &[(1.0, 0.3), (2.0, 0.2), (4.0, 0.3), (5.0, 285.0), (6.0, 0.3)][..],
+            &[
+                (1.0, 0.3),
+                (2.0, 0.2),
+                (4.0, 0.3),
+                (5.0, 285.0),
+                (6.0, 0.3),
+                (8.0, 0.4),
+                (16.0, 0.3),
+            ][..],
+        ] {
+            let a = analyze(&queue_curve(rows), &rules(), true);
+            let q = &a.signals[0];
+            assert_eq!(q.bend_load, None, "{}", q.note);
+            assert!(q.note.contains("falls back"), "{}", q.note);
+        }
     }
 
     #[test]

@@ -28,9 +28,11 @@
 //! 2. the signal rises overall by at least `min_rise` of its value at the
 //!    lowest level, and by a signal-specific absolute amount, so noise
 //!    around zero or a flat curve is no bend;
-//! 3. the level after the knee and most levels past it stay out of that
-//!    low-load band (a one-level spike on a shared host is no bend; one
-//!    level that falls back in overload does not erase a confirmed climb).
+//! 3. the levels past the knee stay out of that low-load band (a
+//!    one-level spike on a shared host is no bend), but for a short tail
+//!    at the highest loads after a climb of at least two levels (a server
+//!    queue that empties in overload because the waiting moved in front of
+//!    it).
 //!
 //! The knee is the lowest bend of any signal — p95 TTFT, p95 ITL, error
 //! rate and, when the server exposes them, its queue time and KV-cache
@@ -273,18 +275,25 @@ fn bend_of(s: &Signal, curve: &[SweepPoint], rules: &SweepRules) -> SignalBend {
             continue;
         }
         // A one-level spike (a pause on a shared host) is not a climb: the
-        // level right after the knee and most levels past it must stay out
-        // of the low-load band. "Most", not "all": in heavy overload a
-        // server's own queue can empty again because the waiting moved in
-        // front of it (vLLM's API process starved of CPU by its engine on a
-        // 2-core host reported ~0 queue time at 16 users while 8–12 users
-        // queued 230–400 ms), and one such level must not erase a climb that
-        // four levels confirmed.
+        // levels past the knee must stay out of the low-load band. One
+        // exception: a tail at the highest loads may fall back after at
+        // least two levels confirmed the climb, if it is less than half of
+        // the levels past the knee and never rises again. In heavy overload
+        // a server's own queue can empty because the waiting moved in front
+        // of it (vLLM's API process starved of CPU by its engine on a 2-core
+        // host reported ~0 queue time at 16 users while 8–12 users queued
+        // 230–400 ms). A level that falls back and is followed by a rise
+        // again means the candidate was a spike and the climb starts later.
         let past = &pts[k + 1..];
-        let fallen: Vec<&(f64, f64)> = past.iter().filter(|p| p.1 - floor < needed).collect();
-        if let Some(p) = fallen.first()
-            && (past[0].1 - floor < needed || 2 * fallen.len() >= past.len())
+        let low = |p: &(f64, f64)| p.1 - floor < needed;
+        let fallen = past.iter().position(low);
+        let tail_only = fallen.is_some_and(|f| {
+            f >= 2 && past[f..].iter().all(low) && 2 * (past.len() - f) < past.len()
+        });
+        if let Some(f) = fallen
+            && !tail_only
         {
+            let p = past[f];
             rejected.get_or_insert(format!(
                 "{label} has a knee-shaped point at {} but falls back to {} at {}: no bend",
                 number(pts[k].0),
@@ -307,12 +316,12 @@ fn bend_of(s: &Signal, curve: &[SweepPoint], rules: &SweepRules) -> SignalBend {
             number(xn),
             fixed(d[k], 2)
         );
-        if let Some(p) = fallen.first() {
+        if let Some(f) = fallen {
             out.note.push_str(&format!(
-                "; it falls back to {} at {} ({} of the {} levels past the bend)",
-                number(p.1),
-                number(p.0),
-                fallen.len(),
+                "; it falls back to {} at {} in overload ({} of the {} levels past the bend)",
+                number(past[f].1),
+                number(past[f].0),
+                past.len() - f,
                 past.len()
             ));
         }
@@ -607,8 +616,9 @@ mod tests {
         let q = &a.signals[0];
         assert_eq!(q.bend_load, Some(4.0), "{}", q.note);
         assert!(
-            q.note
-                .contains("falls back to 0.366 at 16 (1 of the 5 levels past the bend)"),
+            q.note.contains(
+                "falls back to 0.366 at 16 in overload (1 of the 5 levels past the bend)"
+            ),
             "{}",
             q.note
         );
@@ -635,6 +645,48 @@ mod tests {
             let q = &a.signals[0];
             assert_eq!(q.bend_load, None, "{}", q.note);
             assert!(q.note.contains("falls back"), "{}", q.note);
+        }
+        // A spike before the real climb: the bend is where the climb starts,
+        // not before the spike.
+        let c = queue_curve(&[
+            (1.0, 0.3),
+            (2.0, 0.2),
+            (4.0, 0.3),
+            (5.0, 285.0),
+            (8.0, 0.3),
+            (9.0, 400.0),
+            (10.0, 450.0),
+            (12.0, 475.0),
+            (16.0, 490.0),
+        ]);
+        let a = analyze(&c, &rules(), true);
+        assert_eq!(a.signals[0].bend_load, Some(8.0), "{}", a.signals[0].note);
+        // A fall at the top that is half the levels past the knee, or that
+        // rises again, is no overload tail: no bend at 4.
+        for rows in [
+            &[
+                (1.0, 0.3),
+                (2.0, 0.2),
+                (4.0, 0.3),
+                (8.0, 285.0),
+                (9.0, 285.0),
+                (12.0, 0.3),
+                (16.0, 0.3),
+            ][..],
+            &[
+                (1.0, 0.3),
+                (2.0, 0.2),
+                (4.0, 0.3),
+                (8.0, 285.0),
+                (9.0, 285.0),
+                (10.0, 285.0),
+                (12.0, 0.3),
+                (16.0, 400.0),
+            ][..],
+        ] {
+            let a = analyze(&queue_curve(rows), &rules(), true);
+            let q = &a.signals[0];
+            assert_ne!(q.bend_load, Some(4.0), "{}", q.note);
         }
     }
 

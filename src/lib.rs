@@ -49,6 +49,8 @@ pub mod client;
 #[doc(hidden)]
 pub mod driver;
 #[doc(hidden)]
+pub mod export;
+#[doc(hidden)]
 pub mod fsutil;
 #[doc(hidden)]
 pub mod metrics;
@@ -72,7 +74,6 @@ pub(crate) mod units;
 pub(crate) mod validity;
 pub(crate) mod yaml;
 
-/// An error and its causes on one line: `outer: inner: root`.
 /// An error and its sources, outermost first (what a classifier searches
 /// for the io or hyper error underneath a reqwest error).
 pub(crate) fn error_sources<'a>(
@@ -81,6 +82,7 @@ pub(crate) fn error_sources<'a>(
     std::iter::successors(Some(e), |s| s.source())
 }
 
+/// An error and its causes on one line: `outer: inner: root`.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();

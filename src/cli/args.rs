@@ -46,6 +46,24 @@ pub enum CliCommand {
     /// Measure a baseline and a candidate endpoint in one time window, their
     /// requests interleaved, and gate the candidate against the baseline.
     Ab(CliAbArgs),
+    /// Write a bundle in another tool's format: bmf (Bencher),
+    /// benchmark-action-smaller / benchmark-action-bigger
+    /// (github-action-benchmark), csv (per request), csv-summary, jsonl (per
+    /// request), openmetrics.
+    Export(CliExportArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CliExportArgs {
+    /// The bundle to export.
+    pub bundle: PathBuf,
+    /// bmf, benchmark-action-smaller, benchmark-action-bigger, csv,
+    /// csv-summary, jsonl or openmetrics.
+    #[arg(long)]
+    pub format: String,
+    /// The file to write (an export is never printed: it holds key values).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// Where baselines live.

@@ -8,17 +8,18 @@ use std::time::SystemTime;
 
 use super::args::{
     CliAbArgs, CliBaselineArgs, CliBaselineCommand, CliCalibrateArgs, CliCheckArgs, CliCommentArgs,
-    CliGateArgs, CliGateOptions, CliPublishArgs, CliRunArgs, CliSimArgs, CliSoakArgs, CliSweepArgs,
-    CliWorkloadArgs,
+    CliExportArgs, CliGateArgs, CliGateOptions, CliPublishArgs, CliRunArgs, CliSimArgs,
+    CliSoakArgs, CliSweepArgs, CliWorkloadArgs,
 };
 use crate::baseline::BaselineSource;
 use crate::commands::gate::GATE_REPORT_DIR;
 use crate::commands::{
     AbOptions, BaselineOptions, CalibrateOptions, CheckOptions, CommentOptions, EnvLookup,
-    GateCommandOptions, GateOptions, Platform, ProfileOverrides, ProfileSource, ProgressMode,
-    PublishFlags, ReportOptions, RunOptions, SimOptions, SoakOptions, SweepOptions,
+    ExportOptions, GateCommandOptions, GateOptions, Platform, ProfileOverrides, ProfileSource,
+    ProgressMode, PublishFlags, ReportOptions, RunOptions, SimOptions, SoakOptions, SweepOptions,
 };
 use crate::driver::StopSignal;
+use crate::export::ExportFormat;
 use crate::workload::Overrides;
 
 /// `run`'s bundle when `--out` is not given.
@@ -185,6 +186,24 @@ impl TryFrom<CliCommentArgs> for CommentOptions {
             repo: a.repo,
             number: a.number,
             env: process_env(),
+        })
+    }
+}
+
+impl TryFrom<CliExportArgs> for ExportOptions {
+    type Error = anyhow::Error;
+    fn try_from(a: CliExportArgs) -> anyhow::Result<ExportOptions> {
+        let Some(format) = ExportFormat::from_name(&a.format) else {
+            anyhow::bail!(
+                "--format: unknown export format `{}`; expected one of {}",
+                crate::wording::foreign::cut(&a.format, 64),
+                ExportFormat::names()
+            );
+        };
+        Ok(ExportOptions {
+            bundle: a.bundle,
+            format,
+            out: a.out,
         })
     }
 }

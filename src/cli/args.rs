@@ -46,6 +46,16 @@ pub enum CliCommand {
     /// Measure a baseline and a candidate endpoint in one time window, their
     /// requests interleaved, and gate the candidate against the baseline.
     Ab(CliAbArgs),
+    /// Write the shell completions and man pages of a release archive.
+    #[command(hide = true)]
+    ReleaseAssets(CliReleaseAssetsArgs),
+}
+
+/// `release-assets`: used by `scripts/package-release.sh`, not by users.
+#[derive(Debug, Args, Clone)]
+pub struct CliReleaseAssetsArgs {
+    /// Directory for `completions/` and `man/`.
+    pub out_dir: PathBuf,
 }
 
 /// Where baselines live.

@@ -8,15 +8,16 @@ use std::time::SystemTime;
 
 use super::args::{
     CliAbArgs, CliBaselineArgs, CliBaselineCommand, CliCalibrateArgs, CliCheckArgs, CliCommentArgs,
-    CliGateArgs, CliGateOptions, CliPublishArgs, CliRunArgs, CliSimArgs, CliSoakArgs, CliSweepArgs,
-    CliWorkloadArgs,
+    CliGateArgs, CliGateOptions, CliPublishArgs, CliReleaseAssetsArgs, CliRunArgs, CliSimArgs,
+    CliSoakArgs, CliSweepArgs, CliWorkloadArgs,
 };
 use crate::baseline::BaselineSource;
 use crate::commands::gate::GATE_REPORT_DIR;
 use crate::commands::{
     AbOptions, BaselineOptions, CalibrateOptions, CheckOptions, CommentOptions, EnvLookup,
     GateCommandOptions, GateOptions, Platform, ProfileOverrides, ProfileSource, ProgressMode,
-    PublishFlags, ReportOptions, RunOptions, SimOptions, SoakOptions, SweepOptions,
+    PublishFlags, ReleaseAssetsOptions, ReportOptions, RunOptions, SimOptions, SoakOptions,
+    SweepOptions,
 };
 use crate::driver::StopSignal;
 use crate::workload::Overrides;
@@ -185,6 +186,16 @@ impl TryFrom<CliCommentArgs> for CommentOptions {
             repo: a.repo,
             number: a.number,
             env: process_env(),
+        })
+    }
+}
+
+impl TryFrom<CliReleaseAssetsArgs> for ReleaseAssetsOptions {
+    type Error = anyhow::Error;
+    fn try_from(a: CliReleaseAssetsArgs) -> anyhow::Result<ReleaseAssetsOptions> {
+        Ok(ReleaseAssetsOptions {
+            out_dir: a.out_dir,
+            command: <super::Cli as clap::CommandFactory>::command(),
         })
     }
 }

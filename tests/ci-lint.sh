@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Lint the CI surfaces: action.yml, the GitHub example workflows, the GitLab
+# Lint the CI surfaces: action.yml, the GitHub example workflows and the
+# project's own (.github/workflows: the release), scripts/*.sh, the GitLab
 # example pipeline and the GitLab CI/CD component template.
 #
 # - actionlint on the example workflows, staged as a repository with
@@ -47,18 +48,18 @@ shellcheck --version | sed -n 2p
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-echo "== actionlint: examples/github/*.yml (with action.yml as ./)"
+echo "== actionlint: examples/github/*.yml and .github/workflows/*.yml (with action.yml as ./)"
 mkdir -p "$work/repo/.github/workflows"
 cp action.yml "$work/repo/"
-cp examples/github/*.yml "$work/repo/.github/workflows/"
+cp examples/github/*.yml .github/workflows/*.yml "$work/repo/.github/workflows/"
 git -C "$work/repo" init --quiet
 (cd "$work/repo" && actionlint -shellcheck shellcheck)
 
 echo "== check-jsonschema: action.yml (github-actions)"
 check-jsonschema --builtin-schema vendor.github-actions action.yml
 
-echo "== check-jsonschema: examples/github/*.yml (github-workflows)"
-check-jsonschema --builtin-schema vendor.github-workflows examples/github/*.yml
+echo "== check-jsonschema: examples/github/*.yml and .github/workflows/*.yml (github-workflows)"
+check-jsonschema --builtin-schema vendor.github-workflows examples/github/*.yml .github/workflows/*.yml
 
 echo "== check-jsonschema: examples/gitlab/.gitlab-ci.yml (gitlab-ci)"
 check-jsonschema --builtin-schema vendor.gitlab-ci examples/gitlab/.gitlab-ci.yml
@@ -119,5 +120,8 @@ for path in files:
 print(f"{n} scripts")
 PY
 shellcheck --shell=bash --severity=style "$work"/scripts/*.sh
+
+echo "== shellcheck: scripts/*.sh"
+shellcheck --severity=style scripts/*.sh
 
 echo "ci-lint: all checks passed"

@@ -51,6 +51,9 @@ pub enum CliCommand {
     /// (github-action-benchmark), csv (per request), csv-summary, jsonl (per
     /// request), openmetrics.
     Export(CliExportArgs),
+    /// Write the shell completions and man pages of a release archive.
+    #[command(hide = true)]
+    ReleaseAssets(CliReleaseAssetsArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -64,6 +67,13 @@ pub struct CliExportArgs {
     /// The file to write (an export is never printed: it holds key values).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// `release-assets`: used by `scripts/package-release.sh`, not by users.
+#[derive(Debug, Args, Clone)]
+pub struct CliReleaseAssetsArgs {
+    /// Directory for `completions/` and `man/`.
+    pub out_dir: PathBuf,
 }
 
 /// Where baselines live.

@@ -8,7 +8,8 @@ use std::time::SystemTime;
 
 use super::args::{
     CliAbArgs, CliBaselineArgs, CliBaselineCommand, CliCalibrateArgs, CliCheckArgs, CliCommentArgs,
-    CliExportArgs, CliGateArgs, CliGateOptions, CliPublishArgs, CliRunArgs, CliSimArgs,
+    CliExportArgs, CliGateArgs, CliGateOptions, CliPublishArgs, CliReleaseAssetsArgs, CliRunArgs,
+    CliSimArgs,
     CliSoakArgs, CliSweepArgs, CliWorkloadArgs,
 };
 use crate::baseline::BaselineSource;
@@ -16,7 +17,8 @@ use crate::commands::gate::GATE_REPORT_DIR;
 use crate::commands::{
     AbOptions, BaselineOptions, CalibrateOptions, CheckOptions, CommentOptions, EnvLookup,
     ExportOptions, GateCommandOptions, GateOptions, Platform, ProfileOverrides, ProfileSource,
-    ProgressMode, PublishFlags, ReportOptions, RunOptions, SimOptions, SoakOptions, SweepOptions,
+    ProgressMode, PublishFlags, ReleaseAssetsOptions, ReportOptions, RunOptions, SimOptions,
+    SoakOptions, SweepOptions,
 };
 use crate::driver::StopSignal;
 use crate::export::ExportFormat;
@@ -204,6 +206,16 @@ impl TryFrom<CliExportArgs> for ExportOptions {
             bundle: a.bundle,
             format,
             out: a.out,
+        })
+    }
+}
+
+impl TryFrom<CliReleaseAssetsArgs> for ReleaseAssetsOptions {
+    type Error = anyhow::Error;
+    fn try_from(a: CliReleaseAssetsArgs) -> anyhow::Result<ReleaseAssetsOptions> {
+        Ok(ReleaseAssetsOptions {
+            out_dir: a.out_dir,
+            command: <super::Cli as clap::CommandFactory>::command(),
         })
     }
 }

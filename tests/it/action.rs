@@ -265,6 +265,7 @@ const HEAD_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 struct StepRun {
     name: String,
     code: i32,
+    elapsed: std::time::Duration,
     stdout: String,
     stderr: String,
 }
@@ -291,10 +292,50 @@ impl JobRun {
     }
 }
 
+/// What differs between runners: the event, where the action was checked
+/// out, the release server, the tool cache, and whether the built
+/// `tokengate` is on PATH before the action installs one.
+#[derive(Clone)]
+struct Runner {
+    event: Value,
+    action_path: PathBuf,
+    server_url: String,
+    tool_cache: Option<PathBuf>,
+    tokengate_on_path: bool,
+}
+
+impl Default for Runner {
+    /// A same-repository pull request, the action used as `./`, the built
+    /// binary on PATH (tests that do not name `install` get `install: path`).
+    fn default() -> Runner {
+        Runner {
+            event: json!({ "pull_request": { "number": 7, "head": { "sha": HEAD_SHA } } }),
+            action_path: repo_root(),
+            server_url: "http://127.0.0.1:9".into(),
+            tool_cache: None,
+            tokengate_on_path: true,
+        }
+    }
+}
+
 /// Run the action's steps in `workspace` like a runner would: in order,
 /// `uses:` steps only when their condition is false (they cannot run here),
 /// stopping after the first failing step.
 fn run_action(
+    workspace: &Path,
+    with: &[(&str, &str)],
+    caller_env: &[(&str, &str)],
+    api_base: &str,
+) -> JobRun {
+    let mut with = with.to_vec();
+    if !with.iter().any(|(k, _)| *k == "install") {
+        with.push(("install", "path"));
+    }
+    run_action_on(&Runner::default(), workspace, &with, caller_env, api_base)
+}
+
+fn run_action_on(
+    runner: &Runner,
     workspace: &Path,
     with: &[(&str, &str)],
     caller_env: &[(&str, &str)],
@@ -306,7 +347,7 @@ fn run_action(
     let summary_path = tmp.path().join("step_summary.md");
     std::fs::write(&summary_path, "").expect("summary file");
     let event_path = tmp.path().join("event.json");
-    let event = json!({ "pull_request": { "number": 7, "head": { "sha": HEAD_SHA } } });
+    let event = runner.event.clone();
     std::fs::write(&event_path, event.to_string()).expect("event file");
 
     let mut inputs = BTreeMap::new();
@@ -334,6 +375,7 @@ fn run_action(
             "sha": "fedcba9876543210fedcba9876543210fedcba98",
             "repository": "octo/widgets",
             "action_repository": "",
+            "event_name": "pull_request",
             "event": event,
         }),
         runner: json!({ "os": "Linux", "arch": "X64", "temp": tmp.path().display().to_string() }),
@@ -349,7 +391,10 @@ fn run_action(
         .parent()
         .expect("binary dir")
         .to_owned();
-    let mut path_dirs = vec![bin_dir.display().to_string()];
+    let mut path_dirs = Vec::new();
+    if runner.tokengate_on_path {
+        path_dirs.push(bin_dir.display().to_string());
+    }
     path_dirs.push(std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()));
 
     let mut steps = Vec::new();
@@ -387,11 +432,11 @@ fn run_action(
             .env("HOME", tmp.path())
             .env("CI", "true")
             .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_ACTION_PATH", repo_root())
+            .env("GITHUB_ACTION_PATH", &runner.action_path)
             .env("GITHUB_WORKSPACE", workspace)
             .env("GITHUB_REPOSITORY", "octo/widgets")
             .env("GITHUB_API_URL", api_base)
-            .env("GITHUB_SERVER_URL", "http://127.0.0.1:9")
+            .env("GITHUB_SERVER_URL", &runner.server_url)
             .env("GITHUB_SHA", "fedcba9876543210fedcba9876543210fedcba98")
             .env("GITHUB_EVENT_NAME", "pull_request")
             .env("GITHUB_EVENT_PATH", &event_path)
@@ -402,16 +447,21 @@ fn run_action(
             .env("RUNNER_OS", "Linux")
             .env("RUNNER_ARCH", "X64")
             .env("RUNNER_TEMP", tmp.path());
+        if let Some(cache) = &runner.tool_cache {
+            cmd.env("RUNNER_TOOL_CACHE", cache);
+        }
         for (k, v) in caller_env {
             cmd.env(k, v);
         }
         for (k, v) in &step.env {
             cmd.env(k, ctx.substitute(v));
         }
+        let started = std::time::Instant::now();
         let out = cmd.output().expect("run bash");
         let run = StepRun {
             name: name.clone(),
             code: out.status.code().unwrap_or(-1),
+            elapsed: started.elapsed(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         };
@@ -891,4 +941,332 @@ fn gate_writes_gitlab_reports_by_default_in_gitlab_ci_and_no_workflow_commands()
             .lines()
             .any(|l| l.starts_with("tokengate_ttft_p95_ms "))
     );
+}
+
+// ------------------------------------------------------- fake release server
+
+/// Serves fixed files by path (a release's assets under
+/// `/OWNER/NAME/releases/download/TAG/`), 404 for anything else, and
+/// records every path asked for.
+#[derive(Clone, Default)]
+struct FakeReleases {
+    files: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeReleases {
+    async fn start(files: BTreeMap<String, Vec<u8>>) -> (FakeReleases, String) {
+        let fake = FakeReleases {
+            files: Arc::new(Mutex::new(files)),
+            ..FakeReleases::default()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let state = fake.clone();
+        let app = Router::new().fallback(move |uri: Uri| {
+            let state = state.clone();
+            async move {
+                state.seen.lock().expect("lock").push(uri.path().to_owned());
+                match state.files.lock().expect("lock").get(uri.path()) {
+                    Some(body) => (StatusCode::OK, body.clone()).into_response(),
+                    None => (StatusCode::NOT_FOUND, "Not Found").into_response(),
+                }
+            }
+        });
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (fake, format!("http://{addr}"))
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().expect("lock").clone()
+    }
+}
+
+/// A release `v{CARGO_PKG_VERSION}` of `octo/tokengate` as the packaging
+/// script packs it (around the stand-in binary), with its `SHA256SUMS`
+/// (`sums` replaces that file's text when given).
+fn fake_release(dir: &Path, sums: Option<&str>) -> (BTreeMap<String, Vec<u8>>, String) {
+    let bin = crate::release::stand_in_binary(dir);
+    let out = dir.join("dist");
+    let run = crate::release::package(&bin, crate::release::TARGET, &out);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let asset = format!(
+        "{}.tar.gz",
+        crate::release::archive_stem(crate::release::TARGET)
+    );
+    let bytes = std::fs::read(out.join(&asset)).expect("archive");
+    let line = std::fs::read_to_string(out.join(format!("{asset}.sha256"))).expect("sha256");
+    let base = format!(
+        "/octo/tokengate/releases/download/v{}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let mut files = BTreeMap::new();
+    files.insert(format!("{base}/{asset}"), bytes);
+    let other = format!(
+        "{}  tokengate-v0-aarch64-apple-darwin.tar.gz\n",
+        "ab".repeat(32)
+    );
+    files.insert(
+        format!("{base}/SHA256SUMS"),
+        sums.map(str::to_owned)
+            .unwrap_or(format!("{other}{line}"))
+            .into_bytes(),
+    );
+    (files, asset)
+}
+
+/// The runner's checkout of `uses: octo/tokengate@v0` (a major tag: the
+/// version comes from the action's Cargo.toml), with no tokengate on PATH.
+fn release_runner(root: &Path, server_url: &str) -> Runner {
+    let actions = root.join("_actions/octo/tokengate");
+    std::fs::create_dir_all(&actions).expect("mkdir _actions");
+    let action_path = actions.join("v0");
+    if !action_path.exists() {
+        std::os::unix::fs::symlink(repo_root(), &action_path).expect("symlink the action");
+    }
+    Runner {
+        action_path,
+        server_url: server_url.to_owned(),
+        tool_cache: Some(root.join("toolcache")),
+        tokengate_on_path: false,
+        ..Runner::default()
+    }
+}
+
+async fn run_on_async(
+    runner: Runner,
+    workspace: PathBuf,
+    with: Vec<(&'static str, String)>,
+    caller_env: Vec<(&'static str, &'static str)>,
+) -> JobRun {
+    tokio::task::spawn_blocking(move || {
+        let with: Vec<(&str, &str)> = with.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        run_action_on(
+            &runner,
+            &workspace,
+            &with,
+            &caller_env,
+            "http://127.0.0.1:9",
+        )
+    })
+    .await
+    .expect("runner thread")
+}
+
+const INSTALL: &str = "Install the tokengate release binary";
+
+/// The default install: the action's own repository and version from where
+/// the runner checked it out, the archive and `SHA256SUMS` from the release,
+/// the binary then in the tool cache, where a second job finds it without
+/// downloading. The installed binary is the one that gates the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_installs_its_own_release_binary_verified_and_cached() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let (files, asset) = fake_release(root.path(), None);
+    let (server, url) = FakeReleases::start(files).await;
+    let runner = release_runner(root.path(), &url);
+    let ws = workspace_with(FAILING_GATE);
+    let with = vec![
+        ("workload", "workload.yaml".to_owned()),
+        ("gate", "gate.yaml".to_owned()),
+        ("comment", "false".to_owned()),
+    ];
+
+    let job = run_on_async(runner.clone(), ws.path().to_owned(), with.clone(), vec![]).await;
+    let all = job.all_output();
+    let install = job.step(INSTALL);
+    assert_eq!(install.code, 0, "{all}");
+    eprintln!(
+        "install from the fake release: {:.2} s",
+        install.elapsed.as_secs_f64()
+    );
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        install.stdout.contains(&format!(
+            "tokengate v{version} (x86_64-unknown-linux-musl) from octo/tokengate, sha256 "
+        )),
+        "{all}"
+    );
+    let base = format!("/octo/tokengate/releases/download/v{version}");
+    assert_eq!(
+        server.seen(),
+        [format!("{base}/{asset}"), format!("{base}/SHA256SUMS")]
+    );
+    // The installed binary ran the gate.
+    assert_eq!(job.outputs["verdict"], "fail", "{all}");
+    assert_eq!(job.step("Apply the verdict").code, 1);
+    let cached = root.path().join(format!(
+        "toolcache/tokengate/octo_tokengate/v{version}/x86_64-unknown-linux-musl"
+    ));
+    assert!(cached.join(".complete").is_file() && cached.join("tokengate").is_file());
+
+    let job = run_on_async(runner, ws.path().to_owned(), with, vec![]).await;
+    let install = job.step(INSTALL);
+    assert_eq!(install.code, 0, "{}", job.all_output());
+    assert!(
+        install.stdout.contains("from the tool cache"),
+        "{}",
+        install.stdout
+    );
+    assert_eq!(server.seen().len(), 2, "no second download");
+    assert_eq!(job.outputs["verdict"], "fail");
+}
+
+/// A checksum that does not match (from `SHA256SUMS` or the `sha256`
+/// input), no line for the asset, and a release without the asset: each
+/// stops the job at the install with exit 2 and says why; nothing is
+/// cached and tokengate never runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_refuses_a_wrong_checksum_and_names_a_missing_asset() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let (good, asset) = fake_release(root.path(), None);
+    let wrong = "0".repeat(64);
+    // (SHA256SUMS text, extra inputs, what the error says)
+    type Case = (Option<String>, Vec<(&'static str, String)>, String);
+    let cases: Vec<Case> = vec![
+        (
+            Some(format!("{wrong}  {asset}\n")),
+            vec![],
+            format!("sha256 of {asset} is "),
+        ),
+        (
+            None,
+            vec![("sha256", wrong.clone())],
+            format!("expected {wrong}: refusing the download"),
+        ),
+        (
+            Some("not a checksum file\n".to_owned()),
+            vec![],
+            format!("no sha256 for {asset} (SHA256SUMS has no valid line"),
+        ),
+        (
+            None,
+            vec![("version", "v9.9.9".to_owned())],
+            "release asset tokengate-v9.9.9-x86_64-unknown-linux-musl.tar.gz not found: "
+                .to_owned()
+                + "http://127.0.0.1",
+        ),
+    ];
+    for (sums, extra, message) in cases {
+        let mut files = good.clone();
+        if let Some(sums) = &sums {
+            let key = files
+                .keys()
+                .find(|k| k.ends_with("/SHA256SUMS"))
+                .cloned()
+                .expect("sums");
+            files.insert(key, sums.clone().into_bytes());
+        }
+        let (_server, url) = FakeReleases::start(files).await;
+        let runner = release_runner(root.path(), &url);
+        let ws = workspace_with(FAILING_GATE);
+        let mut with = vec![("workload", "workload.yaml".to_owned())];
+        with.extend(extra.clone());
+        let job = run_on_async(runner, ws.path().to_owned(), with, vec![]).await;
+        let install = job.step(INSTALL);
+        assert_eq!(install.code, 2, "{extra:?}: {}", job.all_output());
+        assert!(
+            install.stdout.contains("::error title=tokengate::")
+                && install.stdout.contains(&message),
+            "{extra:?}: {}",
+            install.stdout
+        );
+        assert_eq!(job.steps.len(), 2, "the job stops at the install");
+        assert!(!ws.path().join("tokengate-out").exists());
+        assert_eq!(
+            count_complete(&root.path().join("toolcache")),
+            0,
+            "nothing cached"
+        );
+    }
+}
+
+/// How many `.complete` markers (verified installs) are under `dir`.
+fn count_complete(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                count_complete(&p)
+            } else {
+                usize::from(p.file_name().is_some_and(|n| n == ".complete"))
+            }
+        })
+        .sum()
+}
+
+/// A pull request from a fork gets no secrets: with `api-key-env` naming an
+/// empty variable the action skips (a warning, verdict `skipped`, exit 0)
+/// instead of failing as a tool error; on a same-repository PR the same
+/// input is still an error (see `action_rejects_bad_inputs_before_running_and_says_why`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_skips_a_fork_pull_request_without_the_api_key() {
+    let ws = workspace_with(FAILING_GATE);
+    let fork_event = json!({ "pull_request": {
+        "number": 7,
+        "head": { "sha": HEAD_SHA, "repo": { "full_name": "someone/widgets", "fork": true } },
+        "base": { "repo": { "full_name": "octo/widgets" } },
+    } });
+    for (event, skipped) in [
+        (fork_event, true),
+        (
+            json!({ "pull_request": {
+                "number": 7,
+                "head": { "sha": HEAD_SHA, "repo": { "full_name": "octo/widgets" } },
+                "base": { "repo": { "full_name": "octo/widgets" } },
+            } }),
+            false,
+        ),
+    ] {
+        let runner = Runner {
+            event,
+            ..Runner::default()
+        };
+        let job = run_on_async(
+            runner,
+            ws.path().to_owned(),
+            vec![
+                ("workload", "workload.yaml".into()),
+                ("install", "path".into()),
+                ("api-key-env", "INFERENCE_KEY".into()),
+            ],
+            vec![("INFERENCE_KEY", "")],
+        )
+        .await;
+        let all = job.all_output();
+        let check = job.step("Run tokengate check");
+        if skipped {
+            assert_eq!(check.code, 0, "{all}");
+            assert!(
+                check.stdout.contains(
+                    "::warning title=tokengate skipped::pull request from a fork: the API key variable INFERENCE_KEY is empty"
+                ),
+                "{all}"
+            );
+            assert_eq!(job.outputs["verdict"], "skipped");
+            assert_eq!(job.outputs["exit-code"], "0");
+            assert_eq!(job.step("Apply the verdict").code, 0);
+            assert!(
+                job.summary.contains("tokengate: skipped"),
+                "{}",
+                job.summary
+            );
+        } else {
+            assert_eq!(check.code, 2, "{all}");
+            assert!(check.stdout.contains("INFERENCE_KEY is not set"), "{all}");
+        }
+        assert!(!ws.path().join("tokengate-out/bundle.json").exists());
+    }
 }

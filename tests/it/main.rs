@@ -18,6 +18,7 @@ mod hostile;
 mod html;
 mod inputs;
 mod leftovers;
+mod release;
 mod repeat;
 mod report;
 mod run;

@@ -190,6 +190,11 @@ pub struct CliCommentArgs {
     /// Pull request number / merge request IID (default from the CI environment).
     #[arg(long)]
     pub number: Option<u64>,
+    /// Which tokengate comment to create or update when several jobs comment
+    /// on one PR/MR (one comment per key; letters, digits, `.`, `_`, `-`).
+    /// Without it, the one unkeyed comment.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<crate::ci::CommentKey>,
 }
 
 /// What every command that runs a workload accepts besides the workload

@@ -184,6 +184,7 @@ impl TryFrom<CliCommentArgs> for CommentOptions {
             api_url: a.api_url,
             repo: a.repo,
             number: a.number,
+            key: a.key,
             env: process_env(),
         })
     }

@@ -208,6 +208,11 @@ pub struct CliWorkloadArgs {
     /// `hardware_profile=…`, `tokenizer=…`, `engine_flags=…`, or any other key.
     #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
     pub meta: Vec<(String, String)>,
+    /// Name of the endpoint in reports, so merged JUnit reports of several
+    /// jobs stay apart (stored as the metadata `label`; default: the
+    /// endpoint's host).
+    #[arg(long, value_name = "NAME")]
+    pub label: Option<String>,
     /// Measured requests (overrides `requests`/`duration`; per level in a sweep).
     #[arg(long)]
     pub requests: Option<u64>,

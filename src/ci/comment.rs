@@ -1,7 +1,9 @@
 //! Create-or-update ("upsert") one report comment on a GitHub pull request
 //! or one note on a GitLab merge request. Our comment is the first one with
-//! a line that is exactly [`MARKER`]; a reply that quotes it (`> <!-- … -->`)
-//! is not ours. Permission problems (a fork PR's read-only token) become
+//! a line that is exactly our marker — [`MARKER`], or with a
+//! [`CommentKey`] `<!-- tokengate:report key=KEY -->`, so several tokengate
+//! jobs on one PR keep one comment each; a reply that quotes it
+//! (`> <!-- … -->`) is not ours. Permission problems (a fork PR's read-only token) become
 //! [`CommentOutcome::Skipped`] with a warning: commenting never changes the
 //! gate's verdict.
 
@@ -12,12 +14,66 @@ use serde_json::json;
 use super::cut::{GITHUB_COMMENT_LIMIT, GITLAB_NOTE_LIMIT, Measure, cut_to_limit};
 use super::error::{CiError, Platform};
 use super::http::{ApiClient, Reply};
+use super::retry::RetryPolicy;
 use super::secret::Secret;
 use super::target::{CommentTarget, GitHubApi, GitLabAuth, encode_project};
 
 /// The hidden line that identifies tokengate's own comment: the one the
 /// Markdown report starts with (one definition, so they cannot drift).
 pub const MARKER: &str = crate::report::MARKER;
+
+/// Longest [`CommentKey`], in bytes.
+pub const MAX_COMMENT_KEY_LEN: usize = 64;
+
+/// Names one of several tokengate comments on a PR (e.g. one per job). It
+/// goes inside an HTML comment, so it is limited to letters, digits, `.`,
+/// `_` and `-` (no `--`, no `>`), starting with a letter or a digit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentKey(String);
+
+impl std::str::FromStr for CommentKey {
+    type Err = String;
+    fn from_str(s: &str) -> Result<CommentKey, String> {
+        let first_ok = s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+        let rest_ok = s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if s.len() <= MAX_COMMENT_KEY_LEN && first_ok && rest_ok && !s.contains("--") {
+            Ok(CommentKey(s.to_owned()))
+        } else {
+            Err(format!(
+                "comment key {:?} is invalid; expected 1 to {MAX_COMMENT_KEY_LEN} letters, digits, `.`, `_` or `-` (no `--`), starting with a letter or digit",
+                crate::wording::foreign::cut(s, 80)
+            ))
+        }
+    }
+}
+
+impl std::fmt::Display for CommentKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The marker line of the comment `key` names; without a key, [`MARKER`]
+/// itself, so comments posted before keys existed are still found.
+pub fn marker_for(key: Option<&CommentKey>) -> std::borrow::Cow<'static, str> {
+    match key {
+        None => std::borrow::Cow::Borrowed(MARKER),
+        Some(k) => {
+            let open = MARKER.trim_end_matches("-->").trim_end();
+            std::borrow::Cow::Owned(format!("{open} key={k} -->"))
+        }
+    }
+}
+
+/// How [`upsert_comment_with`] finds our comment and talks to the API.
+#[derive(Debug, Clone, Default)]
+pub struct UpsertOptions {
+    /// Which of several tokengate comments this is (`None`: the unkeyed one).
+    pub key: Option<CommentKey>,
+    pub retry: RetryPolicy,
+}
 
 /// Comments per page (the maximum both APIs allow).
 const PER_PAGE: usize = 100;
@@ -41,23 +97,29 @@ pub enum CommentOutcome {
     },
 }
 
-/// The body we send: `markdown` with [`MARKER`] as its first line (prepended
-/// when it does not start with it), cut to `limit` characters at a line
+/// The body we send: `markdown` with `key`'s marker ([`marker_for`]) as its
+/// first line — in place of the unkeyed [`MARKER`] the Markdown report
+/// starts with, else prepended —, cut to `limit` characters at a line
 /// boundary with a truncation notice. The marker is at the top, so cutting
 /// from the end keeps it, and the verdict table that follows it.
-pub fn comment_body(markdown: &str, limit: usize) -> String {
-    let with_marker = if markdown.trim_start().starts_with(MARKER) {
+pub fn comment_body(markdown: &str, limit: usize, key: Option<&CommentKey>) -> String {
+    let marker = marker_for(key);
+    let trimmed = markdown.trim_start();
+    let with_marker = if trimmed.starts_with(&*marker) {
         std::borrow::Cow::Borrowed(markdown)
+    } else if let Some(rest) = trimmed.strip_prefix(MARKER) {
+        std::borrow::Cow::Owned(format!("{marker}{rest}"))
     } else {
-        std::borrow::Cow::Owned(format!("{MARKER}\n{markdown}"))
+        std::borrow::Cow::Owned(format!("{marker}\n{markdown}"))
     };
     cut_to_limit(&with_marker, limit, Measure::Chars).into_owned()
 }
 
-/// True when one of `body`'s lines is exactly the marker (surrounding
+/// True when one of `body`'s lines is exactly `key`'s marker (surrounding
 /// whitespace aside).
-pub fn has_marker(body: &str) -> bool {
-    body.lines().any(|l| l.trim() == MARKER)
+pub fn has_marker(body: &str, key: Option<&CommentKey>) -> bool {
+    let marker = marker_for(key);
+    body.lines().any(|l| l.trim() == marker)
 }
 
 /// Create our comment on `target`, or update it when it already exists.
@@ -68,14 +130,25 @@ pub async fn upsert_comment(
     token: &Secret,
     markdown: &str,
 ) -> Result<CommentOutcome, CiError> {
+    upsert_comment_with(target, token, markdown, &UpsertOptions::default()).await
+}
+
+/// [`upsert_comment`] for the comment `opts.key` names, retrying as
+/// `opts.retry` says.
+pub async fn upsert_comment_with(
+    target: &CommentTarget,
+    token: &Secret,
+    markdown: &str,
+    opts: &UpsertOptions,
+) -> Result<CommentOutcome, CiError> {
     match target {
-        CommentTarget::GitHub { api, pr } => github_upsert(api, *pr, token, markdown).await,
+        CommentTarget::GitHub { api, pr } => github_upsert(api, *pr, token, markdown, opts).await,
         CommentTarget::GitLab {
             api_base,
             project,
             mr_iid,
             auth,
-        } => gitlab_upsert(api_base, project, *mr_iid, *auth, token, markdown).await,
+        } => gitlab_upsert(api_base, project, *mr_iid, *auth, token, markdown, opts).await,
     }
 }
 
@@ -96,9 +169,11 @@ async fn github_upsert(
     pr: u64,
     token: &Secret,
     markdown: &str,
+    opts: &UpsertOptions,
 ) -> Result<CommentOutcome, CiError> {
-    let client = ApiClient::github(api.api_base(), token)?;
-    let body = comment_body(markdown, GITHUB_COMMENT_LIMIT);
+    let client = ApiClient::github(api.api_base(), token)?.with_retry(opts.retry);
+    let key = opts.key.as_ref();
+    let body = comment_body(markdown, GITHUB_COMMENT_LIMIT, key);
     let what = format!("pull request #{pr} of {}", api.repo());
 
     let mut url = api.repo_url(&format!("/issues/{pr}/comments?per_page={PER_PAGE}&page=1"));
@@ -116,7 +191,7 @@ async fn github_upsert(
         let comments: Vec<IdBody> = parse(&client, Method::GET, &url, &reply)?;
         if let Some(c) = comments
             .iter()
-            .find(|c| c.body.as_deref().is_some_and(has_marker))
+            .find(|c| c.body.as_deref().is_some_and(|b| has_marker(b, key)))
         {
             found = Some(c.id);
             break;
@@ -171,9 +246,11 @@ async fn gitlab_upsert(
     auth: GitLabAuth,
     token: &Secret,
     markdown: &str,
+    opts: &UpsertOptions,
 ) -> Result<CommentOutcome, CiError> {
-    let client = ApiClient::gitlab(api_base, token, auth)?;
-    let body = comment_body(markdown, GITLAB_NOTE_LIMIT);
+    let client = ApiClient::gitlab(api_base, token, auth)?.with_retry(opts.retry);
+    let key = opts.key.as_ref();
+    let body = comment_body(markdown, GITLAB_NOTE_LIMIT, key);
     let what = format!("merge request !{mr_iid} of project {project}");
     let notes = format!(
         "{api_base}/projects/{}/merge_requests/{mr_iid}/notes",
@@ -199,7 +276,7 @@ async fn gitlab_upsert(
         let items: Vec<IdBody> = parse(&client, Method::GET, &url, &reply)?;
         if let Some(n) = items
             .iter()
-            .find(|n| !n.system && n.body.as_deref().is_some_and(has_marker))
+            .find(|n| !n.system && n.body.as_deref().is_some_and(|b| has_marker(b, key)))
         {
             found = Some(n.id);
             break;
@@ -389,18 +466,43 @@ mod tests {
 
     #[test]
     fn marker_is_prepended_once() {
-        let b = comment_body("## Verdict\n", 1000);
+        let b = comment_body("## Verdict\n", 1000, None);
         assert_eq!(b, format!("{MARKER}\n## Verdict\n"));
-        let again = comment_body(&b, 1000);
+        let again = comment_body(&b, 1000, None);
         assert_eq!(again, b);
     }
 
     #[test]
+    fn a_key_replaces_the_reports_marker_and_only_its_own_comment_matches() {
+        let gpu: CommentKey = "gpu-a100".parse().expect("key");
+        let cpu: CommentKey = "cpu.small_1".parse().expect("key");
+        let b = comment_body(&format!("{MARKER}\n## Verdict\n"), 1000, Some(&gpu));
+        assert_eq!(b, "<!-- tokengate:report key=gpu-a100 -->\n## Verdict\n");
+        assert_eq!(comment_body(&b, 1000, Some(&gpu)), b);
+        assert!(has_marker(&b, Some(&gpu)));
+        assert!(!has_marker(&b, Some(&cpu)));
+        assert!(!has_marker(&b, None), "the unkeyed comment is another one");
+        assert!(!has_marker(&format!("{MARKER}\n"), Some(&gpu)));
+        let plain = comment_body("## no marker\n", 1000, Some(&cpu));
+        assert!(plain.starts_with("<!-- tokengate:report key=cpu.small_1 -->\n## no marker"));
+    }
+
+    #[test]
+    fn keys_that_could_break_out_of_the_html_comment_are_refused() {
+        for bad in ["", "-x", "a--b", "a -->", "a>b", "ключ", &"k".repeat(65)] {
+            let e = bad.parse::<CommentKey>().expect_err(bad);
+            assert!(e.contains("comment key"), "{e}");
+        }
+        assert!("A.b_c-1".parse::<CommentKey>().is_ok());
+        assert!("k".repeat(64).parse::<CommentKey>().is_ok());
+    }
+
+    #[test]
     fn quoted_marker_is_not_ours() {
-        assert!(has_marker(&format!("{MARKER}\n| x |")));
-        assert!(has_marker(&format!("intro\n  {MARKER}  \n")));
-        assert!(!has_marker(&format!("> {MARKER}\n> quoted reply")));
-        assert!(!has_marker("no marker at all"));
+        assert!(has_marker(&format!("{MARKER}\n| x |"), None));
+        assert!(has_marker(&format!("intro\n  {MARKER}  \n"), None));
+        assert!(!has_marker(&format!("> {MARKER}\n> quoted reply"), None));
+        assert!(!has_marker("no marker at all", None));
     }
 
     #[test]
@@ -428,7 +530,7 @@ mod tests {
             "{MARKER}\n| rule | verdict |\n|---|---|\n| ttft p95 | FAIL |\n{}",
             "détail\n".repeat(20_000)
         );
-        let b = comment_body(&md, GITHUB_COMMENT_LIMIT);
+        let b = comment_body(&md, GITHUB_COMMENT_LIMIT, None);
         assert!(b.chars().count() <= GITHUB_COMMENT_LIMIT);
         assert!(b.starts_with(&format!(
             "{MARKER}\n| rule | verdict |\n|---|---|\n| ttft p95 | FAIL |\n"

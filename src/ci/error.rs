@@ -71,12 +71,17 @@ pub enum CiError {
         #[source]
         source: reqwest::Error,
     },
-    #[error("{platform} API returned {status} for {method} {url}: {excerpt}")]
+    #[error("{platform} API returned {status} for {method} {url}{}: {excerpt}", retried_note(*attempts, *waited))]
     Status {
         platform: Platform,
         method: reqwest::Method,
         url: String,
         status: u16,
+        /// Requests sent, retries included (1 when the status is not one
+        /// that is retried).
+        attempts: u32,
+        /// Time spent waiting between the attempts.
+        waited: std::time::Duration,
         /// The start of the response body, token redacted, control
         /// characters removed.
         excerpt: String,
@@ -117,4 +122,16 @@ pub enum CiError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// " after 5 attempts over 31 s" when the request was retried, else "".
+fn retried_note(attempts: u32, waited: std::time::Duration) -> String {
+    if attempts > 1 {
+        format!(
+            " after {attempts} attempts over {:.1} s",
+            waited.as_secs_f64()
+        )
+    } else {
+        String::new()
+    }
 }

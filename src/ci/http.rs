@@ -1,14 +1,16 @@
 //! The small HTTP layer shared by comments and check runs: one reqwest
 //! client per call with the platform's authentication header (marked
 //! sensitive), bounded time and response size, same-origin redirects only,
-//! and error excerpts with the token redacted.
+//! retries of server errors and rate limits ([`super::retry`]), and error
+//! excerpts with the token redacted.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::Method;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use super::error::{CiError, Platform};
+use super::retry::{RetryPolicy, delay, retryable};
 use super::secret::Secret;
 use super::target::GitLabAuth;
 
@@ -28,6 +30,10 @@ pub(crate) struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// Requests sent for this reply, retries included.
+    pub attempts: u32,
+    /// Time spent waiting between those requests.
+    pub waited: Duration,
 }
 
 /// An authenticated client for one platform and API base.
@@ -36,6 +42,7 @@ pub(crate) struct ApiClient {
     platform: Platform,
     token: Secret,
     origin: reqwest::Url,
+    retry: RetryPolicy,
 }
 
 impl ApiClient {
@@ -117,7 +124,14 @@ impl ApiClient {
             platform,
             token: token.clone(),
             origin,
+            retry: RetryPolicy::default(),
         })
+    }
+
+    /// Retry with `policy` instead of [`RetryPolicy::default`].
+    pub fn with_retry(mut self, policy: RetryPolicy) -> ApiClient {
+        self.retry = policy;
+        self
     }
 
     pub fn platform(&self) -> Platform {
@@ -130,9 +144,40 @@ impl ApiClient {
         url.origin() == self.origin.origin()
     }
 
-    /// Send one request (JSON body when given) and read the whole response.
-    /// Transport failures are errors; every HTTP status is returned.
+    /// Send one request (JSON body when given) and read the whole response,
+    /// sending it again while the answer is a server error or a rate limit
+    /// and the [`RetryPolicy`] allows. Transport failures are errors (not
+    /// retried: a write may have reached the server); every HTTP status is
+    /// returned, the last one when the retries run out.
     pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Reply, CiError> {
+        let mut waited = Duration::ZERO;
+        let mut attempt = 1;
+        loop {
+            let mut reply = self.send_once(method.clone(), url, body).await?;
+            reply.attempts = attempt;
+            reply.waited = waited;
+            if attempt >= self.retry.attempts || retryable(reply.status, &reply.headers).is_none() {
+                return Ok(reply);
+            }
+            let wait = delay(&self.retry, attempt, &reply.headers, SystemTime::now());
+            let left = self.retry.max_total_wait.saturating_sub(waited);
+            if wait > left {
+                // The server asks for longer than the budget has left:
+                // waiting part of it would only fail again.
+                return Ok(reply);
+            }
+            tokio::time::sleep(wait).await;
+            waited += wait;
+            attempt += 1;
+        }
+    }
+
+    async fn send_once(
         &self,
         method: Method,
         url: &str,
@@ -170,6 +215,8 @@ impl ApiClient {
             status,
             headers,
             body: out,
+            attempts: 1,
+            waited: Duration::ZERO,
         })
     }
 
@@ -205,6 +252,8 @@ impl ApiClient {
             method,
             url: url.to_owned(),
             status: reply.status,
+            attempts: reply.attempts,
+            waited: reply.waited,
             excerpt: self.excerpt(&reply.body),
         }
     }

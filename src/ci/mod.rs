@@ -12,6 +12,7 @@ mod cut;
 mod error;
 mod gitlab_reports;
 mod http;
+mod retry;
 mod secret;
 mod target;
 
@@ -22,13 +23,17 @@ pub use actions::{
 pub use check_run::{
     CheckConclusion, CheckRun, CheckRunOutcome, check_run_payload, create_check_run,
 };
-pub use comment::{CommentOutcome, MARKER, comment_body, has_marker, upsert_comment};
+pub use comment::{
+    CommentKey, CommentOutcome, MARKER, MAX_COMMENT_KEY_LEN, UpsertOptions, comment_body,
+    has_marker, marker_for, upsert_comment, upsert_comment_with,
+};
 pub use cut::{
     CHECK_RUN_TEXT_LIMIT, CHECK_RUN_TITLE_LIMIT, GITHUB_COMMENT_LIMIT, GITLAB_NOTE_LIMIT, Measure,
     STEP_SUMMARY_LIMIT, TRUNCATION_NOTICE, cut_line, cut_to_limit,
 };
 pub use error::{CiError, Platform};
 pub use gitlab_reports::{load_performance_json, openmetrics_text};
+pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use target::{
     CommentTarget, DEFAULT_GITHUB_API, DEFAULT_GITLAB_API, GitHubApi, GitLabAuth,

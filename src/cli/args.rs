@@ -218,6 +218,11 @@ pub struct CliCommentArgs {
     /// Pull request number / merge request IID (default from the CI environment).
     #[arg(long)]
     pub number: Option<u64>,
+    /// Which tokengate comment to create or update when several jobs comment
+    /// on one PR/MR (one comment per key; letters, digits, `.`, `_`, `-`).
+    /// Without it, the one unkeyed comment.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<crate::ci::CommentKey>,
 }
 
 /// What every command that runs a workload accepts besides the workload
@@ -231,6 +236,11 @@ pub struct CliWorkloadArgs {
     /// `hardware_profile=…`, `tokenizer=…`, `engine_flags=…`, or any other key.
     #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
     pub meta: Vec<(String, String)>,
+    /// Name of the endpoint in reports, so merged JUnit reports of several
+    /// jobs stay apart (stored as the metadata `label`; default: the
+    /// endpoint's host).
+    #[arg(long, value_name = "NAME")]
+    pub label: Option<String>,
     /// Measured requests (overrides `requests`/`duration`; per level in a sweep).
     #[arg(long)]
     pub requests: Option<u64>,

@@ -187,6 +187,7 @@ impl TryFrom<CliCommentArgs> for CommentOptions {
             api_url: a.api_url,
             repo: a.repo,
             number: a.number,
+            key: a.key,
             env: process_env(),
         })
     }
@@ -319,7 +320,14 @@ fn common_overrides(c: &CliWorkloadArgs) -> Overrides {
         concurrency: None,
         rate: None,
         seed: c.seed,
-        meta: c.meta.clone(),
+        // `--label` is the metadata `label`; given last, it wins over a
+        // `--meta label=…`.
+        meta: c
+            .meta
+            .iter()
+            .cloned()
+            .chain(c.label.iter().map(|l| ("label".to_owned(), l.clone())))
+            .collect(),
     }
 }
 

@@ -10,8 +10,8 @@ use anyhow::Context as _;
 use super::outcome::{CommandOptions, Outcome};
 use super::run::EnvLookup;
 use crate::ci::{
-    CiError, CommentOutcome, CommentTarget, github_token_from_env, gitlab_token_from_env,
-    upsert_comment,
+    CiError, CommentKey, CommentOutcome, CommentTarget, UpsertOptions, github_token_from_env,
+    gitlab_token_from_env, upsert_comment_with,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,8 @@ pub struct CommentOptions {
     pub api_url: Option<String>,
     pub repo: Option<String>,
     pub number: Option<u64>,
+    /// Which of several tokengate comments to upsert (`None`: the unkeyed one).
+    pub key: Option<CommentKey>,
     /// The CI environment (tokens, repository, pull request).
     pub env: EnvLookup,
 }
@@ -95,7 +97,11 @@ pub async fn run(opts: CommentOptions) -> anyhow::Result<Outcome> {
         }
         Err(e) => return Err(e.into()),
     };
-    match upsert_comment(&target, &token, &markdown).await? {
+    let upsert = UpsertOptions {
+        key: opts.key.clone(),
+        ..UpsertOptions::default()
+    };
+    match upsert_comment_with(&target, &token, &markdown, &upsert).await? {
         CommentOutcome::Created { id } => out.line(&format!("tokengate: created comment {id}")),
         CommentOutcome::Updated { id } => out.line(&format!("tokengate: updated comment {id}")),
         CommentOutcome::Skipped { warning } => out.warnings.push(warning),

@@ -273,6 +273,7 @@ pub fn evaluate(gate: &GateFile, cmp: &Comparison, waivers: &[Waiver], today: Da
             digest: cmp.candidate_digest.clone(),
             workload: cand.context.workload_name.clone(),
             workload_digest: cand.context.workload_digest.clone(),
+            label: endpoint_label(&cand.context),
             complete: cand.context.complete,
             incomplete_reason: cand.context.incomplete_reason.clone(),
             started_at: cand.context.started_at.clone(),
@@ -288,6 +289,30 @@ pub fn evaluate(gate: &GateFile, cmp: &Comparison, waivers: &[Waiver], today: Da
         waivers: summary,
         client_server: client_server(cand, cmp.baseline_runs.first().copied()),
     }
+}
+
+/// Characters of [`CandidateDesc::label`] kept: it goes into a JUnit suite
+/// name, a heading in CI views.
+const MAX_LABEL_CHARS: usize = 120;
+
+/// [`CandidateDesc::label`]: one bounded line, as every foreign text in a
+/// report.
+fn endpoint_label(ctx: &crate::bundle::Context) -> String {
+    let one = |s: &str| wording::foreign::one_line_max(s.trim(), MAX_LABEL_CHARS);
+    if let Some(l) = ctx.meta.get("label").filter(|l| !l.trim().is_empty()) {
+        return one(l);
+    }
+    let host = reqwest::Url::parse(&ctx.endpoint)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .and_then(|u| {
+            let host = u.host_str()?.to_owned();
+            Some(match u.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            })
+        });
+    one(host.as_deref().unwrap_or(&ctx.endpoint))
 }
 
 /// A rule's result: what it measured, its decision, and the verdict and

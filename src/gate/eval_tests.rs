@@ -458,3 +458,29 @@ fn min_run_cv_out_of_range_names_the_field() {
     assert!(msg.contains("policy.min_run_cv"), "{msg}");
     assert!(msg.contains("150%"), "{msg}");
 }
+
+#[test]
+fn the_endpoint_label_is_the_host_or_the_run_s_label_never_path_or_credentials() {
+    let base = &committed_runs()[0];
+    let label_of = |endpoint: &str, label: Option<&str>| {
+        let mut b = base.clone();
+        b.context.endpoint = endpoint.into();
+        b.context.meta.remove("label");
+        if let Some(l) = label {
+            b.context.meta.insert("label".into(), l.into());
+        }
+        let cmp = comparison(&b, vec![base]);
+        eval(&gate(P50, ""), &cmp).candidate.label
+    };
+    assert_eq!(
+        label_of("https://gpu-a.example:8443/v1?api-version=2", None),
+        "gpu-a.example:8443"
+    );
+    assert_eq!(label_of("http://10.0.0.7/v1", None), "10.0.0.7");
+    assert_eq!(label_of("sim://default", None), "sim://default");
+    assert_eq!(
+        label_of("http://10.0.0.7/v1", Some("a100 pool\n")),
+        "a100 pool"
+    );
+    assert_eq!(label_of("http://10.0.0.7/v1", Some("  ")), "10.0.0.7");
+}

@@ -109,6 +109,10 @@ pub struct CandidateDesc {
     pub digest: String,
     pub workload: String,
     pub workload_digest: String,
+    /// The endpoint as reports name it: the run's `--label` (metadata
+    /// `label`), else the endpoint's host and port (`sim://NAME` for the
+    /// simulator); never its path, query or credentials.
+    pub label: String,
     /// False when the run was interrupted.
     pub complete: bool,
     pub incomplete_reason: Option<String>,

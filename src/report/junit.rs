@@ -104,7 +104,9 @@ fn detail(r: &RuleResult) -> String {
 
 fn suite(report: &GateReport) -> TestSuite {
     let c = &report.candidate;
-    let suite_name = format!("tokengate {} · {}", report.gate, c.workload);
+    // Gate, workload and endpoint: the suites of several jobs (one per
+    // endpoint or workload) stay apart when a CI merges their reports.
+    let suite_name = format!("tokengate {} · {} · {}", report.gate, c.workload, c.label);
     let mut suite = TestSuite::new(suite_name.as_str());
     let ts = timestamp(&c.started_at);
     if let Some(ts) = ts {

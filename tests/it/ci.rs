@@ -14,10 +14,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use tokengate::ci::{
-    AnnotationLevel, CheckConclusion, CheckRun, CheckRunOutcome, CiError, CommentOutcome,
-    CommentTarget, GITHUB_COMMENT_LIMIT, GitHubApi, GitLabAuth, MARKER, Secret, TRUNCATION_NOTICE,
-    annotation, create_check_run, load_performance_json, openmetrics_text, ranked_annotations,
-    set_outputs, upsert_comment,
+    AnnotationLevel, CheckConclusion, CheckRun, CheckRunOutcome, CiError, CommentKey,
+    CommentOutcome, CommentTarget, GITHUB_COMMENT_LIMIT, GitHubApi, GitLabAuth, MARKER,
+    RetryPolicy, Secret, TRUNCATION_NOTICE, UpsertOptions, annotation, create_check_run,
+    load_performance_json, openmetrics_text, ranked_annotations, set_outputs, upsert_comment,
+    upsert_comment_with,
 };
 
 const TOKEN: &str = "tg-test-token-9f8e7d6c5b4a";
@@ -56,6 +57,8 @@ struct Item {
 
 /// A forced answer: (status, JSON body).
 type Forced = Option<(u16, String)>;
+/// A scripted answer: (status, headers, JSON body).
+type Scripted = (u16, Vec<(&'static str, String)>, String);
 
 #[derive(Default)]
 struct Store {
@@ -69,6 +72,9 @@ struct Store {
     fail_writes: Forced,
     /// GitHub: send this instead of the real `rel="next"` link.
     foreign_next: Option<String>,
+    /// Answers given first, one per request, before the API behaves:
+    /// (status, headers, body).
+    script: std::collections::VecDeque<Scripted>,
 }
 
 struct FakeApi {
@@ -182,6 +188,9 @@ async fn handle(
     };
     if !authorized {
         return reply(401, &[], r#"{"message":"Bad credentials"}"#.into());
+    }
+    if let Some((status, headers, body)) = s.script.pop_front() {
+        return reply(status, &headers, body);
     }
     if let Some((status, body)) = s.fail_all.clone() {
         return reply(status, &[], body);
@@ -498,8 +507,20 @@ async fn github_unauthorized_and_not_found_skip_too() {
     );
 }
 
+/// Retries in milliseconds, so the tests that exhaust them stay fast.
+fn quick_retry() -> UpsertOptions {
+    UpsertOptions {
+        key: None,
+        retry: RetryPolicy {
+            attempts: 4,
+            first_delay: std::time::Duration::from_millis(20),
+            max_total_wait: std::time::Duration::from_secs(5),
+        },
+    }
+}
+
 #[tokio::test]
-async fn github_server_error_is_an_error_without_the_token() {
+async fn github_endless_server_errors_give_up_after_the_retries_without_the_token() {
     let api = FakeApi::start(Kind::GitHub).await;
     api.with(|s| {
         s.fail_all = Some((
@@ -507,19 +528,33 @@ async fn github_server_error_is_an_error_without_the_token() {
             format!("<html>bad gateway; Authorization: Bearer {TOKEN}</html>"),
         ))
     });
-    let e = upsert_comment(&gh_target(&api, 3), &token(), "# r\n")
+    let e = upsert_comment_with(&gh_target(&api, 3), &token(), "# r\n", &quick_retry())
         .await
         .expect_err("502 is an error");
     match &e {
         CiError::Status {
-            status, excerpt, ..
+            status,
+            excerpt,
+            attempts,
+            waited,
+            ..
         } => {
             assert_eq!(*status, 502);
+            assert_eq!(*attempts, 4);
+            // 20 + 40 + 80 ms of doubling waits.
+            assert_eq!(*waited, std::time::Duration::from_millis(140));
             assert!(excerpt.contains("bad gateway"), "{excerpt}");
             assert!(excerpt.contains("***"), "{excerpt}");
         }
         other => panic!("expected Status, got {other:?}"),
     }
+    assert!(
+        e.to_string()
+            .contains("returned 502 for GET http://127.0.0.1:"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("after 4 attempts over 0.1 s"), "{e}");
+    assert_eq!(api.seen().len(), 4, "one request and three retries");
     assert_error_hides_token(&e);
     // The request did carry the token, in the header only.
     let seen = api.seen();
@@ -529,6 +564,202 @@ async fn github_server_error_is_an_error_without_the_token() {
     );
     assert!(
         !seen[0].path.contains(TOKEN) && !seen[0].query.clone().unwrap_or_default().contains(TOKEN)
+    );
+}
+
+#[tokio::test]
+async fn github_502_then_200_is_retried_and_the_comment_posted() {
+    let api = FakeApi::start(Kind::GitHub).await;
+    api.with(|s| {
+        s.script
+            .push_back((502, vec![], r#"{"message":"Bad Gateway"}"#.into()))
+    });
+    let out = upsert_comment_with(
+        &gh_target(&api, 3),
+        &token(),
+        &report("PASS"),
+        &quick_retry(),
+    )
+    .await
+    .expect("the retry succeeds");
+    assert!(matches!(out, CommentOutcome::Created { .. }), "{out:?}");
+    let methods: Vec<String> = api.seen().iter().map(|s| s.method.clone()).collect();
+    assert_eq!(methods, ["GET", "GET", "POST"]);
+    assert_eq!(api.items().len(), 1);
+}
+
+#[tokio::test]
+async fn gitlab_429_with_retry_after_1_waits_about_a_second_then_posts() {
+    let api = FakeApi::start(Kind::GitLab).await;
+    api.with(|s| {
+        s.script.push_back((
+            429,
+            vec![("retry-after", "1".into())],
+            r#"{"message":"Retry later"}"#.into(),
+        ))
+    });
+    let started = std::time::Instant::now();
+    let out = upsert_comment_with(
+        &gl_target(&api, GitLabAuth::PrivateToken),
+        &token(),
+        &report("PASS"),
+        &quick_retry(),
+    )
+    .await
+    .expect("the retry succeeds");
+    let took = started.elapsed();
+    assert!(matches!(out, CommentOutcome::Created { .. }), "{out:?}");
+    // Retry-After (1 s), not the policy's 20 ms first delay.
+    assert!(
+        took >= std::time::Duration::from_millis(950) && took < std::time::Duration::from_secs(4),
+        "{took:?}"
+    );
+    assert_eq!(api.seen().len(), 3, "GET (429), GET, POST");
+}
+
+#[tokio::test]
+async fn github_secondary_rate_limit_403_is_retried_not_skipped() {
+    let api = FakeApi::start(Kind::GitHub).await;
+    api.with(|s| {
+        s.script.push_back((
+            403,
+            vec![("retry-after", "0".into())],
+            r#"{"message":"You have exceeded a secondary rate limit."}"#.into(),
+        ));
+        s.script.push_back((
+            403,
+            vec![("x-ratelimit-remaining", "0".into())],
+            r#"{"message":"API rate limit exceeded"}"#.into(),
+        ));
+    });
+    let out = upsert_comment_with(
+        &gh_target(&api, 3),
+        &token(),
+        &report("PASS"),
+        &quick_retry(),
+    )
+    .await
+    .expect("posted after the limit");
+    assert!(matches!(out, CommentOutcome::Created { .. }), "{out:?}");
+    assert_eq!(api.seen().len(), 4, "two limited GETs, the GET, the POST");
+}
+
+#[tokio::test]
+async fn retry_after_beyond_the_wait_budget_gives_up_at_once() {
+    let api = FakeApi::start(Kind::GitHub).await;
+    api.with(|s| {
+        s.script.push_back((
+            429,
+            vec![("retry-after", "3600".into())],
+            r#"{"message":"slow down"}"#.into(),
+        ))
+    });
+    let started = std::time::Instant::now();
+    let e = upsert_comment_with(&gh_target(&api, 3), &token(), "# r\n", &quick_retry())
+        .await
+        .expect_err("an hour is beyond the 5 s budget");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert!(
+        matches!(
+            e,
+            CiError::Status {
+                status: 429,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("slow down"), "{e}");
+    assert_eq!(api.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn two_keyed_comments_coexist_with_the_unkeyed_one_and_reruns_update_each() {
+    let api = FakeApi::start(Kind::GitHub).await;
+    let target = gh_target(&api, 5);
+    let keyed = |k: &str| UpsertOptions {
+        key: Some(k.parse::<CommentKey>().expect("key")),
+        ..UpsertOptions::default()
+    };
+    // A comment from before keys existed: the unkeyed job still owns it.
+    let old = upsert_comment(&target, &token(), &report("PASS"))
+        .await
+        .expect("unkeyed");
+    let CommentOutcome::Created { id: old } = old else {
+        panic!("{old:?}")
+    };
+    let mut ids = Vec::new();
+    for k in ["gpu-a", "gpu-b"] {
+        match upsert_comment_with(&target, &token(), &report("FAIL"), &keyed(k))
+            .await
+            .expect("keyed")
+        {
+            CommentOutcome::Created { id } => ids.push(id),
+            other => panic!("{k}: {other:?}"),
+        }
+    }
+    assert_eq!(api.items().len(), 3, "three comments side by side");
+    // Reruns: each key updates its own comment, the unkeyed one its own.
+    for (k, id) in ["gpu-b", "gpu-a"].iter().zip([ids[1], ids[0]]) {
+        let out = upsert_comment_with(&target, &token(), &report(&format!("PASS {k}")), &keyed(k))
+            .await
+            .expect("rerun");
+        assert_eq!(out, CommentOutcome::Updated { id });
+    }
+    let out = upsert_comment(&target, &token(), &report("WARN"))
+        .await
+        .expect("unkeyed rerun");
+    assert_eq!(out, CommentOutcome::Updated { id: old });
+    let items = api.items();
+    assert_eq!(items.len(), 3);
+    let body = |id: u64| {
+        items
+            .iter()
+            .find(|c| c.id == id)
+            .expect("comment")
+            .body
+            .clone()
+    };
+    assert!(body(old).starts_with(&format!("{MARKER}\n## tokengate: WARN")));
+    assert!(
+        body(ids[0]).starts_with("<!-- tokengate:report key=gpu-a -->\n## tokengate: PASS gpu-a")
+    );
+    assert!(
+        body(ids[1]).starts_with("<!-- tokengate:report key=gpu-b -->\n## tokengate: PASS gpu-b")
+    );
+}
+
+#[tokio::test]
+async fn gitlab_keyed_notes_coexist_and_update_each() {
+    let api = FakeApi::start(Kind::GitLab).await;
+    let target = gl_target(&api, GitLabAuth::PrivateToken);
+    let keyed = |k: &str| UpsertOptions {
+        key: Some(k.parse::<CommentKey>().expect("key")),
+        ..UpsertOptions::default()
+    };
+    for round in 0..2 {
+        for k in ["small", "large"] {
+            let out = upsert_comment_with(&target, &token(), &report(k), &keyed(k))
+                .await
+                .expect("note");
+            match (round, out) {
+                (0, CommentOutcome::Created { .. }) | (1, CommentOutcome::Updated { .. }) => {}
+                (r, other) => panic!("round {r}, key {k}: {other:?}"),
+            }
+        }
+    }
+    let items = api.items();
+    assert_eq!(items.len(), 2);
+    assert!(
+        items[0]
+            .body
+            .starts_with("<!-- tokengate:report key=small -->")
+    );
+    assert!(
+        items[1]
+            .body
+            .starts_with("<!-- tokengate:report key=large -->")
     );
 }
 
@@ -986,4 +1217,66 @@ async fn comment_command_upserts_and_a_403_is_a_warning_with_exit_0() {
         assert_no_token(&String::from_utf8_lossy(&out.stdout));
         assert_no_token(&String::from_utf8_lossy(&out.stderr));
     }
+}
+
+/// `tokengate comment --key`: two keys make two comments that a rerun
+/// updates in place; a key that could break out of the HTML comment is a
+/// usage error (exit 2) naming the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comment_command_with_two_keys_keeps_two_comments() {
+    let api = FakeApi::start(Kind::GitHub).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let md = dir.path().join("report.md");
+    std::fs::write(&md, report("PASS")).expect("write report");
+    let run = |key: &'static str| {
+        let (md, base) = (md.clone(), api.base.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_tokengate"))
+                    .args(["comment", "--github", "--repo", "acme/serving"])
+                    .args(["--number", "7", "--key", key, "--api-url"])
+                    .arg(base)
+                    .arg("--markdown")
+                    .arg(md)
+                    .env("GITHUB_TOKEN", TOKEN)
+                    .env_remove("GITHUB_EVENT_PATH")
+                    .output()
+                    .expect("run tokengate comment")
+            })
+            .await
+            .expect("join")
+        }
+    };
+    for key in ["gpu-a", "gpu-b", "gpu-a", "gpu-b"] {
+        let out = run(key).await;
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+    }
+    let methods: Vec<String> = api
+        .seen()
+        .iter()
+        .filter(|s| s.method != "GET")
+        .map(|s| s.method.clone())
+        .collect();
+    assert_eq!(methods, ["POST", "POST", "PATCH", "PATCH"]);
+    let items = api.items();
+    assert_eq!(items.len(), 2);
+    assert!(
+        items[0]
+            .body
+            .starts_with("<!-- tokengate:report key=gpu-a -->\n")
+    );
+    assert!(
+        items[1]
+            .body
+            .starts_with("<!-- tokengate:report key=gpu-b -->\n")
+    );
+
+    let bad = run("x -->").await;
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("--key") && stderr.contains("comment key"),
+        "{stderr}"
+    );
+    assert_eq!(api.items().len(), 2, "nothing posted");
 }

@@ -115,6 +115,9 @@ fn quickstart_check_compares_with_the_committed_baseline() {
         .arg(out.path().join("bundle.json"))
         .arg("--report-dir")
         .arg(out.path())
+        // A label is metadata: it names the suite, it does not change
+        // which baseline is comparable.
+        .args(["--label", "sim-pool"])
         .output()
         .unwrap();
     let verdict: serde_json::Value =
@@ -143,6 +146,8 @@ fn quickstart_check_compares_with_the_committed_baseline() {
     }
     let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
     assert!(md.starts_with("<!-- tokengate:report -->"));
+    let junit = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
+    assert!(junit.contains(" · quickstart · sim-pool\""), "{junit}");
 }
 
 /// Run the quickstart once into `dir` and return the bundle path.

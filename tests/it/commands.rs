@@ -759,6 +759,7 @@ fn comment_options(md: &Path, platform: Platform, env: EnvLookup) -> CommentOpti
         api_url: None,
         repo: None,
         number: None,
+        key: None,
         env,
     }
 }

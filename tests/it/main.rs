@@ -11,6 +11,7 @@ mod client;
 mod client_probe;
 mod commands;
 mod common;
+mod component;
 mod faults;
 mod fuzz;
 mod gate;

@@ -235,6 +235,7 @@ pub fn fixed_report() -> GateReport {
                 .into(),
             workload: "quickstart".into(),
             workload_digest: "sha256:abc".into(),
+            label: "gpu-a.internal:8000".into(),
             complete: true,
             incomplete_reason: None,
             started_at: "2026-11-27T10:00:00Z".into(),
@@ -469,7 +470,30 @@ fn junit_holds_one_testsuite_per_comparison() {
     assert_eq!(parsed.tests, 8);
     assert_eq!(
         parsed.test_suites[1].name.as_str(),
-        "tokengate release · long-prompts"
+        "tokengate release · long-prompts · gpu-a.internal:8000"
+    );
+}
+
+/// Two jobs gate the same workload on two endpoints: when CI merges their
+/// JUnit reports, the suites keep apart by the endpoint label.
+#[test]
+fn junit_suites_of_one_workload_on_two_endpoints_have_different_names() {
+    let mut other = fixed_report();
+    other.candidate.label = "gpu-b.internal:8000".into();
+    let names: Vec<String> = [fixed_report(), other]
+        .iter()
+        .map(|r| {
+            let xml = render(&JunitRenderer, r);
+            let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit");
+            parsed.test_suites[0].name.to_string()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "tokengate release · quickstart · gpu-a.internal:8000",
+            "tokengate release · quickstart · gpu-b.internal:8000"
+        ]
     );
 }
 

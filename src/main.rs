@@ -11,6 +11,7 @@ use tokengate::cli::{Cli, CliCommand};
 use tokengate::commands::{self, CommandOptions, Outcome, render_sweep_level};
 use tokengate::driver::StopSignal;
 use tokengate::exit_code;
+use tokengate::wording::foreign;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -20,7 +21,10 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            eprintln!(
+                "error: cannot start the async runtime: {}",
+                foreign::one_line(&e.to_string())
+            );
             return ExitCode::from(exit_code::TOOL_ERROR as u8);
         }
     };
@@ -42,6 +46,9 @@ async fn dispatch(command: CliCommand) -> Outcome {
         CliCommand::Sim(a) => {
             let announce = |o: &mut commands::SimOptions| {
                 o.on_ready = Some(Box::new(|url: &str| {
+                    // The address comes from the command line: one
+                    // neutralised line like every other printed value.
+                    let url = foreign::one_line(url);
                     emit(&format!("{url}\n"));
                     eprintln!("tokengate sim: serving on {url} (Ctrl-C to stop)");
                 }));
@@ -51,7 +58,10 @@ async fn dispatch(command: CliCommand) -> Outcome {
         CliCommand::Sweep(a) => {
             let levels = |o: &mut commands::SweepOptions| {
                 o.on_level = Some(Arc::new(|p, unit| {
-                    emit(&format!("{}\n", render_sweep_level(p, unit)));
+                    emit(&foreign::lines(&format!(
+                        "{}\n",
+                        render_sweep_level(p, unit)
+                    )));
                 }));
             };
             exec(a, levels, commands::sweep::run).await
@@ -94,7 +104,8 @@ fn print(outcome: &Outcome) {
 }
 
 /// Write to stdout; a closed pipe (`tokengate … | head`) is not an error
-/// worth a panic.
+/// worth a panic. Callers pass text already neutralised
+/// (`wording::foreign`): the outcome's own, or a live line.
 fn emit(s: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(s.as_bytes());

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::SystemTime;
 
 use super::error::BaselineError;
-use super::store::{DEFAULT_KEEP, load};
+use super::store::{DEFAULT_KEEP, Loaded, load};
 use super::types::{
     BaselineSet, BaselineSource, Comparability, FieldDiff, Refusal, Resolution, StoredRun,
     WORKLOAD_SHAPE_FIELD,
@@ -276,7 +276,17 @@ pub fn resolve_with_keep(
     now: SystemTime,
     keep: usize,
 ) -> Result<Resolution, BaselineError> {
-    let loaded = load(source)?;
+    resolve_loaded(candidate, load(source)?, now, keep)
+}
+
+/// [`resolve_with_keep`] over baselines already read, so a command that
+/// reads them before it measures (`check`) reads them once.
+pub(crate) fn resolve_loaded(
+    candidate: &Bundle,
+    loaded: Loaded,
+    now: SystemTime,
+    keep: usize,
+) -> Result<Resolution, BaselineError> {
     let mut refused = Vec::new();
     let mut comparable: Vec<Candidate> = Vec::new();
 

@@ -55,11 +55,13 @@ pub use calibration::{
     CALIBRATION_FILE, CALIBRATION_MAX_BYTES, CALIBRATION_SCHEMA_VERSION, Calibration,
     CalibrationError, MetricNoise,
 };
+pub(crate) use compare::resolve_loaded;
 pub use compare::{DATE_WARN_DAYS, comparability, resolve, resolve_with_keep, tool_major};
 pub use error::BaselineError;
 pub use layout::{SLUG_MAX, set_dir_for, slugify};
 pub use render::{find_set, render_explain, render_list, render_show};
 pub use store::{DEFAULT_KEEP, load_sets, promote, promote_at};
+pub(crate) use store::{Loaded, load};
 pub use types::{
     BaselineSet, BaselineSource, Comparability, FieldDiff, Refusal, Resolution, StoredRun,
     WORKLOAD_SHAPE_FIELD,

@@ -14,7 +14,15 @@ pub enum ErrorKind {
     Connect,
     /// The per-request timeout elapsed (before or during the stream).
     Timeout,
-    /// HTTP 4xx other than 429 and context overflow.
+    /// The response headers exceeded what the client accepts (hyper's
+    /// limits: about 400 KiB or 100 headers) before any status was read.
+    ResponseHeadersTooLarge,
+    /// HTTP 3xx: a redirect, never followed. An OpenAI-compatible endpoint
+    /// answers at its own URL; one that redirects is misconfigured (or the
+    /// endpoint URL is the wrong one).
+    #[serde(rename = "http_3xx")]
+    Http3xx,
+    /// HTTP 4xx other than 429 and context overflow (and a 1xx status).
     #[serde(rename = "http_4xx")]
     Http4xx,
     /// HTTP 429 Too Many Requests.
@@ -28,24 +36,38 @@ pub enum ErrorKind {
     /// The stream ended (or the connection broke) without `finish_reason`
     /// or `[DONE]`.
     StreamInterrupted,
+    /// The server reported an error inside a 200 response: an SSE event of
+    /// type `error` (whatever its data), or an `{"error": …}` chunk or body.
+    StreamErrorEvent,
     /// An SSE event or body that is not the JSON it should be.
     MalformedEvent,
     /// HTTP 200 with no content at all.
     EmptyResponse,
+    /// A streaming request answered with one JSON body instead of an SSE
+    /// stream: the server ignored `"stream": true`.
+    NotStreamed,
+    /// A body compressed with a `Content-Encoding` the client never asked
+    /// for (it sends no `Accept-Encoding`), so it cannot be read.
+    UnrequestedEncoding,
 }
 
 impl ErrorKind {
     /// All kinds, in the order reports list them.
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
+        ErrorKind::ResponseHeadersTooLarge,
+        ErrorKind::Http3xx,
         ErrorKind::Http4xx,
         ErrorKind::Http429,
         ErrorKind::Http5xx,
         ErrorKind::ContextOverflow,
         ErrorKind::StreamInterrupted,
+        ErrorKind::StreamErrorEvent,
         ErrorKind::MalformedEvent,
         ErrorKind::EmptyResponse,
+        ErrorKind::NotStreamed,
+        ErrorKind::UnrequestedEncoding,
     ];
 
     /// The stable name used in bundles and reports (`metrics.errors.KIND`).
@@ -53,13 +75,18 @@ impl ErrorKind {
         match self {
             ErrorKind::Connect => "connect",
             ErrorKind::Timeout => "timeout",
+            ErrorKind::ResponseHeadersTooLarge => "response_headers_too_large",
+            ErrorKind::Http3xx => "http_3xx",
             ErrorKind::Http4xx => "http_4xx",
             ErrorKind::Http429 => "http_429",
             ErrorKind::Http5xx => "http_5xx",
             ErrorKind::ContextOverflow => "context_overflow",
             ErrorKind::StreamInterrupted => "stream_interrupted",
+            ErrorKind::StreamErrorEvent => "stream_error_event",
             ErrorKind::MalformedEvent => "malformed_event",
             ErrorKind::EmptyResponse => "empty_response",
+            ErrorKind::NotStreamed => "not_streamed",
+            ErrorKind::UnrequestedEncoding => "unrequested_encoding",
         }
     }
 
@@ -332,13 +359,18 @@ mod tests {
             [
                 "connect",
                 "timeout",
+                "response_headers_too_large",
+                "http_3xx",
                 "http_4xx",
                 "http_429",
                 "http_5xx",
                 "context_overflow",
                 "stream_interrupted",
+                "stream_error_event",
                 "malformed_event",
-                "empty_response"
+                "empty_response",
+                "not_streamed",
+                "unrequested_encoding"
             ]
         );
         let sources: Vec<&str> = TokenSource::ALL.iter().map(|s| s.as_str()).collect();

@@ -108,7 +108,12 @@ impl AnnotationLevel {
     }
 }
 
-/// Escape a command's data (the message): `%`, CR and LF.
+/// Escape a command's data (the message): `%`, CR and LF as the runner
+/// wants them; every other character through the one neutraliser
+/// ([`crate::wording::foreign::neutral_char`]), since messages quote foreign
+/// text (rule names, key values, server strings) and the line is printed
+/// on stdout as it is: ESC, C1 controls and bidi overrides must not reach
+/// the log.
 pub fn escape_data(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -116,7 +121,7 @@ pub fn escape_data(s: &str) -> String {
             '%' => out.push_str("%25"),
             '\r' => out.push_str("%0D"),
             '\n' => out.push_str("%0A"),
-            c => out.push(c),
+            c => out.extend(crate::wording::foreign::neutral_char(c)),
         }
     }
     out
@@ -180,6 +185,15 @@ mod tests {
         assert_eq!(
             annotation(AnnotationLevel::Notice, "", "%0A"),
             "::notice::%250A"
+        );
+        // ESC, C1 (NEL), line separators and bidi overrides never pass.
+        assert_eq!(
+            annotation(
+                AnnotationLevel::Warning,
+                "t\u{1b}[2J",
+                "a\u{1b}[31m\u{85}b\u{2028}c\u{202E}d"
+            ),
+            "::warning title=t [2J::a [31m b cd"
         );
     }
 

@@ -372,10 +372,10 @@ pub struct CliAbArgs {
     pub publish: CliPublishArgs,
 }
 
-/// `tokengate soak`: the `run` flags (the bundle goes to
-/// `tokengate-out/soak.json` by default) plus the snapshot interval.
+/// `tokengate soak`: the `run` flags (the bundle goes to `soak.json` in
+/// `--report-dir` by default, beside the reports) plus the snapshot interval.
 #[derive(Debug, Args, Clone)]
-#[command(mut_arg("out", |a| a.default_value("tokengate-out/soak.json")))]
+#[command(mut_arg("out", |a| a.help("Where to write the bundle [default: soak.json in --report-dir]")))]
 pub struct CliSoakArgs {
     #[command(flatten)]
     pub run: CliRunArgs,

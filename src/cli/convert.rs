@@ -272,7 +272,11 @@ impl TryFrom<CliSweepArgs> for SweepOptions {
 
 impl TryFrom<CliSoakArgs> for SoakOptions {
     type Error = anyhow::Error;
-    fn try_from(a: CliSoakArgs) -> anyhow::Result<SoakOptions> {
+    fn try_from(mut a: CliSoakArgs) -> anyhow::Result<SoakOptions> {
+        // The bundle goes beside the reports, like `check` and `sweep`.
+        a.run
+            .out
+            .get_or_insert_with(|| a.report_dir.join("soak.json"));
         if a.run.repeat != 1 {
             anyhow::bail!(
                 "--repeat {}: a soak is one long run; use --repeat with `run` or `check`",

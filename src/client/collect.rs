@@ -6,6 +6,7 @@ use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use super::record::{ErrorKind, Outcome, TokenSource};
+use super::sse::SseEvent;
 use super::wire::{Choice, Chunk, Count};
 use crate::tokenizer::Tokenizer;
 
@@ -18,8 +19,9 @@ pub(crate) enum Stop {
     Cancel,
     /// Data that is not a JSON chunk of the expected shape (or not UTF-8).
     Malformed,
-    /// The server sent an `{"error": ...}` chunk after a 200.
-    ServerError,
+    /// The server reported an error in the stream: an `event: error` SSE
+    /// event (whatever its data) or an `{"error": ...}` chunk after a 200.
+    ErrorEvent,
 }
 
 /// Everything measured from one response body.
@@ -106,9 +108,15 @@ impl Collector {
         self.t0
     }
 
-    /// Handle one SSE event's data that arrived at `now`.
-    pub(crate) fn on_event(&mut self, data: &[u8], now: Instant) -> ControlFlow<Stop> {
-        let data = data.trim_ascii();
+    /// Handle one SSE event that arrived at `now`.
+    pub(crate) fn on_event(&mut self, event: SseEvent<'_>, now: Instant) -> ControlFlow<Stop> {
+        // An error event is the server's failure report, never content,
+        // even when its data looks like a chunk.
+        if event.error {
+            self.data_events += 1;
+            return ControlFlow::Break(Stop::ErrorEvent);
+        }
+        let data = event.data.trim_ascii();
         // `data:` with nothing after it carries nothing; some proxies send
         // it as a keep-alive.
         if data.is_empty() {
@@ -126,7 +134,7 @@ impl Collector {
             return ControlFlow::Break(Stop::Malformed);
         }
         if chunk.has_error {
-            return ControlFlow::Break(Stop::ServerError);
+            return ControlFlow::Break(Stop::ErrorEvent);
         }
         self.absorb_usage(&chunk);
         let Some(choice) = chunk.choice() else {
@@ -163,7 +171,7 @@ impl Collector {
             _ => return failed(ErrorKind::MalformedEvent),
         };
         if chunk.has_error {
-            return failed(ErrorKind::StreamInterrupted);
+            return failed(ErrorKind::StreamErrorEvent);
         }
         self.data_events = 1;
         self.absorb_usage(&chunk);
@@ -187,6 +195,20 @@ impl Collector {
     /// complete without any content, or a body with no data event at all →
     /// `empty_response`; incomplete after some data → `stream_interrupted`.
     pub(crate) fn end_of_stream(&self, saw_done: bool) -> Outcome {
+        self.end_of_stream_as(saw_done, false)
+    }
+
+    /// [`Collector::end_of_stream`] for a body that may be one JSON
+    /// document (`looks_like_json`: a JSON content type or a body starting
+    /// with `{`): without any SSE event, it is `not_streamed` rather than
+    /// `empty_response` — the server ignored `"stream": true`.
+    pub(crate) fn end_of_stream_as(&self, saw_done: bool, looks_like_json: bool) -> Outcome {
+        if looks_like_json && self.data_events == 0 && !saw_done {
+            return Outcome::Failed {
+                kind: ErrorKind::NotStreamed,
+                after_first_byte: true,
+            };
+        }
         let complete = saw_done || self.finish_reason.is_some();
         let kind = if self.content_events > 0 {
             if complete {
@@ -305,7 +327,11 @@ mod tests {
     fn feed(c: &mut Collector, events: &[&str]) -> Option<Stop> {
         let now = Instant::now();
         for e in events {
-            if let ControlFlow::Break(s) = c.on_event(e.as_bytes(), now) {
+            let event = SseEvent {
+                data: e.as_bytes(),
+                error: false,
+            };
+            if let ControlFlow::Break(s) = c.on_event(event, now) {
                 return Some(s);
             }
         }
@@ -433,8 +459,26 @@ mod tests {
         );
         assert_eq!(
             feed(&mut c, &[r#"{"error":{"message":"boom","code":500}}"#]),
-            Some(Stop::ServerError)
+            Some(Stop::ErrorEvent)
         );
+        // An `event: error` is the server's error whatever its data: a
+        // valid content chunk is not content, a message is not malformed.
+        for data in [
+            r#"{"choices":[{"delta":{"content":"x"}}]}"#,
+            "model crashed",
+        ] {
+            let mut c = Collector::new(8, false, false, None);
+            let event = SseEvent {
+                data: data.as_bytes(),
+                error: true,
+            };
+            assert_eq!(
+                c.on_event(event, Instant::now()),
+                ControlFlow::Break(Stop::ErrorEvent)
+            );
+            assert_eq!(c.content_events, 0);
+            assert!(c.ttft.is_none());
+        }
     }
 
     #[test]
@@ -508,12 +552,12 @@ mod tests {
         let now = Instant::now();
         // The first read grows the decoder's buffers to the event size.
         let _ = decoder
-            .feed(&reads[0], |d| c.on_event(d, now))
+            .feed(&reads[0], |e| c.on_event(e, now))
             .expect("small");
         let before = allocs();
         let started = Instant::now();
         for r in &reads[1..] {
-            let flow = decoder.feed(r, |d| c.on_event(d, now)).expect("small");
+            let flow = decoder.feed(r, |e| c.on_event(e, now)).expect("small");
             assert!(flow.is_continue());
         }
         let elapsed = started.elapsed();
@@ -521,7 +565,7 @@ mod tests {
         assert_eq!(during, 0, "allocations while decoding 64 token events");
         assert_eq!(c.content_events, 64);
         // The finish reason is stored once per request.
-        let flow = decoder.feed(tail, |d| c.on_event(d, now)).expect("small");
+        let flow = decoder.feed(tail, |e| c.on_event(e, now)).expect("small");
         assert_eq!(flow, ControlFlow::Break(Stop::Done));
         assert_eq!(
             c.output_tokens(None, Some(64)),

@@ -236,10 +236,12 @@ impl Client {
         collector: &mut Collector,
     ) -> (Outcome, Option<reqwest::Response>) {
         // Some servers (llama.cpp's, among others) close a keep-alive
-        // connection right after a streamed response; a request sent on it
-        // in that instant sees the connection close before any response.
-        // The server never read it, so it goes again on another connection
-        // (as browsers and curl do), at most `RECONNECTS` times.
+        // connection right after a streamed response, and some
+        // (llama-cpp-python after a context overflow) close or reset it
+        // after an error answer; a request sent on it in that instant sees
+        // the connection end before any response byte. It goes again on
+        // another connection (as browsers and curl do), at most
+        // `RECONNECTS` times.
         let mut request = request;
         let mut reconnects = 0;
         let mut response = loop {
@@ -279,6 +281,12 @@ impl Client {
             return (failed(classify_status(status, &body), false), None);
         }
         progress.started = true;
+        // The client sends no `Accept-Encoding`: a compressed body is one it
+        // cannot read, whatever it holds, so it is not read at all.
+        if unrequested_encoding(response.headers()) {
+            progress.end = Some(Instant::now());
+            return (failed(ErrorKind::UnrequestedEncoding, true), None);
+        }
         if self.config.streaming {
             self.read_stream(response, spec, progress, collector).await
         } else {
@@ -297,22 +305,35 @@ impl Client {
             progress.end = Some(Instant::now());
             return (Outcome::Cancelled, None);
         }
+        // A JSON document instead of a stream (the server ignored
+        // `"stream": true`) decodes to no event at all; its content type or
+        // first byte tells it from an empty stream (an empty body stays
+        // `empty_response`, whatever its type).
+        let json_type = is_json(response.headers());
+        let mut looks_like_json = false;
+        let mut first_byte_seen = false;
         let mut decoder = SseDecoder::new();
         loop {
             let chunk = match response.chunk().await {
                 Ok(Some(c)) => c,
                 Ok(None) => {
                     progress.end = Some(Instant::now());
-                    return (collector.end_of_stream(false), None);
+                    return (collector.end_of_stream_as(false, looks_like_json), None);
                 }
                 Err(_) => {
                     progress.end = Some(Instant::now());
                     return (failed(ErrorKind::StreamInterrupted, true), None);
                 }
             };
+            if !first_byte_seen {
+                if let Some(b) = chunk.iter().find(|b| !b.is_ascii_whitespace()) {
+                    first_byte_seen = true;
+                    looks_like_json = json_type || *b == b'{';
+                }
+            }
             // One timestamp per read: events that arrived together share it.
             let now = Instant::now();
-            let flow = decoder.feed(&chunk, |data| collector.on_event(data, now));
+            let flow = decoder.feed(&chunk, |event| collector.on_event(event, now));
             let stop = match flow {
                 Ok(ControlFlow::Continue(())) => continue,
                 Ok(ControlFlow::Break(stop)) => stop,
@@ -325,7 +346,7 @@ impl Client {
                 // which is what tells the server to stop generating.
                 Stop::Cancel => (Outcome::Cancelled, None),
                 Stop::Malformed => (failed(ErrorKind::MalformedEvent, true), None),
-                Stop::ServerError => (failed(ErrorKind::StreamInterrupted, true), None),
+                Stop::ErrorEvent => (failed(ErrorKind::StreamErrorEvent, true), None),
             };
         }
     }
@@ -376,27 +397,75 @@ fn failed(kind: ErrorKind, after_first_byte: bool) -> Outcome {
     }
 }
 
-/// A failure before any response header. Refused/unreachable/TLS → connect;
-/// a connection that was accepted and then closed or reset before the
-/// response began → `stream_interrupted` (not after the first byte).
 /// Resends of a request whose pooled connection closed before answering.
 const RECONNECTS: u32 = 2;
 
-/// Did the connection close before the server sent anything back?
+/// Did the connection end before the server sent anything back: closed
+/// (hyper's incomplete message: EOF before a response byte), reset, or
+/// broken on write? A `send` error has no response by definition; a failure
+/// while connecting is not this (it is `connect`, and nothing was sent).
 fn closed_before_response(e: &reqwest::Error) -> bool {
-    crate::error_sources(e)
-        .find_map(|s| s.downcast_ref::<hyper::Error>())
-        .is_some_and(hyper::Error::is_incomplete_message)
+    use std::io::ErrorKind as Io;
+    if e.is_connect() || e.is_timeout() {
+        return false;
+    }
+    crate::error_sources(e).any(|s| {
+        s.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+            || s.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    Io::ConnectionReset
+                        | Io::BrokenPipe
+                        | Io::ConnectionAborted
+                        | Io::UnexpectedEof
+                )
+            })
+    })
 }
 
+/// Response headers larger than hyper accepts (its buffer or its header
+/// count): the server answered, but not with a head the client can read.
+fn headers_too_large(e: &reqwest::Error) -> bool {
+    crate::error_sources(e)
+        .find_map(|s| s.downcast_ref::<hyper::Error>())
+        .is_some_and(hyper::Error::is_parse_too_large)
+}
+
+/// A failure before any response header. Refused/unreachable/TLS → connect;
+/// a head too large to read → `response_headers_too_large`; a connection
+/// that was accepted and then closed or reset before the response began
+/// (after the resends) → `stream_interrupted` (not after the first byte).
 fn classify_send_error(e: &reqwest::Error) -> ErrorKind {
     if e.is_connect() {
         ErrorKind::Connect
     } else if e.is_timeout() {
         ErrorKind::Timeout
+    } else if headers_too_large(e) {
+        ErrorKind::ResponseHeadersTooLarge
     } else {
         ErrorKind::StreamInterrupted
     }
+}
+
+/// A `Content-Encoding` other than `identity`: the client asks for none.
+fn unrequested_encoding(headers: &HeaderMap) -> bool {
+    headers.get_all(header::CONTENT_ENCODING).iter().any(|v| {
+        v.to_str().map_or(true, |v| {
+            v.split(',')
+                .any(|c| !c.trim().is_empty() && !c.trim().eq_ignore_ascii_case("identity"))
+        })
+    })
+}
+
+/// A JSON content type (`application/json`, `…+json`).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|t| t.trim().to_ascii_lowercase())
+        .is_some_and(|t| t == "application/json" || t.ends_with("+json"))
 }
 
 /// Phrases servers use when prompt plus `max_tokens` exceed the context
@@ -410,10 +479,14 @@ const CONTEXT_PHRASES: [&str; 5] = [
     "prompt is too long",
 ];
 
-/// A non-2xx status. 429 → `http_429`; 5xx → `http_5xx`; a 4xx whose body
-/// talks about the context length → `context_overflow`; any other status
-/// (4xx, and 1xx/3xx since redirects are not followed) → `http_4xx`.
+/// A non-2xx status. 3xx → `http_3xx` (redirects are not followed); 429 →
+/// `http_429`; 5xx → `http_5xx`; a 4xx whose body talks about the context
+/// length → `context_overflow`; any other status (4xx, and a 1xx that
+/// hyper passes on) → `http_4xx`.
 fn classify_status(status: StatusCode, body: &[u8]) -> ErrorKind {
+    if status.is_redirection() {
+        return ErrorKind::Http3xx;
+    }
     if status == StatusCode::TOO_MANY_REQUESTS {
         return ErrorKind::Http429;
     }
@@ -470,7 +543,11 @@ mod tests {
         );
         assert_eq!(
             classify_status(StatusCode::MOVED_PERMANENTLY, b""),
-            ErrorKind::Http4xx
+            ErrorKind::Http3xx
+        );
+        assert_eq!(
+            classify_status(StatusCode::TEMPORARY_REDIRECT, b"context length"),
+            ErrorKind::Http3xx
         );
         let vllm = br#"{"object":"error","message":"This model's maximum context length is 2048 tokens. However, you requested 4000 tokens","type":"BadRequestError","code":400}"#;
         assert_eq!(
@@ -503,6 +580,37 @@ mod tests {
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
         );
         assert_eq!(parse_retry_after(&h), None);
+    }
+
+    #[test]
+    fn encodings_and_json_content_types() {
+        let with = |name, v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(name, HeaderValue::from_static(v));
+            h
+        };
+        assert!(!unrequested_encoding(&HeaderMap::new()));
+        assert!(!unrequested_encoding(&with(
+            header::CONTENT_ENCODING,
+            "identity"
+        )));
+        for v in ["gzip", "br", "deflate", "identity, gzip", "zstd"] {
+            assert!(
+                unrequested_encoding(&with(header::CONTENT_ENCODING, v)),
+                "{v}"
+            );
+        }
+        assert!(is_json(&with(header::CONTENT_TYPE, "application/json")));
+        assert!(is_json(&with(
+            header::CONTENT_TYPE,
+            "Application/JSON; charset=utf-8"
+        )));
+        assert!(is_json(&with(
+            header::CONTENT_TYPE,
+            "application/problem+json"
+        )));
+        assert!(!is_json(&with(header::CONTENT_TYPE, "text/event-stream")));
+        assert!(!is_json(&HeaderMap::new()));
     }
 
     #[test]

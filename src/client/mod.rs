@@ -21,4 +21,4 @@ pub use preflight::{Preflight, PreflightError, preflight};
 pub use crate::bundle::{ApiKind, ErrorKind, TokenSource};
 pub use record::{Outcome, Phase, RequestRecord};
 pub use spec::{ClientConfig, Message, Prompt, QualityCheck, RequestSpec, Sampling};
-pub use sse::{DEFAULT_MAX_EVENT_BYTES, SseDecoder, SseError};
+pub use sse::{DEFAULT_MAX_EVENT_BYTES, SseDecoder, SseError, SseEvent};

@@ -2,7 +2,8 @@
 //! section "Parsing an event stream" and "Interpreting an event stream").
 //!
 //! The decoder is fed the body chunks as they arrive and calls back once per
-//! dispatched event with the event's `data` (lines joined with `\n`). It
+//! dispatched event with an [`SseEvent`]: its `data` (lines joined with
+//! `\n`) and whether its type is `error`. It
 //! keeps two buffers for its whole life — the unfinished line and the data
 //! of the event being built — and reuses them, so decoding allocates nothing
 //! per event once the buffers have grown to the size of the largest event.
@@ -12,11 +13,17 @@
 //! end); a UTF-8 byte order mark at the start of the stream is skipped; a
 //! line starting with `:` is a comment (keep-alive); `field:value` with one
 //! optional space after the colon, a line without a colon is a field with an
-//! empty value; `data` lines append to the event's data, `event`, `id`,
-//! `retry` and unknown fields are parsed and ignored (one OpenAI-compatible
-//! request is one stream: reconnection does not apply); a blank line
-//! dispatches the event when at least one `data` line was seen; an event
-//! still unfinished when the stream ends is not dispatched.
+//! empty value; `data` lines append to the event's data; `event` sets the
+//! event type (the last one wins, reset at every dispatch); `id`, `retry`
+//! and unknown fields are parsed and ignored (one OpenAI-compatible request
+//! is one stream: reconnection does not apply); a blank line dispatches the
+//! event when at least one `data` line was seen; an event still unfinished
+//! when the stream ends is not dispatched.
+//!
+//! Of the event type only one value matters here: `error`, which servers
+//! (and proxies in front of them) use to report a failure inside a stream,
+//! whatever the data says. Other names are not kept, so the type costs no
+//! buffer.
 //!
 //! What the spec leaves open and this adds: a cap on the bytes buffered for
 //! one event (its data plus the current line), so a server sending a huge
@@ -37,6 +44,16 @@ pub enum SseError {
     EventTooLarge { limit: usize },
 }
 
+/// One dispatched event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SseEvent<'a> {
+    /// The event's data, `data` lines joined with `\n`.
+    pub data: &'a [u8],
+    /// The event's type is `error` (`event: error`): the server reports a
+    /// failure, whatever the data holds.
+    pub error: bool,
+}
+
 /// Incremental SSE decoder; see the module docs for the rules it follows.
 #[derive(Debug)]
 pub struct SseDecoder {
@@ -46,6 +63,8 @@ pub struct SseDecoder {
     data: Vec<u8>,
     /// A `data` field was seen for the current event (its data may be empty).
     has_data: bool,
+    /// The current event's type is `error`.
+    error_type: bool,
     /// The previous chunk ended with CR: an LF starting the next chunk
     /// belongs to that line end.
     skip_lf: bool,
@@ -73,6 +92,7 @@ impl SseDecoder {
             line: Vec::new(),
             data: Vec::new(),
             has_data: false,
+            error_type: false,
             skip_lf: false,
             at_start: true,
             max_event: max_event_bytes,
@@ -80,13 +100,13 @@ impl SseDecoder {
     }
 
     /// Feed the next chunk of the body. `on_event` is called with each
-    /// dispatched event's data, in order; when it returns `Break`, decoding
+    /// dispatched event, in order; when it returns `Break`, decoding
     /// stops at once (the rest of the chunk is dropped) and the break value
     /// is returned. After an error the decoder must not be fed again.
     pub fn feed<B>(
         &mut self,
         chunk: &[u8],
-        mut on_event: impl FnMut(&[u8]) -> ControlFlow<B>,
+        mut on_event: impl FnMut(SseEvent<'_>) -> ControlFlow<B>,
     ) -> Result<ControlFlow<B>, SseError> {
         let mut rest = chunk;
         if self.skip_lf && !rest.is_empty() {
@@ -147,18 +167,24 @@ impl SseDecoder {
     fn process_line<B>(
         &mut self,
         mut line: &[u8],
-        on_event: &mut impl FnMut(&[u8]) -> ControlFlow<B>,
+        on_event: &mut impl FnMut(SseEvent<'_>) -> ControlFlow<B>,
     ) -> Result<ControlFlow<B>, SseError> {
         if self.at_start {
             self.at_start = false;
             line = line.strip_prefix(BOM).unwrap_or(line);
         }
         if line.is_empty() {
+            // Dispatch resets the type too, even when there is no data
+            // (the spec's "set the event type buffer to the empty string").
+            let error = std::mem::take(&mut self.error_type);
             if !self.has_data {
                 return Ok(ControlFlow::Continue(()));
             }
             self.has_data = false;
-            let flow = on_event(&self.data);
+            let flow = on_event(SseEvent {
+                data: &self.data,
+                error,
+            });
             self.data.clear();
             return Ok(flow);
         }
@@ -172,9 +198,11 @@ impl SseDecoder {
             }
             None => (line, &line[line.len()..]),
         };
-        // `event`, `id` and `retry` only matter to a reconnecting
-        // EventSource; unknown fields are ignored by the spec.
-        if field == b"data" {
+        // `id` and `retry` only matter to a reconnecting EventSource;
+        // unknown fields are ignored by the spec.
+        if field == b"event" {
+            self.error_type = value == b"error";
+        } else if field == b"data" {
             let sep = usize::from(self.has_data);
             if self.data.len() + sep + value.len() > self.max_event {
                 return Err(SseError::EventTooLarge {
@@ -201,7 +229,7 @@ mod tests {
         let mut events = Vec::new();
         for c in chunks {
             let _: ControlFlow<()> = d.feed(c, |e| {
-                events.push(e.to_vec());
+                events.push(e.data.to_vec());
                 ControlFlow::Continue(())
             })?;
         }
@@ -223,6 +251,31 @@ mod tests {
     fn joins_multi_line_data_with_lf() {
         let ev = decode(b"data: a\ndata:b\ndata:  c\n\n");
         assert_eq!(strs(&ev), ["a\nb\n c"]);
+    }
+
+    /// `event: error` marks its own event only: the type is reset at every
+    /// dispatch (and at a blank line without data), the last `event` wins.
+    #[test]
+    fn error_event_type_marks_its_own_event_only() {
+        let mut d = SseDecoder::new();
+        let mut seen = Vec::new();
+        let stream = b"event: error\ndata: {\"choices\":[]}\n\ndata: a\n\nevent: error\n\ndata: b\n\nevent: error\nevent: message\ndata: c\n\ndata: d\nevent:error\n\nevent: errors\ndata: e\n\n";
+        let _: ControlFlow<()> = d
+            .feed(stream, |e| {
+                seen.push((String::from_utf8_lossy(e.data).into_owned(), e.error));
+                ControlFlow::Continue(())
+            })
+            .expect("small");
+        let want = [
+            ("{\"choices\":[]}", true),
+            ("a", false),
+            ("b", false),
+            ("c", false),
+            ("d", true),
+            ("e", false),
+        ];
+        let want: Vec<(String, bool)> = want.iter().map(|(s, e)| (s.to_string(), *e)).collect();
+        assert_eq!(seen, want);
     }
 
     #[test]
@@ -333,7 +386,7 @@ mod tests {
         // Within the limit is fine.
         let mut d = SseDecoder::with_limit(100);
         let r = d.feed(format!("{}\n", line.repeat(2)).as_bytes(), |e| {
-            assert_eq!(e.len(), 81);
+            assert_eq!(e.data.len(), 81);
             ControlFlow::<()>::Continue(())
         });
         assert!(r.is_ok());

@@ -39,7 +39,9 @@ pub async fn run(opts: CheckOptions) -> anyhow::Result<Outcome> {
         report_dir,
     } = opts;
     let env = run.env.clone();
-    super::gate::check_gate_inputs(&gate)?;
+    // Read before measuring (a bad input costs seconds, not a benchmark)
+    // and judged as read: the baselines are loaded once.
+    let inputs = super::gate::load_gate_inputs(&gate)?;
     let measured = run_workload(run).await?;
     let mut out = Outcome::default();
     summarize(&measured, &mut out);
@@ -52,7 +54,7 @@ pub async fn run(opts: CheckOptions) -> anyhow::Result<Outcome> {
         report_dir: &report_dir,
         env: &env,
     };
-    match judge_and_show(&gate, Some(publish), &mut out).await {
+    match judge_and_show(&gate, Some(inputs), Some(publish), &mut out).await {
         // An interrupted run keeps its status (130) whatever the verdict.
         Ok(verdict) if measured.bundle.context.complete => out.status = verdict,
         Ok(_) => {}

@@ -11,12 +11,14 @@ use anyhow::Context as _;
 use super::outcome::{CommandOptions, Outcome, Status};
 use super::publish::{PublishFlags, publish_into};
 use super::run::EnvLookup;
-use crate::baseline::{BaselineError, BaselineSource, FieldDiff, Resolution, resolve};
+use crate::baseline::{
+    BaselineError, BaselineSource, DEFAULT_KEEP, FieldDiff, Loaded, Resolution, resolve_loaded,
+};
 use crate::bundle::{Bundle, digest_of_file, read_bundle};
 use crate::fsutil::write_atomic;
 use crate::gate::{
-    BaselineDesc, Comparison, Date, GateReport, InconclusivePolicy, KeyChange, Waiver, evaluate,
-    load_gate_file, load_waivers,
+    BaselineDesc, Comparison, Date, GateFile, GateReport, InconclusivePolicy, KeyChange, Waiver,
+    evaluate, load_gate_file, load_waivers,
 };
 use crate::report::{JsonRenderer, JunitRenderer, MarkdownRenderer, Renderer};
 
@@ -79,7 +81,7 @@ pub async fn run(opts: GateCommandOptions) -> anyhow::Result<Outcome> {
         report_dir: &opts.report_dir,
         env: &opts.env,
     };
-    match judge_and_show(&opts.gate, Some(publish), &mut out).await {
+    match judge_and_show(&opts.gate, None, Some(publish), &mut out).await {
         Ok(verdict) => out.status = verdict,
         Err(e) => return Ok(out.failed(&e)),
     }
@@ -94,14 +96,17 @@ pub(crate) struct Publish<'a> {
 }
 
 /// Judge the bundle, add the verdict and the report files to `out`, and
-/// publish when asked; returns the verdict's status. Notes made before a
-/// failure stay in `out`.
+/// publish when asked; returns the verdict's status. `inputs` are the gate
+/// file, waivers and baselines when the caller read them already (`check`,
+/// before it measured); `None` reads them. Notes made before a failure stay
+/// in `out`.
 pub(crate) async fn judge_and_show(
     opts: &GateOptions,
+    inputs: Option<GateInputs>,
     publish: Option<Publish<'_>>,
     out: &mut Outcome,
 ) -> anyhow::Result<Status> {
-    let judged = judge(opts, &mut out.notes)?;
+    let judged = judge(opts, inputs, &mut out.notes)?;
     out.stdout.push_str(&render_verdict_summary(&judged.report));
     for p in &judged.written {
         out.line(&format!("report: {}", p.display()));
@@ -118,32 +123,38 @@ pub(crate) async fn judge_and_show(
 /// Compare a bundle with its baseline under a gate file and write reports.
 pub fn gate_bundle(opts: &GateOptions) -> anyhow::Result<GateOutcome> {
     let mut notes = Vec::new();
-    let mut judged = judge(opts, &mut notes)?;
+    let mut judged = judge(opts, None, &mut notes)?;
     judged.notes = notes;
     Ok(judged)
 }
 
 /// [`gate_bundle`], with its notes pushed to `notes` as they are made (so a
 /// later error does not lose them); the outcome's own `notes` stay empty.
-fn judge(opts: &GateOptions, notes: &mut Vec<String>) -> anyhow::Result<GateOutcome> {
+fn judge(
+    opts: &GateOptions,
+    inputs: Option<GateInputs>,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<GateOutcome> {
     let bundle = read_bundle(&opts.bundle)?;
     let digest = digest_of_file(&opts.bundle)?;
-    let mut gate = load_gate_file(&opts.gate)?;
-    if let Some(policy) = opts.inconclusive {
-        gate.policy.inconclusive = policy;
-    }
-    let waivers = load_waiver_file(opts)?;
-    let source = baseline_source(opts);
-    let resolution = match resolve(&bundle, &source, opts.now) {
-        Ok(r) => Some(r),
+    let GateInputs {
+        gate,
+        waivers,
+        baselines,
+    } = match inputs {
+        Some(i) => i,
+        None => load_gate_inputs(opts)?,
+    };
+    let resolution = match baselines {
+        Ok(loaded) => Some(
+            resolve_loaded(&bundle, loaded, opts.now, DEFAULT_KEEP)
+                .context("cannot resolve the baseline")?,
+        ),
         // The target branch has no baselines yet (the first change that adds
         // them): every comparison is skipped with that reason, not an error.
-        Err(e @ BaselineError::DirAbsentAtRef { .. }) => {
-            notes.push(crate::error_chain(&e));
+        Err(absent) => {
+            notes.push(crate::error_chain(&absent));
             None
-        }
-        Err(e) => {
-            return Err(anyhow::Error::new(e).context("cannot resolve the baseline"));
         }
     };
     let comparison = comparison(&bundle, digest, resolution.as_ref(), opts);
@@ -167,20 +178,38 @@ fn baseline_source(opts: &GateOptions) -> BaselineSource {
     }
 }
 
+/// What the gate reads besides the bundle, read once.
+pub(crate) struct GateInputs {
+    /// The gate file, with `--inconclusive` applied.
+    gate: GateFile,
+    waivers: Vec<Waiver>,
+    /// The baselines at their directory or ref; `Err` holds only
+    /// [`BaselineError::DirAbsentAtRef`] (no baselines at the target ref
+    /// yet: a skip with that note, not an error).
+    baselines: Result<Loaded, BaselineError>,
+}
+
 /// Read everything the gate will need besides the bundle (the gate file,
 /// the waivers, the baselines at their directory or ref) and fail on the
 /// first problem. `check` calls it before it sends a request, so a typo in
-/// `--baseline-ref` or the gate file costs seconds, not a whole benchmark.
-/// The gate reads them again after the run (they are small and may change
-/// meanwhile only by the user's hand).
-pub(super) fn check_gate_inputs(opts: &GateOptions) -> anyhow::Result<()> {
-    load_gate_file(&opts.gate)?;
-    load_waiver_file(opts)?;
-    match crate::baseline::load_sets(&baseline_source(opts)) {
-        // No baselines at the target ref yet is a skip, not an error.
-        Ok(_) | Err(BaselineError::DirAbsentAtRef { .. }) => Ok(()),
-        Err(e) => Err(anyhow::Error::new(e).context("cannot resolve the baseline")),
+/// `--baseline-ref` or the gate file costs seconds, not a whole benchmark,
+/// and hands the result to [`judge_and_show`] so nothing is read twice.
+pub(crate) fn load_gate_inputs(opts: &GateOptions) -> anyhow::Result<GateInputs> {
+    let mut gate = load_gate_file(&opts.gate)?;
+    if let Some(policy) = opts.inconclusive {
+        gate.policy.inconclusive = policy;
     }
+    let waivers = load_waiver_file(opts)?;
+    let baselines = match crate::baseline::load(&baseline_source(opts)) {
+        Ok(l) => Ok(l),
+        Err(e @ BaselineError::DirAbsentAtRef { .. }) => Err(e),
+        Err(e) => return Err(anyhow::Error::new(e).context("cannot resolve the baseline")),
+    };
+    Ok(GateInputs {
+        gate,
+        waivers,
+        baselines,
+    })
 }
 
 pub(super) fn load_waiver_file(opts: &GateOptions) -> anyhow::Result<Vec<Waiver>> {

@@ -208,8 +208,24 @@ mod tests {
             o.line(&s);
             o.notes.push(s.clone());
             o.warnings.push(s.clone());
+            // An annotation quoting the text is the one workflow command.
+            o.workflow_commands.push(crate::ci::annotation(
+                crate::ci::AnnotationLevel::Warning,
+                &s,
+                &format!("rule {s} failed"),
+            ));
             let o = o.failed(&anyhow::anyhow!("{s}"));
-            for line in o.stdout_text().lines().chain(o.stderr_text().lines()) {
+            let stdout = o.stdout_text();
+            let (commands, rest): (Vec<&str>, Vec<&str>) =
+                stdout.lines().partition(|l| l.starts_with("::warning"));
+            proptest::prop_assert_eq!(commands.len(), 1, "{:?}", stdout);
+            for line in commands.iter().chain(&rest) {
+                proptest::prop_assert!(
+                    !line.chars().any(|c| c.is_control() && c != '\t'),
+                    "{line:?}"
+                );
+            }
+            for line in rest.into_iter().chain(o.stderr_text().lines()) {
                 proptest::prop_assert!(!line.trim_start().starts_with("::"), "{line:?}");
                 proptest::prop_assert!(
                     !line.chars().any(|c| c.is_control() && c != '\t'),

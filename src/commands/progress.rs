@@ -80,7 +80,7 @@ pub fn spawn(plan: &Plan, state: Arc<Progress>, stop: Arc<StopSignal>) -> Displa
                         Some(_) => b.set_position(finished),
                         None => b.set_position(start.elapsed().as_secs()),
                     }
-                    b.set_message(msg);
+                    b.set_message(crate::wording::foreign::one_line(&msg));
                 }
                 None => {
                     let of = total.map(|n| format!("/{n}")).unwrap_or_default();
@@ -99,8 +99,10 @@ pub fn spawn(plan: &Plan, state: Arc<Progress>, stop: Arc<StopSignal>) -> Displa
 
 /// The one place the progress display writes a line: stderr, unbuffered, so
 /// a CI log shows it as it happens. A closed stderr is not worth a panic.
+/// The line holds counts only today; it goes through the one neutraliser
+/// all the same, so no later field can print foreign text raw.
 fn status_line(line: &str) {
     use std::io::Write as _;
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{line}");
+    let _ = writeln!(err, "{}", crate::wording::foreign::one_line(line));
 }

@@ -13,7 +13,7 @@ impl CommandOptions for ReportOptions {}
 
 pub async fn run(opts: ReportOptions) -> anyhow::Result<Outcome> {
     let mut out = Outcome::default();
-    if let Err(e) = judge_and_show(&opts.gate, None, &mut out).await {
+    if let Err(e) = judge_and_show(&opts.gate, None, None, &mut out).await {
         return Ok(out.failed(&e));
     }
     Ok(out)

@@ -1,6 +1,7 @@
 //! `tokengate run`: plan → (simulator) → client → driver → recorder →
 //! bundle. This is the library's entry point for a whole benchmark run.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -492,6 +493,33 @@ pub(super) fn record_validity(
     bundle.context.validity = validity;
 }
 
+/// Failure kinds that say the endpoint is not an OpenAI-compatible stream
+/// as configured, rather than that it is slow or overloaded: each one seen
+/// gets a warning saying what to fix.
+fn misconfiguration_warnings(errors: &BTreeMap<String, u64>) -> Vec<String> {
+    let hints = [
+        (
+            ErrorKind::Http3xx,
+            "answered with a redirect (HTTP 3xx), which is not followed: an OpenAI-compatible endpoint answers at its own URL, so `endpoint` is not the server's final URL or the server is misconfigured",
+        ),
+        (
+            ErrorKind::NotStreamed,
+            "answered a streaming request with one JSON body: the server ignores `\"stream\": true` (set `stream: false` in the workload to measure it without streaming)",
+        ),
+        (
+            ErrorKind::UnrequestedEncoding,
+            "answered with a compressed body (Content-Encoding) that was not asked for: a proxy in front of the server compresses responses; turn that off for this endpoint",
+        ),
+    ];
+    hints
+        .into_iter()
+        .filter_map(|(kind, hint)| {
+            let n = errors.get(kind.as_str()).copied().unwrap_or(0);
+            (n > 0).then(|| format!("{n} request(s) failed as `{kind}`: the endpoint {hint}"))
+        })
+        .collect()
+}
+
 #[expect(
     clippy::too_many_arguments,
     reason = "one call site, all facts of a run"
@@ -549,6 +577,7 @@ fn assemble(
     if m.requests.attempted > 0 && connect_failures == m.requests.attempted {
         warnings.push("every request failed to connect: is the endpoint up?".into());
     }
+    warnings.extend(misconfiguration_warnings(&m.errors));
     if abandoned > 0 {
         warnings.push(format!(
             "{abandoned} request(s) in flight were abandoned when the run stopped"

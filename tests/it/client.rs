@@ -846,3 +846,254 @@ async fn request_on_a_connection_closed_before_any_response_goes_again() {
         "first try and two resends"
     );
 }
+
+/// A redirect is not followed and is its own kind: an OpenAI-compatible
+/// endpoint answers at its URL, so a 3xx says the URL is wrong.
+#[tokio::test]
+async fn a_redirect_is_http_3xx_and_is_not_followed() {
+    for code in [301, 302, 307, 308] {
+        let mut s = status(code, "");
+        s.headers.push(("location", "/v1/completions"));
+        let server = serve(s).await;
+        let r = send_once(&server, config(&server.base, true), &spec()).await;
+        assert_eq!(failed_kind(&r), Some((ErrorKind::Http3xx, false)), "{code}");
+        assert_eq!(server.seen.lock().expect("lock").len(), 1, "{code}");
+    }
+}
+
+/// `event: error` is the server's failure report in the stream, whatever
+/// its data: a valid content chunk is not content, a plain message is not
+/// malformed. An `{"error": …}` chunk after a 200 is the same kind.
+#[tokio::test]
+async fn error_events_in_the_stream_are_stream_error_events() {
+    let chunk = r#"{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}]}"#;
+    for bad in [
+        format!("event: error\ndata: {chunk}\n\n"),
+        "event: error\ndata: {\"message\":\"the engine crashed\",\"code\":500}\n\n".to_owned(),
+        "event: error\ndata: model overloaded\n\n".to_owned(),
+        "event: error\ndata:\n\n".to_owned(),
+        "data: {\"error\":{\"message\":\"boom\",\"code\":500}}\n\n".to_owned(),
+    ] {
+        let server = serve(ok(vec![role(), Step::Send(bad.clone()), done()])).await;
+        let r = send_once(&server, config(&server.base, true), &spec()).await;
+        assert_eq!(
+            failed_kind(&r),
+            Some((ErrorKind::StreamErrorEvent, true)),
+            "{bad}"
+        );
+        assert!(r.ttft.is_none(), "{bad}");
+        assert!(r.event_offsets_us.is_empty(), "{bad}");
+    }
+    // After content, too.
+    let server = serve(ok(vec![
+        role(),
+        token("a"),
+        Step::Send("event: error\ndata: out of memory\n\n".into()),
+    ]))
+    .await;
+    let r = send_once(&server, config(&server.base, true), &spec()).await;
+    assert_eq!(failed_kind(&r), Some((ErrorKind::StreamErrorEvent, true)));
+    // An error in a non-streamed 200 body.
+    let server = serve(status(200, r#"{"error":{"message":"boom"}}"#)).await;
+    let r = send_once(&server, config(&server.base, false), &spec()).await;
+    assert_eq!(failed_kind(&r), Some((ErrorKind::StreamErrorEvent, true)));
+}
+
+/// A server that ignores `"stream": true` answers one JSON document: not an
+/// empty response, its own kind — by content type or by the body itself.
+#[tokio::test]
+async fn a_json_body_to_a_streaming_request_is_not_streamed() {
+    let body = r#"{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}"#;
+    let server = serve(status(200, body)).await;
+    let r = send_once(&server, config(&server.base, true), &spec()).await;
+    assert_eq!(failed_kind(&r), Some((ErrorKind::NotStreamed, true)));
+
+    let mut s = status(200, &format!("\n  {body}"));
+    s.headers = vec![("content-type", "text/event-stream")];
+    let server = serve(s).await;
+    let r = send_once(&server, config(&server.base, true), &spec()).await;
+    assert_eq!(failed_kind(&r), Some((ErrorKind::NotStreamed, true)));
+
+    // An empty JSON-typed body is still empty, and so is an empty stream.
+    let server = serve(status(200, "")).await;
+    let r = send_once(&server, config(&server.base, true), &spec()).await;
+    assert_eq!(failed_kind(&r), Some((ErrorKind::EmptyResponse, true)));
+}
+
+/// The client asks for no compression; a compressed body cannot be read
+/// and is its own kind, streaming or not.
+#[tokio::test]
+async fn an_unrequested_compressed_body_is_unrequested_encoding() {
+    // A gzip member of "data: [DONE]\n\n" would do; the bytes never matter.
+    let gz: Vec<u8> = vec![0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 0x03, 0x4b, 0x49];
+    for enc in ["gzip", "br", "deflate"] {
+        for streaming in [true, false] {
+            let mut s = ok(vec![Step::Raw(gz.clone())]);
+            s.headers.push(("content-encoding", enc));
+            let server = serve(s).await;
+            let r = send_once(&server, config(&server.base, streaming), &spec()).await;
+            assert_eq!(
+                failed_kind(&r),
+                Some((ErrorKind::UnrequestedEncoding, true)),
+                "{enc} streaming={streaming}"
+            );
+        }
+    }
+    // `identity` is no compression.
+    let mut s = ok(vec![last_token("hi", "stop"), done()]);
+    s.headers.push(("content-encoding", "identity"));
+    let server = serve(s).await;
+    let r = send_once(&server, config(&server.base, true), &spec()).await;
+    assert_eq!(r.outcome, Outcome::Success);
+}
+
+/// A raw server whose every answer is a 200 head with `header_bytes` of
+/// headers in `per_header`-byte lines, and no body.
+async fn huge_head_server(header_bytes: usize, per_header: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let _ = sock.read(&mut buf).await;
+                let mut head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n".to_vec();
+                let line = format!("X-Pad: {}\r\n", "p".repeat(per_header.saturating_sub(9)));
+                for _ in 0..header_bytes / line.len() {
+                    head.extend_from_slice(line.as_bytes());
+                }
+                head.extend_from_slice(b"\r\ndata: [DONE]\n\n");
+                // The client gives up part way: the rest of the write fails.
+                let _ = sock.write_all(&head).await;
+            });
+        }
+    });
+    format!("http://{addr}/v1")
+}
+
+/// 1 MB of response headers (or more headers than the client reads) is
+/// its own kind, not a broken stream.
+#[tokio::test]
+async fn oversized_response_headers_are_response_headers_too_large() {
+    for (bytes, per) in [(1 << 20, 1000), (1 << 20, 64 * 1024), (20_000, 50)] {
+        let base = huge_head_server(bytes, per).await;
+        let client = Client::new(config(&base, true), None).expect("client");
+        let r = client.send(&spec(), Instant::now()).await;
+        assert_eq!(
+            failed_kind(&r),
+            Some((ErrorKind::ResponseHeadersTooLarge, false)),
+            "{bytes} bytes in {per}-byte headers: {r:?}"
+        );
+    }
+}
+
+/// A raw server like llama-cpp-python after a context overflow: the first
+/// connection answers its first request with a 400 (kept alive), then
+/// reads the next request and resets the connection (or closes it, with
+/// `reset == false`) without a byte of answer. Later connections stream a
+/// short answer. Returns the base URL and the connections accepted.
+async fn error_then_drop_server(reset: bool) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let n = count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let _ = sock.read(&mut buf).await;
+                if n == 0 {
+                    let body = r#"{"error":{"message":"bad temperature","code":400}}"#;
+                    let resp = format!(
+                        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = sock.write_all(resp.as_bytes()).await;
+                    // The next request on this kept-alive connection.
+                    let _ = sock.read(&mut buf).await;
+                    if reset {
+                        let _ = sock.set_zero_linger();
+                    }
+                    return; // dropped: reset (or closed) before any byte
+                }
+                let events = concat!(
+                    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\n",
+                    "data: [DONE]\n\n"
+                );
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {}\r\n\r\n{events}",
+                    events.len()
+                );
+                let _ = sock.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    (format!("http://{addr}/v1"), accepted)
+}
+
+/// The request after an error answer goes on the kept-alive connection;
+/// when the server resets or closes it without answering, the request is
+/// sent again on a new connection and succeeds.
+#[tokio::test]
+async fn a_kept_alive_connection_reset_after_an_error_is_resent_on_a_new_one() {
+    for reset in [true, false] {
+        let (base, accepted) = error_then_drop_server(reset).await;
+        let client = Client::new(config(&base, true), None).expect("client");
+        let r = client.send(&spec(), Instant::now()).await;
+        assert_eq!(failed_kind(&r), Some((ErrorKind::Http4xx, false)), "{r:?}");
+        let r = client.send(&spec(), Instant::now()).await;
+        assert_eq!(r.outcome, Outcome::Success, "reset={reset}: {r:?}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "reset={reset}");
+    }
+}
+
+/// A run against a misconfigured endpoint counts each new kind and says
+/// what to fix in the bundle's warnings; the bundle still validates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_warns_about_redirects_unstreamed_and_compressed_answers() {
+    let body = r#"{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}"#;
+    let mut redirect = status(307, "");
+    redirect
+        .headers
+        .push(("location", "https://elsewhere.invalid/v1/chat/completions"));
+    let json = status(200, body);
+    let mut gzip = ok(vec![Step::Raw(vec![0x1f, 0x8b, 0x08, 0])]);
+    gzip.headers.push(("content-encoding", "gzip"));
+    for (script, kind, needle) in [
+        (redirect, "http_3xx", "redirect"),
+        (json, "not_streamed", "stream: false"),
+        (gzip, "unrequested_encoding", "compressed"),
+    ] {
+        let server = serve(script).await;
+        let dir = tempfile::tempdir().unwrap();
+        let w = super::common::write_workload(
+            dir.path(),
+            "w.yaml",
+            &super::common::workload_yaml(
+                &server.base,
+                8,
+                "load: {mode: closed, concurrency: 1}\nrequests: 3",
+                "",
+            ),
+        );
+        let out = dir.path().join("b.json");
+        let outcome = super::common::run(&w, &out, &[]).await.expect("run");
+        let b = &outcome.bundle;
+        assert_eq!(b.metrics.errors[kind], 3, "{kind}: {:?}", b.metrics.errors);
+        assert!(
+            b.context
+                .warnings
+                .iter()
+                .any(|w| w.contains(kind) && w.contains(needle)),
+            "{kind}: {:?}",
+            b.context.warnings
+        );
+        assert_eq!(
+            super::common::bundle_schema_errors(&out),
+            Vec::<String>::new()
+        );
+    }
+}

@@ -536,3 +536,81 @@ fn a_huge_model_list_is_not_read_whole() {
     );
     assert!(stderr.len() < 64 * 1024, "the list is not echoed");
 }
+
+/// Rule names come from the gate file and reach the workflow-command
+/// annotations printed on stdout under GitHub Actions: ESC, C1 controls and
+/// bidi overrides in them are neutralised there too, and the only `::`
+/// lines are the tool's own annotations.
+#[test]
+fn gate_file_rule_names_reach_annotations_inert() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("b.json");
+    let out = tokengate()
+        .current_dir(root)
+        .args([
+            "run",
+            "examples/quickstart.yaml",
+            "--quiet",
+            "--requests",
+            "20",
+            "--out",
+        ])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let gate = dir.path().join("g.yaml");
+    std::fs::write(
+        &gate,
+        "name: g\nrules:\n  - metric: ttft.p95\n    max: 1us\n    name: \"evil\\e[2J\\x85::error::owned\\u202Ex\"\n",
+    )
+    .unwrap();
+    let out = tokengate()
+        .current_dir(dir.path())
+        .arg("gate")
+        .arg(&bundle)
+        .arg("--gate")
+        .arg(&gate)
+        .env("GITHUB_ACTIONS", "true")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_OUTPUT")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // 20 requests are below the policy's minimum: the rule is inconclusive
+    // (a warning annotation), which is enough to carry its name.
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let annotations: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::")).collect();
+    assert_eq!(
+        annotations
+            .iter()
+            .filter(|l| l.starts_with("::warning title=tokengate inconclusive%3A evil"))
+            .count(),
+        1,
+        "{stdout}"
+    );
+    for line in stdout
+        .lines()
+        .chain(String::from_utf8_lossy(&out.stderr).lines())
+    {
+        assert!(
+            !line.chars().any(|c| c.is_control() && c != '\t')
+                && !line.contains('\u{202E}')
+                && !line.contains('\u{85}'),
+            "raw control in {line:?}"
+        );
+        if line.starts_with("::") {
+            assert!(
+                ["::warning title=tokengate", "::notice title=tokengate"]
+                    .iter()
+                    .any(|p| line.starts_with(p)),
+                "only the tool's annotations are commands: {line:?}"
+            );
+        }
+    }
+}

@@ -22,6 +22,7 @@ mod repeat;
 mod report;
 mod run;
 mod secrets;
+mod shard;
 mod sim;
 mod soak;
 mod sweep;

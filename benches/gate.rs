@@ -276,6 +276,8 @@ fn synthetic_run(seed: u64) -> Bundle {
             warnings: vec![],
             validity: Default::default(),
             ab: None,
+            shard: None,
+            merged: None,
         },
         metrics: recorded.metrics,
         histograms: recorded.histograms,

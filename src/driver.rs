@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, mpsc};
 
 use crate::client::{Client, Outcome, Phase, RequestRecord};
-use crate::workload::{Arrival, LoadPlan, Plan, StopAfter, Warmup, mix64, unit};
+use crate::workload::{Arrival, LoadPlan, Plan, Shard, StopAfter, Warmup, mix64, unit};
 
 /// Shared stop flag: set by signal handlers, read by every loop.
 #[derive(Debug, Default)]
@@ -114,6 +114,9 @@ pub enum Schedule {
     /// *Empirical Software Engineering* 25), so noise that comes and goes
     /// hits both sides alike and neither side always goes first.
     Interleaved { seed: u64 },
+    /// One side, one shard of the plan (`--shard I/N`): slot k sends the
+    /// shard's k-th request, planned request k·N + (I − 1).
+    Sharded(Shard),
 }
 
 /// Salt of the A/B order draw, so it is independent of the plan's other
@@ -124,7 +127,7 @@ impl Schedule {
     /// Number of sides.
     pub fn sides(self) -> u64 {
         match self {
-            Schedule::Single => 1,
+            Schedule::Single | Schedule::Sharded(_) => 1,
             Schedule::Interleaved { .. } => 2,
         }
     }
@@ -133,6 +136,7 @@ impl Schedule {
     pub fn slot(self, slot: u64) -> (usize, u64) {
         match self {
             Schedule::Single => (0, slot),
+            Schedule::Sharded(shard) => (0, shard.global_index(slot)),
             Schedule::Interleaved { seed } => {
                 let block = slot / 2;
                 let first = (mix64(seed ^ AB_ORDER_SALT ^ mix64(block)) & 1) as usize;
@@ -153,7 +157,8 @@ pub async fn run(
     events: Arc<RunEvents>,
 ) -> DriverSummary {
     let sides = vec![Side { client, tx }];
-    run_schedule(plan, sides, Schedule::Single, epoch, stop, progress, events).await
+    let schedule = plan.shard.map_or(Schedule::Single, Schedule::Sharded);
+    run_schedule(plan, sides, schedule, epoch, stop, progress, events).await
 }
 
 /// Run the plan once against two sides in one time window (`tokengate ab`):
@@ -349,6 +354,12 @@ impl Ctx {
 /// start (warm-up plus measured, per side), so `--concurrency 100000` for 20
 /// requests starts 20 tasks, not 100000 idle ones.
 fn users_for(ctx: &Ctx, concurrency: u32) -> u32 {
+    // A shard runs its share of the users (the plan refused fewer users
+    // than shards).
+    let concurrency = match ctx.schedule {
+        Schedule::Sharded(shard) => shard.users_of(concurrency).unwrap_or(1).max(1),
+        _ => concurrency,
+    };
     let StopAfter::Requests(n) = ctx.plan.stop else {
         return concurrency;
     };
@@ -404,7 +415,10 @@ async fn closed_loop(ctx: Arc<Ctx>, concurrency: u32, think_time: Duration) {
 /// bound applies).
 fn quota(ctx: &Ctx) -> u64 {
     match (ctx.plan.stop, ctx.plan.warmup) {
-        (StopAfter::Requests(n), Warmup::Duration(_)) => n.saturating_mul(ctx.schedule.sides()),
+        (StopAfter::Requests(n), Warmup::Duration(_)) => match ctx.schedule {
+            Schedule::Sharded(shard) => shard.share_of(n),
+            _ => n.saturating_mul(ctx.schedule.sides()),
+        },
         _ => u64::MAX,
     }
 }
@@ -414,7 +428,13 @@ async fn open_loop(ctx: Arc<Ctx>, rate: f64, arrival: Arrival, max_in_flight: u3
     let mut tasks = tokio::task::JoinSet::new();
     let mut offset_s = 0.0f64;
     let mut measured_started = 0u64;
-    for slot in 0u64.. {
+    // A shard walks the whole schedule and keeps the arrivals of its own
+    // indices, so the shards together keep the one-process schedule.
+    let shard = match ctx.schedule {
+        Schedule::Sharded(shard) => Some(shard),
+        _ => None,
+    };
+    for arrival_index in 0u64.. {
         // Absolute schedule: slot i starts at epoch + t_i however late
         // earlier requests finish, so a slow server meets the same load.
         let gap = match arrival {
@@ -422,13 +442,18 @@ async fn open_loop(ctx: Arc<Ctx>, rate: f64, arrival: Arrival, max_in_flight: u3
             // Exponential inter-arrival times by inversion: −ln(1 − U)/λ
             // (Ross, Simulation, 5th ed., §5.1).
             Arrival::Poisson => {
-                let u = unit(mix64(ctx.plan.seed ^ 0xA11_0CA7E ^ mix64(slot)));
+                let u = unit(mix64(ctx.plan.seed ^ 0xA11_0CA7E ^ mix64(arrival_index)));
                 -(1.0 - u).ln() / rate
             }
         };
-        if slot > 0 || arrival == Arrival::Poisson {
+        if arrival_index > 0 || arrival == Arrival::Poisson {
             offset_s += gap;
         }
+        let slot = match shard {
+            Some(s) if !s.owns(arrival_index) => continue,
+            Some(s) => arrival_index / u64::from(s.total()),
+            None => arrival_index,
+        };
         let scheduled = Duration::from_secs_f64(offset_s);
         let at = ctx.epoch + scheduled;
         if !ctx.may_start(slot, at.max(Instant::now()))

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
 async fn dispatch(command: CliCommand) -> Outcome {
     let result = match command {
         CliCommand::Run(a) => exec(a, |_| {}, commands::run::run).await,
+        CliCommand::Merge(a) => exec(a, |_| {}, commands::merge::run).await,
         CliCommand::Gate(a) => exec(a, |_| {}, commands::gate::run).await,
         CliCommand::Report(a) => exec(a, |_| {}, commands::report::run).await,
         CliCommand::Check(a) => exec(a, |_| {}, commands::check::run).await,

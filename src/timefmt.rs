@@ -88,6 +88,12 @@ pub fn rfc3339(t: SystemTime) -> String {
     format_rfc3339(timestamp(t))
 }
 
+/// RFC 3339 UTC with milliseconds (cut), e.g. `2026-11-27T23:23:48.250Z`:
+/// the shard windows `merge` lines up, where whole seconds are too coarse.
+pub fn rfc3339_ms(t: SystemTime) -> String {
+    timestamp(t).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
 /// Parse an RFC 3339 date-time (`2026-11-27T23:23:48.5Z`,
 /// `2026-11-27T23:23:48+01:00`; `T`, `t` or a space between date and time;
 /// surrounding whitespace ignored).

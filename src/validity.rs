@@ -18,7 +18,7 @@
 
 use crate::bundle::{ProblemKind, TokenMetric, TokenSource, Validity, ValidityProblem};
 use crate::metrics::{OutputLengths, ScheduleFacts};
-use crate::workload::{LoadPlan, Plan, Pricing, StopAfter};
+use crate::workload::{LoadPlan, Plan, Pricing};
 
 /// How far the mean of approximate token counts (the tokenizer over the
 /// text, or one token per content event) may lie from `max_tokens`, either
@@ -92,16 +92,16 @@ impl Expectations {
                     ignore_eos: c.sampling.ignore_eos,
                 })
                 .collect(),
+            // A shard keeps every N-th arrival of the schedule: rate R/N.
             open_rate: match plan.load {
-                LoadPlan::Open { rate, .. } => Some(rate),
+                LoadPlan::Open { rate, .. } => {
+                    Some(rate / f64::from(plan.shard.map_or(1, |s| s.total())))
+                }
                 LoadPlan::Closed { .. } => None,
             },
             tokenizer: plan.tokenizer.name().to_owned(),
             per_token_pricing: matches!(plan.pricing, Some(Pricing::PerToken { .. })),
-            planned_requests: match plan.stop {
-                StopAfter::Requests(n) => Some(n),
-                StopAfter::Duration(_) => None,
-            },
+            planned_requests: plan.measured_requests(),
         }
     }
 }

@@ -572,6 +572,75 @@ pub struct Context {
     /// of the one shared client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ab: Option<AbPair>,
+    /// Set when this bundle is one shard of a run split over several load
+    /// generators (`--shard I/N`); `tokengate merge` joins the shards.
+    /// `load` above is the whole run's load, this the shard's part of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// Set on a bundle made by `tokengate merge`: which shards it joins and
+    /// how their windows lined up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<MergeInfo>,
+}
+
+/// One shard of a sharded run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ShardInfo {
+    /// This shard, 1-based (`--shard 2/4` is index 2 of total 4).
+    pub index: u32,
+    /// Shards of the run.
+    pub total: u32,
+    /// Requests i with i mod total = index − 1 were this shard's.
+    pub split: String,
+    /// Closed loop: this shard's users; open loop: its rate, req/s.
+    pub concurrency: Option<u32>,
+    pub rate: Option<f64>,
+    /// Count mode: this shard's measured requests.
+    pub requests: Option<u64>,
+    /// RFC 3339 UTC, milliseconds: when the measurement window opened and
+    /// closed on this host's clock (what `merge` lines up).
+    pub window_started_at: String,
+    pub window_ended_at: String,
+    /// `--start-at`: the wall-clock instant every shard was told to start
+    /// at, and how late this one started after it, ms.
+    pub start_at: Option<String>,
+    pub start_late_ms: Option<f64>,
+}
+
+/// How a merged bundle was made (`tokengate merge`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MergeInfo {
+    /// Shards of the run.
+    pub total: u32,
+    /// The shards merged, by index.
+    pub shards: Vec<MergedShard>,
+    /// Shard indices that were not given (`--allow-incomplete`); the
+    /// bundle is then marked incomplete.
+    pub missing: Vec<u32>,
+    /// Length of the windows' intersection over the shortest window.
+    pub overlap: f64,
+    /// The least overlap `merge` accepted (`--min-overlap`).
+    pub min_overlap: f64,
+    /// The shard whose server telemetry this bundle keeps: every shard
+    /// scraped the same server over about the same window, so one set
+    /// describes it (the lowest index's; summing would count it N times).
+    pub telemetry_from: Option<u32>,
+}
+
+/// One shard of a merged bundle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MergedShard {
+    pub index: u32,
+    /// The shard bundle's file and sha256.
+    pub file: String,
+    pub sha256: String,
+    /// Host name of the shard's load generator.
+    pub runner_host: String,
+    pub window_started_at: String,
+    pub window_ended_at: String,
+    /// Measured requests of the shard.
+    pub requests: u64,
+    pub client_saturated: bool,
 }
 
 /// One side of an interleaved A/B run (`tokengate ab`).
@@ -877,6 +946,12 @@ pub struct Samples {
     /// from the start of the request's own run's window.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub run: Vec<u16>,
+    /// Shard (1-based `context.merged.shards[].index`) of each request of a
+    /// merged bundle; empty otherwise. Send times (`start_us`) of a merged
+    /// bundle count from the earliest shard's window start, on the shards'
+    /// wall clocks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shard: Vec<u16>,
 }
 
 impl Samples {

@@ -21,6 +21,10 @@ pub struct Cli {
 pub enum CliCommand {
     /// Run a workload against an endpoint and write a result bundle.
     Run(CliRunArgs),
+    /// Join the shard bundles of a run split with `--shard I/N` into one
+    /// bundle; refuses shards of different runs, duplicated or missing
+    /// shards and windows that do not line up (exit 2, nothing written).
+    Merge(CliMergeArgs),
     /// Compare a bundle with its baseline under a gate file; exit code = verdict.
     Gate(CliGateArgs),
     /// `run` then `gate` in one step (what CI calls).
@@ -143,6 +147,25 @@ pub struct CliPublishArgs {
     /// the head SHA, `github.event.pull_request.head.sha`).
     #[arg(long, value_name = "SHA", requires = "check_run")]
     pub head_sha: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CliMergeArgs {
+    /// Shard bundles (`tokengate run --shard I/N --out …`), one per shard.
+    #[arg(required = true, value_name = "SHARD.json")]
+    pub shards: Vec<PathBuf>,
+    /// Where to write the merged bundle.
+    #[arg(long, value_name = "BUNDLE.json")]
+    pub out: PathBuf,
+    /// Merge even when shards are missing; the bundle is marked incomplete
+    /// (so `baseline promote` refuses it).
+    #[arg(long)]
+    pub allow_incomplete: bool,
+    /// Least overlap of the shards' measurement windows, as a share of the
+    /// shortest window (`90%` or `0.9`): less means the clocks or the
+    /// starts were off.
+    #[arg(long, default_value = "90%", value_parser = parse_share)]
+    pub min_overlap: f64,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -280,6 +303,24 @@ pub struct CliRunArgs {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=20))]
     pub repeat: u32,
+    /// Send only shard I of N of the plan (1-based, e.g. `2/4`): request i
+    /// goes to shard (i mod N) + 1, open-loop arrivals keep the one-process
+    /// schedule, closed-loop users are split. `auto` reads
+    /// `JOB_COMPLETION_INDEX` (Kubernetes, 0-based; N from --shard-total or
+    /// `TOKENGATE_SHARD_TOTAL`), else `CI_NODE_INDEX`/`CI_NODE_TOTAL`
+    /// (GitLab `parallel:`). Join the shards with `tokengate merge`.
+    #[arg(long, value_name = "I/N|auto", env = "TOKENGATE_SHARD")]
+    pub shard: Option<String>,
+    /// Number of shards for `--shard auto` in a Kubernetes Indexed Job
+    /// (its `completions`).
+    #[arg(long, value_name = "N", requires = "shard",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub shard_total: Option<u32>,
+    /// Start the run (after preflight) at this RFC 3339 instant, e.g.
+    /// `2026-12-04T06:00:00Z`, so every shard opens its window together: at
+    /// most 1 h ahead, at most 5 s past. Ctrl-C still stops the wait.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 /// `tokengate calibrate`: N A/A runs of one workload against one endpoint;
@@ -493,6 +534,12 @@ fn parse_meta(s: &str) -> Result<(String, String), String> {
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     crate::workload::values::DurationValue::parse(s).map(|d| d.0)
+}
+
+fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
+    crate::timefmt::parse_rfc3339(s)
+        .map(std::time::SystemTime::from)
+        .map_err(|e| e.to_string())
 }
 
 fn parse_inconclusive(s: &str) -> Result<crate::gate::InconclusivePolicy, String> {

@@ -8,17 +8,16 @@ use std::time::SystemTime;
 
 use super::args::{
     CliAbArgs, CliBaselineArgs, CliBaselineCommand, CliCalibrateArgs, CliCheckArgs, CliCommentArgs,
-    CliExportArgs, CliGateArgs, CliGateOptions, CliPublishArgs, CliReleaseAssetsArgs, CliRunArgs,
-    CliSimArgs,
-    CliSoakArgs, CliSweepArgs, CliWorkloadArgs,
+    CliExportArgs, CliGateArgs, CliGateOptions, CliMergeArgs, CliPublishArgs, CliReleaseAssetsArgs,
+    CliRunArgs, CliSimArgs, CliSoakArgs, CliSweepArgs, CliWorkloadArgs,
 };
 use crate::baseline::BaselineSource;
 use crate::commands::gate::GATE_REPORT_DIR;
 use crate::commands::{
     AbOptions, BaselineOptions, CalibrateOptions, CheckOptions, CommentOptions, EnvLookup,
-    ExportOptions, GateCommandOptions, GateOptions, Platform, ProfileOverrides, ProfileSource,
-    ProgressMode, PublishFlags, ReleaseAssetsOptions, ReportOptions, RunOptions, SimOptions,
-    SoakOptions, SweepOptions,
+    ExportOptions, GateCommandOptions, GateOptions, MergeOptions, Platform, ProfileOverrides,
+    ProfileSource, ProgressMode, PublishFlags, ReleaseAssetsOptions, ReportOptions, RunOptions,
+    SimOptions, SoakOptions, SweepOptions,
 };
 use crate::driver::StopSignal;
 use crate::export::ExportFormat;
@@ -30,14 +29,35 @@ const DEFAULT_RUN_OUT: &str = "tokengate-out/bundle.json";
 impl TryFrom<CliRunArgs> for RunOptions {
     type Error = anyhow::Error;
     fn try_from(a: CliRunArgs) -> anyhow::Result<RunOptions> {
+        let env = process_env();
+        let shard = shard_of(&a, &|k| env(k))?;
+        if let Some(at) = a.start_at {
+            crate::commands::run::check_start_at(at, SystemTime::now())?;
+        }
         Ok(RunOptions {
             repeat: a.repeat,
             ..run_options(
                 &a.workload,
-                overrides_of(&a),
+                Overrides {
+                    shard,
+                    start_at: a.start_at,
+                    ..overrides_of(&a)
+                },
                 a.out.as_deref().unwrap_or(Path::new(DEFAULT_RUN_OUT)),
                 a.common.quiet,
             )
+        })
+    }
+}
+
+impl TryFrom<CliMergeArgs> for MergeOptions {
+    type Error = anyhow::Error;
+    fn try_from(a: CliMergeArgs) -> anyhow::Result<MergeOptions> {
+        Ok(MergeOptions {
+            shards: a.shards,
+            out: a.out,
+            allow_incomplete: a.allow_incomplete,
+            min_overlap: a.min_overlap,
         })
     }
 }
@@ -283,12 +303,40 @@ impl TryFrom<CliSoakArgs> for SoakOptions {
                 a.run.repeat
             );
         }
+        if a.run.shard.is_some() {
+            anyhow::bail!(
+                "--shard: a soak is not split over load generators; use --shard with `run` or `check`"
+            );
+        }
         Ok(SoakOptions {
             run: RunOptions::try_from(a.run)?,
             interval: a.interval,
             report_dir: Some(a.report_dir),
         })
     }
+}
+
+/// The shard of `--shard I/N` or `--shard auto` (from the environment).
+/// A sharded `--repeat` series is refused: `merge` joins shards of one run.
+pub(crate) fn shard_of(
+    a: &CliRunArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Option<crate::workload::Shard>> {
+    let Some(text) = a.shard.as_deref() else {
+        return Ok(None);
+    };
+    let shard = if text.trim() == "auto" {
+        crate::workload::Shard::from_env(env, a.shard_total)?
+    } else {
+        crate::workload::Shard::parse(text, "--shard")?
+    };
+    if a.repeat != 1 {
+        anyhow::bail!(
+            "--shard {shard} with --repeat {}: a shard is one run of a split plan; repeat the whole sharded run instead",
+            a.repeat
+        );
+    }
+    Ok(Some(shard))
 }
 
 /// The process environment, looked up when asked.
@@ -332,6 +380,8 @@ fn common_overrides(c: &CliWorkloadArgs) -> Overrides {
             .cloned()
             .chain(c.label.iter().map(|l| ("label".to_owned(), l.clone())))
             .collect(),
+        shard: None,
+        start_at: None,
     }
 }
 

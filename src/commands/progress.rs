@@ -26,10 +26,7 @@ impl Display {
 
 pub fn spawn(plan: &Plan, state: Arc<Progress>, stop: Arc<StopSignal>) -> Display {
     let done = Arc::new(tokio::sync::Notify::new());
-    let total = match plan.stop {
-        StopAfter::Requests(n) => Some(n),
-        StopAfter::Duration(_) => None,
-    };
+    let total = plan.measured_requests();
     let horizon = match plan.stop {
         StopAfter::Duration(d) => Some(d),
         StopAfter::Requests(_) => None,

@@ -206,13 +206,16 @@ fn pool(
     c.token_sources = recorded.token_sources;
     c.token_source = token_source_of(&c.token_sources);
     c.load.warmup_requests = bundle.metrics.requests.warmup;
+    let numbers: Vec<usize> = (1..=n).collect();
+    let parts = runs_of(&numbers);
     c.warnings = grouped(
         &bundles,
+        parts,
         |b| &b.context.warnings,
         |s| s.clone(),
         |label, w| format!("{label}: {w}"),
     );
-    c.validity = pooled_validity(&bundles);
+    c.validity = pooled_validity(&bundles, parts);
 
     let client = &mut c.client;
     let cpu_user: f64 = bundles.iter().map(|b| b.context.client.cpu_user_s).sum();
@@ -229,6 +232,7 @@ fn pool(
     client.saturated = bundles.iter().any(|b| b.context.client.saturated);
     client.warnings = grouped(
         &bundles,
+        parts,
         |b| &b.context.client.warnings,
         |s| s.clone(),
         |label, w| format!("{label}: {w}"),
@@ -268,52 +272,84 @@ fn concat_samples(bundles: &[&Bundle]) -> Samples {
     out
 }
 
-/// Which runs (1-based) of `n` something came from, in words.
-fn runs_label(runs: &[usize], n: usize) -> String {
-    match runs {
-        [one] => format!("run {one} of {n}"),
-        _ if runs.len() == n => format!("all {n} runs"),
-        _ => {
-            let list: Vec<String> = runs.iter().map(|r| r.to_string()).collect();
-            format!("runs {} of {n}", list.join(", "))
+/// The parts a pooled bundle is made of: `--repeat` runs or `merge`
+/// shards, each named by a 1-based number of `total`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Parts<'a> {
+    /// `run` or `shard`.
+    pub noun: &'static str,
+    /// The number of each bundle, in the order given.
+    pub numbers: &'a [usize],
+    pub total: usize,
+}
+
+impl Parts<'_> {
+    /// Which parts something came from, in words: `run 2 of 3`, `all 3
+    /// runs`, `shards 1, 3 of 4`.
+    fn label(&self, parts: &[usize]) -> String {
+        let (noun, n) = (self.noun, self.total);
+        match parts {
+            [one] => format!("{noun} {one} of {n}"),
+            _ if parts.len() == n => format!("all {n} {noun}s"),
+            _ => {
+                let list: Vec<String> = parts.iter().map(|r| r.to_string()).collect();
+                format!("{noun}s {} of {n}", list.join(", "))
+            }
         }
     }
 }
 
-/// The items of every run, each once (first appearance first), with the
-/// runs it came from: `label(runs, item)`. `key` decides sameness.
-fn grouped<T, K: PartialEq>(
+/// The runs 1..=n of a series.
+fn runs_of(numbers: &[usize]) -> Parts<'_> {
+    Parts {
+        noun: "run",
+        numbers,
+        total: numbers.len(),
+    }
+}
+
+/// Which runs (1-based) of `n` something came from, in words.
+#[cfg(test)]
+fn runs_label(runs: &[usize], n: usize) -> String {
+    let numbers: Vec<usize> = (1..=n).collect();
+    runs_of(&numbers).label(runs)
+}
+
+/// The items of every part, each once (first appearance first), with the
+/// parts it came from: `label(parts, item)`. `key` decides sameness.
+pub(super) fn grouped<T, K: PartialEq>(
     bundles: &[&Bundle],
+    parts: Parts<'_>,
     items: impl Fn(&Bundle) -> &Vec<T>,
     key: impl Fn(&T) -> K,
     label: impl Fn(&str, &T) -> T,
 ) -> Vec<T> {
-    let n = bundles.len();
     let mut groups: Vec<(K, &T, Vec<usize>)> = Vec::new();
-    for (k, b) in bundles.iter().enumerate() {
+    for (b, &number) in bundles.iter().zip(parts.numbers) {
         for item in items(b) {
             let id = key(item);
             match groups.iter_mut().find(|(g, _, _)| *g == id) {
-                Some((_, _, runs)) => {
-                    if runs.last() != Some(&(k + 1)) {
-                        runs.push(k + 1);
+                Some((_, _, from)) => {
+                    if from.last() != Some(&number) {
+                        from.push(number);
                     }
                 }
-                None => groups.push((id, item, vec![k + 1])),
+                None => groups.push((id, item, vec![number])),
             }
         }
     }
     groups
         .into_iter()
-        .map(|(_, item, runs)| label(&runs_label(&runs, n), item))
+        .map(|(_, item, from)| label(&parts.label(&from), item))
         .collect()
 }
 
-/// The validity of a series: every run's problems with the runs they came
-/// from; a series is valid only when every run is.
-fn pooled_validity(bundles: &[&Bundle]) -> Validity {
+/// The validity of pooled parts: every part's problems with the parts they
+/// came from; the whole is valid only when every part is.
+pub(super) fn pooled_validity(bundles: &[&Bundle], parts: Parts<'_>) -> Validity {
     let problems = grouped(
         bundles,
+        parts,
         |b| &b.context.validity.problems,
         |p| (p.kind, p.message.clone()),
         |label, p| ValidityProblem {
@@ -330,6 +366,7 @@ fn pooled_validity(bundles: &[&Bundle]) -> Validity {
     untrusted.dedup();
     let checked = grouped(
         bundles,
+        parts,
         |b| &b.context.validity.checked,
         |s| s.clone(),
         |label, s| format!("{label}: {s}"),
@@ -360,13 +397,15 @@ mod tests {
             advice: "run to completion".into(),
         });
         let bundles: Vec<&Bundle> = runs.iter().collect();
-        let v = pooled_validity(&bundles);
+        let numbers = [1, 2, 3];
+        let v = pooled_validity(&bundles, runs_of(&numbers));
         assert!(!v.is_valid(), "one invalid run makes the series invalid");
         assert_eq!(v.problems.len(), 1);
         assert_eq!(v.problems[0].message, "run 2 of 3: the window was cut");
         assert_eq!(v.problems[0].advice, "run to completion");
         let warnings = grouped(
             &bundles,
+            runs_of(&numbers),
             |b| &b.context.warnings,
             |w| w.clone(),
             |label, w| format!("{label}: {w}"),

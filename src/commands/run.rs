@@ -127,6 +127,10 @@ pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
         );
     }
     let target = connect(&opts).await?;
+    let late_ms = match opts.overrides.start_at {
+        Some(at) => wait_until(at, &opts.stop).await?,
+        None => None,
+    };
     let result = if opts.repeat == 1 {
         measure_run(&target, &opts, None)
             .await
@@ -136,11 +140,63 @@ pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
     };
     let plan = target.plan.clone();
     target.shutdown().await;
+    let mut bundle = result?;
+    if let (Some(at), Some(shard)) = (opts.overrides.start_at, bundle.context.shard.as_mut()) {
+        shard.start_at = Some(crate::timefmt::rfc3339_ms(at));
+        shard.start_late_ms = late_ms;
+    }
     Ok(RunOutcome {
-        bundle: result?,
+        bundle,
         path: opts.out,
         plan,
     })
+}
+
+/// The furthest ahead `--start-at` may be: a shard that would idle longer
+/// than this holds a CI runner for nothing, and is more likely a typo.
+pub const MAX_START_AHEAD: Duration = Duration::from_secs(3600);
+
+/// How long ago `--start-at` may have passed: a shard whose preflight took
+/// a moment longer than its peers' still starts (late by that much, which
+/// its bundle records); one later than this would open its window after
+/// the others' and fail `merge`'s overlap check anyway.
+pub const MAX_START_LATE: Duration = Duration::from_secs(5);
+
+/// Check a `--start-at` instant against `now`: at most [`MAX_START_AHEAD`]
+/// ahead and at most [`MAX_START_LATE`] past.
+pub fn check_start_at(at: SystemTime, now: SystemTime) -> anyhow::Result<()> {
+    let text = crate::timefmt::rfc3339_ms(at);
+    match at.duration_since(now) {
+        Ok(ahead) if ahead > MAX_START_AHEAD => bail!(
+            "--start-at {text} is {:.0} min away; expected at most {} min ahead (is the time zone right?)",
+            ahead.as_secs_f64() / 60.0,
+            MAX_START_AHEAD.as_secs() / 60
+        ),
+        Ok(_) => Ok(()),
+        Err(past) if past.duration() > MAX_START_LATE => bail!(
+            "--start-at {text} passed {:.1} s ago; expected a time in the future (at most {} s past, for a shard whose preflight ran late)",
+            past.duration().as_secs_f64(),
+            MAX_START_LATE.as_secs()
+        ),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Wait until `at` (checked again here: preflight may have taken long);
+/// a stop signal ends the wait, and the run then stops at once. Returns how
+/// late the wait ended after `at`, ms.
+async fn wait_until(at: SystemTime, stop: &StopSignal) -> anyhow::Result<Option<f64>> {
+    check_start_at(at, SystemTime::now())?;
+    if let Ok(ahead) = at.duration_since(SystemTime::now()) {
+        tokio::select! {
+            _ = tokio::time::sleep(ahead.min(MAX_START_AHEAD)) => {}
+            _ = stop.wait() => return Ok(None),
+        }
+    }
+    let late = SystemTime::now()
+        .duration_since(at)
+        .map_or(0.0, |d| d.as_secs_f64() * 1e3);
+    Ok(Some(round3(late)))
 }
 
 /// What every run of a series shares: the plan, the endpoint's client (and
@@ -657,6 +713,10 @@ fn assemble(
         warnings,
         validity: Default::default(),
         ab: None,
+        shard: plan
+            .shard
+            .map(|s| shard_info(plan, s, started + recorded.window_start, recorded.window)),
+        merged: None,
     };
     Bundle {
         schema_version: SCHEMA_VERSION,
@@ -670,6 +730,37 @@ fn assemble(
         sweep: None,
         soak: None,
         repeats: Vec::new(),
+    }
+}
+
+/// `context.shard` of a shard's bundle: its part of the load and its
+/// measurement window on this host's wall clock.
+fn shard_info(
+    plan: &Plan,
+    shard: crate::workload::Shard,
+    window_started: SystemTime,
+    window: Duration,
+) -> crate::bundle::ShardInfo {
+    let (concurrency, rate) = match &plan.load {
+        LoadPlan::Closed { concurrency, .. } => (shard.users_of(*concurrency).ok(), None),
+        LoadPlan::Open { rate, .. } => (None, Some(rate / f64::from(shard.total()))),
+    };
+    crate::bundle::ShardInfo {
+        index: shard.index(),
+        total: shard.total(),
+        split: format!(
+            "request i goes to shard (i mod {}) + 1; this shard sent i mod {} = {}",
+            shard.total(),
+            shard.total(),
+            shard.index() - 1
+        ),
+        concurrency,
+        rate,
+        requests: plan.measured_requests(),
+        window_started_at: crate::timefmt::rfc3339_ms(window_started),
+        window_ended_at: crate::timefmt::rfc3339_ms(window_started + window),
+        start_at: None,
+        start_late_ms: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! bundle's metrics, HDR histograms, compact samples and error counts.
 
 mod latency;
+pub mod pool;
 mod recorder;
 mod steady;
 

@@ -84,11 +84,11 @@ pub struct ScheduleFacts {
 /// The steady span must cover at least this share of the window, or the
 /// throughputs fall back to the whole window: a shorter one is mostly edges
 /// (the first and last requests in it) and says less than the window does.
-const MIN_STEADY_SHARE: f64 = 0.25;
+pub(super) const MIN_STEADY_SHARE: f64 = 0.25;
 
 /// …and hold at least this many requests' worth of work (request shares),
 /// so a rate never rests on a handful of requests.
-const MIN_STEADY_REQUESTS: f64 = 5.0;
+pub(super) const MIN_STEADY_REQUESTS: f64 = 5.0;
 
 /// Cloned by a `--repeat` series to keep the pooled records of the runs
 /// before the current one, should that run be interrupted.
@@ -130,7 +130,7 @@ pub struct Recorder {
     measured_lag: Histogram<u64>,
 }
 
-fn histogram() -> Histogram<u64> {
+pub(super) fn histogram() -> Histogram<u64> {
     // 3 significant digits, auto-resizing: ≤ 0.1 % relative error at any
     // magnitude, a few tens of KiB each.
     Histogram::new(3).expect("3 significant digits is a valid HDR precision")
@@ -163,6 +163,7 @@ impl Recorder {
             attempts: Vec::with_capacity(cap),
             outcome: Vec::with_capacity(cap),
             run: Vec::new(),
+            shard: Vec::new(),
         };
         Recorder {
             slo,
@@ -412,11 +413,11 @@ impl Recorder {
             quality_pass_rate,
         };
         let histograms = Histograms {
-            ttft_us: encode(&self.ttft),
-            ttfb_us: encode(&self.ttfb),
-            itl_us: encode(&self.itl),
-            tpot_us: encode(&self.tpot),
-            e2e_us: encode(&self.e2e),
+            ttft_us: encode_histogram(&self.ttft),
+            ttfb_us: encode_histogram(&self.ttfb),
+            itl_us: encode_histogram(&self.itl),
+            tpot_us: encode_histogram(&self.tpot),
+            e2e_us: encode_histogram(&self.e2e),
         };
         let token_sources = self
             .token_sources
@@ -572,7 +573,7 @@ fn round6(v: f64) -> f64 {
 
 /// HDR V2 + deflate, base64 (standard alphabet): the format other HDR
 /// implementations read, so bundles can be merged exactly.
-fn encode(h: &Histogram<u64>) -> String {
+pub(super) fn encode_histogram(h: &Histogram<u64>) -> String {
     let mut buf = Vec::new();
     match V2DeflateSerializer::new().serialize(h, &mut buf) {
         Ok(_) => base64::engine::general_purpose::STANDARD.encode(&buf),
@@ -582,7 +583,7 @@ fn encode(h: &Histogram<u64>) -> String {
     }
 }
 
-/// Decode a histogram written by [`encode`].
+/// Decode a histogram written by [`encode_histogram`].
 pub fn decode_histogram(text: &str) -> Option<Histogram<u64>> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text)

@@ -209,7 +209,13 @@ impl Plan {
             preflight,
             digest: String::new(),
             shape: BTreeMap::new(),
+            shard: overrides.shard,
         };
+        if let (Some(shard), LoadPlan::Closed { concurrency, .. }) = (plan.shard, &plan.load) {
+            shard
+                .users_of(*concurrency)
+                .map_err(|e| invalid(path, "load.concurrency", e.to_string()))?;
+        }
         plan.digest = super::digest::workload_digest(&plan);
         plan.shape = super::digest::workload_shape(&plan);
         Ok(plan)

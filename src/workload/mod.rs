@@ -8,6 +8,7 @@ pub mod file;
 mod plan;
 pub mod prompts;
 mod seeded;
+pub mod shard;
 pub mod values;
 
 use std::path::Path;
@@ -18,6 +19,7 @@ pub use plan::{
     Pricing, PromptClass, PromptEntry, RetryPolicy, Slo, StopAfter, TelemetryPlan, Warmup,
 };
 pub(crate) use seeded::{mix64, unit};
+pub use shard::{Shard, ShardError};
 
 use crate::yaml::{ConfigError, read_yaml};
 

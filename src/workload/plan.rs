@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::file::Arrival;
 use super::seeded::{mix64, unit};
+use super::shard::Shard;
 use crate::bundle::BundleKey;
 use crate::client::{ApiKind, EndpointUrl, ErrorKind, Prompt, QualityCheck, RequestSpec, Sampling};
 use crate::tokenizer::Tokenizer;
@@ -222,6 +223,10 @@ pub struct Plan {
     pub digest: String,
     /// The digest's inputs in words (`context.workload_shape`).
     pub shape: BTreeMap<String, String>,
+    /// The part of the plan this process sends (`--shard I/N`); `None`
+    /// sends all of it. Not part of the digest: the shards of a run share
+    /// the digest of the whole plan, which is what `merge` checks.
+    pub shard: Option<Shard>,
 }
 
 /// Overrides from the command line (`--requests`, `--concurrency`, `--rate`,
@@ -236,6 +241,11 @@ pub struct Overrides {
     pub seed: Option<u64>,
     /// `KEY=VALUE` pairs: key fields (`model_version`, …) or free metadata.
     pub meta: Vec<(String, String)>,
+    /// `--shard I/N`: send only this shard's part of the plan.
+    pub shard: Option<Shard>,
+    /// `--start-at`: start the run (after preflight) at this wall-clock
+    /// instant, so the shards of a run open their windows together.
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 /// Environment variables that may set key fields (CI sets them once for all jobs).
@@ -287,12 +297,23 @@ impl Plan {
         }
     }
 
-    /// Planned request count including warm-up (count mode only).
+    /// Planned request count including warm-up (count mode only), of
+    /// this process's shard.
     pub fn total_requests(&self) -> Option<u64> {
-        match (self.stop, self.warmup) {
-            (StopAfter::Requests(n), Warmup::Requests(w)) => Some(n + w),
-            (StopAfter::Requests(n), _) => Some(n),
-            _ => None,
+        let all = match (self.stop, self.warmup) {
+            (StopAfter::Requests(n), Warmup::Requests(w)) => n + w,
+            (StopAfter::Requests(n), _) => n,
+            _ => return None,
+        };
+        Some(self.shard.map_or(all, |s| s.share_of(all)))
+    }
+
+    /// Measured requests this process plans to send (count mode): its
+    /// shard's share of `requests`.
+    pub fn measured_requests(&self) -> Option<u64> {
+        match self.stop {
+            StopAfter::Requests(n) => Some(self.shard.map_or(n, |s| s.share_of(n))),
+            StopAfter::Duration(_) => None,
         }
     }
 

@@ -93,6 +93,8 @@ fn bundle() -> Bundle {
             warnings: Vec::new(),
             validity: Default::default(),
             ab: None,
+            shard: None,
+            merged: None,
         },
         metrics: Metrics {
             ttft_ms: latency(120.0),

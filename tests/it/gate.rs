@@ -188,6 +188,8 @@ pub fn make_bundle(spec: &Spec) -> Bundle {
             warnings: vec![],
             validity: Default::default(),
             ab: None,
+            shard: None,
+            merged: None,
         },
         metrics: Metrics {
             ttft_ms: stats_of(&mut ttfts),

@@ -24,6 +24,7 @@ mod repeat;
 mod report;
 mod run;
 mod secrets;
+mod shard;
 mod sim;
 mod soak;
 mod sweep;

@@ -1,6 +1,6 @@
 //! GitLab report files made from a bundle: the k6-legacy-shaped
 //! `load_performance` report (GitLab's MR load-performance widget) and the
-//! plain-text `metrics` report (the MR metrics widget).
+//! OpenMetrics `metrics` report (the MR metrics widget).
 
 use serde_json::{Map, Value, json};
 
@@ -66,90 +66,17 @@ fn k6_trend(s: &LatencyStats) -> Value {
     Value::Object(o)
 }
 
-/// The `artifacts:reports:metrics` file: one `name value` line per metric,
-/// names `tokengate_[a-z0-9_]+` (units in the name), values in plain decimal.
-/// Metrics the run did not produce (no samples, no pricing block, no SLOs)
-/// are left out, so GitLab shows them as absent rather than as 0.
+/// The `artifacts:reports:metrics` file: the OpenMetrics text of
+/// `tokengate export --format openmetrics` (one writer for both), with no
+/// key labels: GitLab's widget matches a merge request's metrics to the
+/// target branch's by the whole sample text, so a model version in every
+/// label would make every metric look new. GitLab's parser drops `#` to the
+/// end of the line (the metadata lines) and splits the rest like a shell
+/// (`Gitlab::Ci::Parsers::Metrics::Generic`), so
+/// `tokengate_ttft_seconds{quantile="0.95"} 0.045` is the metric
+/// `tokengate_ttft_seconds{quantile=0.95}` with the value `0.045`.
 pub fn openmetrics_text(bundle: &Bundle) -> String {
-    let m = &bundle.metrics;
-    let mut lines: Vec<(String, f64)> = Vec::new();
-    let latencies = [
-        ("ttft", &m.ttft_ms),
-        ("ttfb", &m.ttfb_ms),
-        ("itl", &m.itl_ms),
-        ("tpot", &m.tpot_ms),
-        ("e2e", &m.e2e_ms),
-    ];
-    for (name, s) in latencies {
-        for (stat, v) in [
-            ("mean", s.mean),
-            ("p50", s.p50),
-            ("p90", s.p90),
-            ("p95", s.p95),
-            ("p99", s.p99),
-        ] {
-            if let Some(v) = v {
-                lines.push((format!("tokengate_{name}_{stat}_ms"), v));
-            }
-        }
-    }
-    lines.push((
-        "tokengate_output_tokens_per_s".into(),
-        m.output_tokens_per_s,
-    ));
-    lines.push(("tokengate_input_tokens_per_s".into(), m.input_tokens_per_s));
-    lines.push(("tokengate_requests_per_s".into(), m.requests_per_s));
-    let r = &m.requests;
-    for (name, v) in [
-        ("attempted", r.attempted),
-        ("succeeded", r.succeeded),
-        ("failed", r.failed),
-        ("cancelled", r.cancelled),
-    ] {
-        lines.push((format!("tokengate_requests_{name}"), v as f64));
-    }
-    lines.push(("tokengate_error_rate".into(), m.error_rate));
-    lines.push(("tokengate_stream_error_rate".into(), m.stream_error_rate));
-    for (kind, n) in &m.errors {
-        lines.push((
-            format!("tokengate_errors_{}", metric_name_part(kind)),
-            *n as f64,
-        ));
-    }
-    for (name, v) in [
-        ("cost_per_1k", m.cost_per_1k),
-        ("goodput", m.goodput),
-        ("quality_pass_rate", m.quality_pass_rate),
-    ] {
-        if let Some(v) = v {
-            lines.push((format!("tokengate_{name}"), v));
-        }
-    }
-    let mut out = String::new();
-    for (name, v) in lines {
-        // NaN or infinity would break GitLab's parser; a missing line is honest.
-        if v.is_finite() {
-            out.push_str(&name);
-            out.push(' ');
-            out.push_str(&round6(v).to_string());
-            out.push('\n');
-        }
-    }
-    out
-}
-
-/// Lower-case ASCII letters, digits and `_`; anything else becomes `_`.
-fn metric_name_part(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            let c = c.to_ascii_lowercase();
-            if c.is_ascii_lowercase() || c.is_ascii_digit() {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    crate::export::openmetrics::render(bundle, crate::export::openmetrics::Labels::FamilyOnly)
 }
 
 /// Six decimals are finer than any of our measurements (µs in ms, rates)
@@ -164,12 +91,6 @@ fn round6(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn metric_names_are_sanitized() {
-        assert_eq!(metric_name_part("http_5xx"), "http_5xx");
-        assert_eq!(metric_name_part("Weird-Kind.x"), "weird_kind_x");
-    }
 
     #[test]
     fn round6_prints_plain_decimals() {

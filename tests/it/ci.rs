@@ -1123,21 +1123,35 @@ fn load_performance_report_has_the_k6_legacy_shape() {
     );
 }
 
+/// The GitLab metrics report is the OpenMetrics export without key labels,
+/// and every sample line survives GitLab's own parsing (drop `#` to the end
+/// of the line, split like a shell: a name and a plain decimal value).
 #[test]
-fn openmetrics_report_lists_one_plain_metric_per_line() {
+fn openmetrics_report_is_the_export_and_parses_like_gitlab() {
     let got = openmetrics_text(&fixture_bundle());
     let want = std::fs::read_to_string(fixture("metrics.expected.txt")).expect("read");
     assert_eq!(got, want);
+    assert!(got.ends_with("# EOF\n"));
+    let mut samples = 0;
     for line in got.lines() {
-        let (name, value) = line.split_once(' ').expect("name value");
+        let data = line.split('#').next().unwrap_or("").trim();
+        if data.is_empty() {
+            continue;
+        }
+        samples += 1;
+        // No spaces or quotes a shell split would treat differently
+        // inside the name: the label values here are fixed words.
+        let (name, value) = data.split_once(' ').expect("name value");
         assert!(
-            name.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
-            "{name}"
+            name.starts_with("tokengate_") && !name.contains(' ') && !name.contains('\''),
+            "{line}"
         );
         let v: f64 = value.parse().expect("number");
         assert!(v.is_finite() && !value.contains('e'), "{line}");
+        assert!(!name.contains("model_version"), "no key labels: {line}");
     }
+    assert!(samples > 20, "{samples} samples");
+    assert!(got.contains("tokengate_ttft_seconds{quantile=\"0.95\"} 0.045193\n"));
 }
 
 #[test]
@@ -1153,7 +1167,7 @@ fn reports_leave_out_what_a_run_did_not_measure() {
     let text = openmetrics_text(&b);
     assert!(!text.contains("tokengate_ttft_"));
     assert!(!text.contains("tokengate_cost_per_1k"));
-    assert!(text.contains("tokengate_e2e_p95_ms 548.261\n"));
+    assert!(text.contains("tokengate_e2e_seconds{quantile=\"0.95\"} 0.548261\n"));
 }
 
 /// The `tokengate comment` command end to end: the first run posts, the

@@ -12,6 +12,7 @@ mod client_probe;
 mod commands;
 mod common;
 mod component;
+mod export;
 mod faults;
 mod fuzz;
 mod gate;

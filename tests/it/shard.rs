@@ -65,15 +65,22 @@ fn wait_bounded(mut child: Child, limit: Duration, what: &str) -> Option<i32> {
 /// Run `n` shard processes of `workload` at once (all told to start at one
 /// instant 3 s ahead), bundles `shard-I.json` in `dir`.
 fn run_shards(dir: &Path, workload: &Path, n: u32, extra: &[&str]) -> Vec<PathBuf> {
-    let start_at = chrono::DateTime::<chrono::Utc>::from(SystemTime::now() + Duration::from_secs(3))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let start_at =
+        chrono::DateTime::<chrono::Utc>::from(SystemTime::now() + Duration::from_secs(3))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let children: Vec<(Child, PathBuf)> = (1..=n)
         .map(|i| {
             let out = dir.join(format!("shard-{i}.json"));
             let child = tokengate()
                 .arg("run")
                 .arg(workload)
-                .args(["--shard", &format!("{i}/{n}"), "--start-at", &start_at, "-q"])
+                .args([
+                    "--shard",
+                    &format!("{i}/{n}"),
+                    "--start-at",
+                    &start_at,
+                    "-q",
+                ])
                 .args(extra)
                 .arg("--out")
                 .arg(&out)
@@ -348,7 +355,10 @@ fn more_shards_than_users_or_a_far_start_time_is_refused_before_any_request() {
             .env_remove("TOKENGATE_SHARD")
             .output()
             .unwrap();
-        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
     };
     let (code, stderr) = run(&["--shard", "4/4"]);
     assert_eq!(code, Some(2), "{stderr}");
@@ -361,7 +371,10 @@ fn more_shards_than_users_or_a_far_start_time_is_refused_before_any_request() {
     assert!(stderr.contains("--shard: expected I/N"), "{stderr}");
     let (code, stderr) = run(&["--start-at", "2000-01-01T00:00:00Z"]);
     assert_eq!(code, Some(2));
-    assert!(stderr.contains("passed") && stderr.contains("--start-at"), "{stderr}");
+    assert!(
+        stderr.contains("passed") && stderr.contains("--start-at"),
+        "{stderr}"
+    );
     let far = chrono::DateTime::<chrono::Utc>::from(SystemTime::now() + Duration::from_secs(7200))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let (code, stderr) = run(&["--start-at", &far]);

@@ -939,8 +939,9 @@ fn gate_writes_gitlab_reports_by_default_in_gitlab_ci_and_no_workflow_commands()
     assert!(
         metrics
             .lines()
-            .any(|l| l.starts_with("tokengate_ttft_p95_ms "))
+            .any(|l| l.starts_with("tokengate_ttft_seconds{quantile=\"0.95\"} "))
     );
+    assert!(metrics.ends_with("# EOF\n"));
 }
 
 // ------------------------------------------------------- fake release server

@@ -114,6 +114,9 @@ fn assert_layout(out: &Path, target: &str) -> PathBuf {
         "soak",
         "calibrate",
         "ab",
+        "merge",
+        "export",
+        "history",
     ] {
         expected.push(format!("{stem}/man/tokengate-{command}.1"));
     }

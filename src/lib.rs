@@ -53,6 +53,8 @@ pub mod export;
 #[doc(hidden)]
 pub mod fsutil;
 #[doc(hidden)]
+pub mod history;
+#[doc(hidden)]
 pub mod metrics;
 #[doc(hidden)]
 pub mod runinfo;

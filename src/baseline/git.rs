@@ -101,6 +101,62 @@ fn fetch_hint(reference: &str) -> String {
     r.strip_prefix("refs/heads/").unwrap_or(r).to_owned()
 }
 
+/// The commit `reference` names, or an error saying what to fetch.
+fn peel_commit<'r>(
+    repo: &'r Repository,
+    workdir: &Path,
+    reference: &str,
+) -> Result<git2::Commit<'r>, BaselineError> {
+    let object = repo
+        .revparse_single(reference)
+        .map_err(|source| BaselineError::RefNotFound {
+            reference: reference.to_owned(),
+            repo: workdir.to_owned(),
+            shallow: if repo.is_shallow() {
+                " (this clone is shallow)".into()
+            } else {
+                String::new()
+            },
+            fetch: fetch_hint(reference),
+            source,
+        })?;
+    object
+        .peel_to_commit()
+        .map_err(|source| BaselineError::NotACommit {
+            reference: reference.to_owned(),
+            source,
+        })
+}
+
+/// The first-parent history of `reference` (newest first, at most `max`
+/// commits), as full hex ids: the commits a branch's baselines went through,
+/// one per promotion on a branch that promotes by commit.
+pub(crate) fn first_parent_commits(
+    dir: &Path,
+    reference: &str,
+    max: usize,
+) -> Result<Vec<String>, BaselineError> {
+    let (_, existing) = absolute(dir);
+    let repo = open_repo(&existing)?;
+    let workdir = repo
+        .workdir()
+        .map(Path::to_owned)
+        .unwrap_or_else(|| repo.path().to_owned());
+    let mut commit = peel_commit(&repo, &workdir, reference)?;
+    let mut out = vec![commit.id().to_string()];
+    while out.len() < max {
+        match commit.parent(0) {
+            Ok(parent) => {
+                out.push(parent.id().to_string());
+                commit = parent;
+            }
+            // The root commit, or a shallow clone's boundary.
+            Err(_) => break,
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) fn read_at_ref(dir: &Path, reference: &str) -> Result<AtRef, BaselineError> {
     let (abs_dir, existing) = absolute(dir);
     let repo = open_repo(&existing)?;
@@ -126,25 +182,7 @@ pub(crate) fn read_at_ref(dir: &Path, reference: &str) -> Result<AtRef, Baseline
         .collect::<Vec<_>>()
         .join("/");
 
-    let object = repo
-        .revparse_single(reference)
-        .map_err(|source| BaselineError::RefNotFound {
-            reference: reference.to_owned(),
-            repo: workdir.clone(),
-            shallow: if repo.is_shallow() {
-                " (this clone is shallow)".into()
-            } else {
-                String::new()
-            },
-            fetch: fetch_hint(reference),
-            source,
-        })?;
-    let commit = object
-        .peel_to_commit()
-        .map_err(|source| BaselineError::NotACommit {
-            reference: reference.to_owned(),
-            source,
-        })?;
+    let commit = peel_commit(&repo, &workdir, reference)?;
     let commit_id = commit.id().to_string();
     let git_err = |what: &str| {
         let what = format!("{what} at `{reference}`");

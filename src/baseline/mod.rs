@@ -46,6 +46,7 @@ mod calibration;
 mod compare;
 mod error;
 mod git;
+mod history;
 mod layout;
 mod render;
 mod store;
@@ -58,6 +59,7 @@ pub use calibration::{
 pub(crate) use compare::resolve_loaded;
 pub use compare::{DATE_WARN_DAYS, comparability, resolve, resolve_with_keep, tool_major};
 pub use error::BaselineError;
+pub use history::{HistoryRun, MAX_HISTORY_COMMITS, MAX_HISTORY_RUNS, SetHistory, set_history};
 pub use layout::{SLUG_MAX, set_dir_for, slugify};
 pub use render::{find_set, render_explain, render_list, render_show};
 pub use store::{DEFAULT_KEEP, load_sets, promote, promote_at};

@@ -55,6 +55,10 @@ pub enum CliCommand {
     /// (github-action-benchmark), csv (per request), csv-summary, jsonl (per
     /// request), openmetrics.
     Export(CliExportArgs),
+    /// A baseline set's promoted runs over time (the directory, or every
+    /// commit of its git history): a table, change points of p50/p95 TTFT,
+    /// ITL and output tokens/s (e-divisive means), SVG charts.
+    History(CliHistoryArgs),
     /// Write the shell completions and man pages of a release archive.
     #[command(hide = true)]
     ReleaseAssets(CliReleaseAssetsArgs),
@@ -71,6 +75,24 @@ pub struct CliExportArgs {
     /// The file to write (an export is never printed: it holds key values).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CliHistoryArgs {
+    /// The set: a path part (`quickstart/sim`) or key text, as `baseline show`.
+    pub set: String,
+    #[command(flatten)]
+    pub baselines: CliBaselineArgs,
+    /// Read every first-parent commit of `--baseline-ref` (or `HEAD`), not
+    /// only the runs the directory keeps now.
+    #[arg(long)]
+    pub git_history: bool,
+    /// Directory for the SVG charts and `history.json`.
+    #[arg(long, default_value = "tokengate-out/history")]
+    pub out_dir: PathBuf,
+    /// Largest permutation p-value that accepts a change point.
+    #[arg(long, default_value_t = 0.01)]
+    pub significance: f64,
 }
 
 /// `release-assets`: used by `scripts/package-release.sh`, not by users.

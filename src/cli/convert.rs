@@ -8,16 +8,16 @@ use std::time::SystemTime;
 
 use super::args::{
     CliAbArgs, CliBaselineArgs, CliBaselineCommand, CliCalibrateArgs, CliCheckArgs, CliCommentArgs,
-    CliExportArgs, CliGateArgs, CliGateOptions, CliMergeArgs, CliPublishArgs, CliReleaseAssetsArgs,
-    CliRunArgs, CliSimArgs, CliSoakArgs, CliSweepArgs, CliWorkloadArgs,
+    CliExportArgs, CliGateArgs, CliGateOptions, CliHistoryArgs, CliMergeArgs, CliPublishArgs,
+    CliReleaseAssetsArgs, CliRunArgs, CliSimArgs, CliSoakArgs, CliSweepArgs, CliWorkloadArgs,
 };
 use crate::baseline::BaselineSource;
 use crate::commands::gate::GATE_REPORT_DIR;
 use crate::commands::{
     AbOptions, BaselineOptions, CalibrateOptions, CheckOptions, CommentOptions, EnvLookup,
-    ExportOptions, GateCommandOptions, GateOptions, MergeOptions, Platform, ProfileOverrides,
-    ProfileSource, ProgressMode, PublishFlags, ReleaseAssetsOptions, ReportOptions, RunOptions,
-    SimOptions, SoakOptions, SweepOptions,
+    ExportOptions, GateCommandOptions, GateOptions, HistoryOptions, MergeOptions, Platform,
+    ProfileOverrides, ProfileSource, ProgressMode, PublishFlags, ReleaseAssetsOptions,
+    ReportOptions, RunOptions, SimOptions, SoakOptions, SweepOptions,
 };
 use crate::driver::StopSignal;
 use crate::export::ExportFormat;
@@ -227,6 +227,25 @@ impl TryFrom<CliExportArgs> for ExportOptions {
             bundle: a.bundle,
             format,
             out: a.out,
+        })
+    }
+}
+
+impl TryFrom<CliHistoryArgs> for HistoryOptions {
+    type Error = anyhow::Error;
+    fn try_from(a: CliHistoryArgs) -> anyhow::Result<HistoryOptions> {
+        if !(a.significance > 0.0 && a.significance < 1.0) {
+            anyhow::bail!(
+                "--significance {}: expected a p-value between 0 and 1 (exclusive)",
+                a.significance
+            );
+        }
+        Ok(HistoryOptions {
+            set: a.set,
+            source: source_of(a.baselines),
+            git_history: a.git_history,
+            out_dir: a.out_dir,
+            significance: a.significance,
         })
     }
 }

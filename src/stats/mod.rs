@@ -3,7 +3,8 @@
 //! exact binomial bounds and Fisher's exact test for rates,
 //! Benjamini-Hochberg adjustment across a gate's rules, minimum
 //! detectable effects, and trend tests over time (Mann–Kendall,
-//! Theil–Sen). Pure functions of their inputs and seed: the same inputs
+//! Theil–Sen), and change points in a series of runs (E-divisive means).
+//! Pure functions of their inputs and seed: the same inputs
 //! and seed give bit-identical results on a given platform, however many
 //! threads run the resamples.
 //!
@@ -19,6 +20,7 @@ mod beta;
 mod block_bootstrap;
 mod blocklen;
 mod bootstrap;
+mod changepoint;
 mod dist;
 mod estimate;
 mod multiple;
@@ -34,6 +36,7 @@ mod trend;
 pub use block_bootstrap::{run_stat_quantile, run_stat_ratio};
 pub use blocklen::{BlockLength, optimal_block_length};
 pub use bootstrap::{bootstrap_quantile, bootstrap_quantile_ratio, bootstrap_ratio_of_sums};
+pub use changepoint::{ChangePoint, EDivisive, e_divisive};
 pub(crate) use dist::student_t_quantile;
 pub use estimate::{
     BootstrapConfig, Direction, Interval, RatioEstimate, mde_from_interval,

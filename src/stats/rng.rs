@@ -72,8 +72,8 @@ impl Xoshiro256 {
     /// Uniform integer in `0..range` without modulo bias: Lemire (2019), "Fast
     /// random integer generation in an interval", ACM TOMS 45(1), Algorithm 5
     /// (multiply-shift with rejection of the biased low products). The
-    /// resampling loops use [`Batch`]; tests use this as the plain reference.
-    #[cfg(test)]
+    /// resampling loops use [`Batch`]; the change-point permutations and the
+    /// tests use this plain form.
     pub(crate) fn below(&mut self, range: u64) -> u64 {
         debug_assert!(range > 0, "below(0) has no valid output");
         let mut m = u128::from(self.next_u64()) * u128::from(range);

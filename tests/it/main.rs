@@ -16,6 +16,7 @@ mod export;
 mod faults;
 mod fuzz;
 mod gate;
+mod history;
 mod hostile;
 mod html;
 mod inputs;

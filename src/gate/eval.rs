@@ -280,6 +280,7 @@ pub fn evaluate(gate: &GateFile, cmp: &Comparison, waivers: &[Waiver], today: Da
             ended_at: cand.context.ended_at.clone(),
             window_s: cand.context.window_s,
             requests_attempted: cand.metrics.requests.attempted,
+            ci_run_url: cand.context.ci_run_url.as_deref().map(bounded_text),
         },
         baseline: cmp.baseline_desc.clone(),
         skip_reason: cmp.skip_reason.as_deref().map(bounded_text),

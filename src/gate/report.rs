@@ -123,6 +123,10 @@ pub struct CandidateDesc {
     pub window_s: f64,
     /// Requests attempted in the measurement window.
     pub requests_attempted: u64,
+    /// The CI run that measured it (`context.ci_run_url`), linked from the
+    /// PR report; absent outside CI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_run_url: Option<String>,
 }
 
 /// What the estimate of a rule is.

@@ -21,7 +21,8 @@ use serde::Serialize;
 use super::escape::{escape_markdown, escape_markdown_code};
 use super::format;
 use super::render::{Renderer, ReportError};
-use crate::gate::{GateReport, Outcome};
+use super::text_chart::{self, Comparison};
+use crate::gate::{Decision, EstimateKind, GateReport, Outcome, RuleResult};
 
 /// Hidden first line that identifies tokengate's comment.
 pub const MARKER: &str = "<!-- tokengate:report -->";
@@ -241,8 +242,16 @@ struct View {
     baseline: String,
     skip_reason: Option<String>,
     changes: Vec<ChangeRow>,
+    /// Detail of the rules that need a look (fail, inconclusive, warn,
+    /// waived, invalid).
     details: Vec<Detail>,
+    /// Detail of the passing and skipped rules, folded away.
+    passed_details: Vec<Detail>,
     detail_omitted: bool,
+    /// The dot-and-whisker text chart of the ratio rules.
+    chart: Option<String>,
+    /// `[CI run](URL)`, when the run's URL is a plain http(s) URL.
+    ci_run: Option<String>,
     warnings: Vec<String>,
     warnings_omitted: usize,
     client_server: Vec<SideRow>,
@@ -264,10 +273,18 @@ fn side_rows(report: &GateReport) -> Vec<SideRow> {
         .iter()
         .map(|r| SideRow {
             metric: escape_markdown(&r.metric),
-            baseline_client: format::value(r.baseline_client, &r.unit),
-            baseline_server: server_cell(r.baseline_server, r.baseline_server_bucket, &r.unit),
-            candidate_client: format::value(r.candidate_client, &r.unit),
-            candidate_server: server_cell(r.candidate_server, r.candidate_server_bucket, &r.unit),
+            baseline_client: nbsp_units(&format::value(r.baseline_client, &r.unit)),
+            baseline_server: nbsp_units(&server_cell(
+                r.baseline_server,
+                r.baseline_server_bucket,
+                &r.unit,
+            )),
+            candidate_client: nbsp_units(&format::value(r.candidate_client, &r.unit)),
+            candidate_server: nbsp_units(&server_cell(
+                r.candidate_server,
+                r.candidate_server_bucket,
+                &r.unit,
+            )),
         })
         .collect()
 }
@@ -294,6 +311,83 @@ fn cell(s: &str, max: Option<usize>) -> String {
     }
 }
 
+/// Units a number may be followed by in a report cell.
+const UNITS: [&str; 8] = ["tokens/s", "tok/s", "req/s", "ms", "µs", "pp", "s", "%"];
+
+/// A no-break space between a number and its unit (`158.4 ms`, `+32 %`), so
+/// a narrow table column never wraps a value over two lines.
+fn nbsp_units(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut prev_digit = false;
+    for (i, ch) in s.char_indices() {
+        if ch == ' ' && prev_digit {
+            let rest = &s[i + 1..];
+            let unit_follows = UNITS.iter().any(|u| {
+                rest.strip_prefix(u)
+                    .is_some_and(|after| !after.starts_with(|c: char| c.is_alphanumeric()))
+            });
+            if unit_follows {
+                out.push('\u{a0}');
+                prev_digit = false;
+                continue;
+            }
+        }
+        out.push(ch);
+        prev_digit = ch.is_ascii_digit();
+    }
+    out
+}
+
+/// The rule's name without the limit when the name ends with it (the
+/// default names are `METRIC LIMIT`): the limit has its own column.
+fn rule_label(r: &RuleResult) -> &str {
+    r.name
+        .strip_suffix(r.limit.as_str())
+        .map(str::trim_end)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&r.name)
+}
+
+/// The ratio rules as chart rows: the candidate's interval and the limit
+/// on the baseline's scale.
+fn chart_rows(report: &GateReport) -> Vec<Comparison> {
+    report
+        .rules
+        .iter()
+        .filter_map(|r| {
+            let Decision::Relative(d) = &r.decision else {
+                return None;
+            };
+            if r.estimate.as_ref()?.kind != EstimateKind::Ratio {
+                return None;
+            }
+            let base = r.baseline_value?;
+            Some(Comparison {
+                label: r.metric.clone(),
+                unit: r.unit.clone(),
+                baseline: base,
+                candidate: r.candidate_value?,
+                lo: base * d.interval.lo,
+                hi: base * d.interval.hi,
+                limit: Some(base * d.limit),
+            })
+        })
+        .take(8)
+        .collect()
+}
+
+/// `[CI run](URL)` for a plain http(s) URL; anything that could leave the
+/// link (spaces, brackets, quotes, angle brackets) gives no link.
+fn ci_run_link(url: Option<&str>) -> Option<String> {
+    let u = url?;
+    let plain = (u.starts_with("https://") || u.starts_with("http://"))
+        && u.len() <= 2048
+        && !u
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "()[]<>\"'`\\".contains(c));
+    plain.then(|| format!("[CI run and artifacts]({u})"))
+}
+
 fn short_digest(d: &str) -> String {
     let d = d.strip_prefix("sha256:").unwrap_or(d);
     d.chars().take(12).collect()
@@ -316,14 +410,19 @@ impl View {
         }
         let warn_max = (warn_cap != usize::MAX).then_some(500);
         let c = &report.candidate;
+        // Empty key fields are left out, not shown as empty separators.
         let key_text = |k: &crate::bundle::BundleKey| {
-            format!(
-                "{} · {} · {} · {}",
-                cell(&k.model_version, cell_max),
-                cell(&k.serving_image, cell_max),
-                cell(&k.hardware_profile, cell_max),
-                cell(&k.tokenizer, cell_max)
-            )
+            [
+                &k.model_version,
+                &k.serving_image,
+                &k.hardware_profile,
+                &k.tokenizer,
+            ]
+            .into_iter()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| cell(v, cell_max))
+            .collect::<Vec<_>>()
+            .join(" · ")
         };
         let mut candidate = format!(
             "{} (bundle {}, workload {}, {} requests",
@@ -368,14 +467,14 @@ impl View {
             .map(|r| Row {
                 emoji: format::outcome_emoji(r.outcome),
                 outcome: r.outcome.as_str(),
-                rule: cell(&r.name, cell_max),
-                baseline: format::value(r.baseline_value, &r.unit),
-                candidate: format::value(r.candidate_value, &r.unit),
-                change: format::change(r),
-                limit: cell(&r.limit, cell_max),
+                rule: cell(rule_label(r), cell_max),
+                baseline: nbsp_units(&format::value(r.baseline_value, &r.unit)),
+                candidate: nbsp_units(&format::value(r.candidate_value, &r.unit)),
+                change: nbsp_units(&format::change(r)),
+                limit: nbsp_units(&cell(&r.limit, cell_max)),
             })
             .collect();
-        let details = if level == Degrade::Full {
+        let (passed_details, details): (Vec<Detail>, Vec<Detail>) = if level == Degrade::Full {
             report
                 .rules
                 .iter()
@@ -383,11 +482,11 @@ impl View {
                     emoji: format::outcome_emoji(r.outcome),
                     outcome: r.outcome.as_str(),
                     rule: cell(&r.name, None),
-                    explanation: cell(&r.explanation, None),
-                    estimate: format::estimate(r),
+                    explanation: nbsp_units(&cell(&r.explanation, None)),
+                    estimate: nbsp_units(&format::estimate(r)),
                     p_value: format::p_value(r.p_value),
                     p_adjusted: format::p_value(r.p_adjusted),
-                    mde: format::mde(r),
+                    mde: nbsp_units(&format::mde(r)),
                     settle: r
                         .requests_to_settle
                         .map_or_else(|| "—".to_owned(), |n| n.to_string()),
@@ -400,9 +499,9 @@ impl View {
                         )
                     }),
                 })
-                .collect()
+                .partition(|d| matches!(d.outcome, "pass" | "skipped"))
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         let warnings: Vec<String> = report
             .warnings
@@ -433,7 +532,14 @@ impl View {
                 })
                 .collect(),
             details,
+            passed_details,
             detail_omitted: level != Degrade::Full && !report.rules.is_empty(),
+            chart: (level == Degrade::Full)
+                .then(|| {
+                    text_chart::render(&chart_rows(report), &|v, u| crate::wording::value(v, u))
+                })
+                .flatten(),
+            ci_run: ci_run_link(report.candidate.ci_run_url.as_deref()),
             warnings_omitted: report.warnings.len().saturating_sub(warn_cap),
             client_server: side_rows(report),
             warnings,

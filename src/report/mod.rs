@@ -12,6 +12,7 @@ mod json;
 mod junit;
 mod markdown;
 mod render;
+pub(crate) mod text_chart;
 
 pub use escape::{escape_markdown, escape_markdown_code};
 pub use html::{

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use super::super::chart::{Axis, Band, LineChart, Marker, Series, xml_escape as h};
 use super::super::escape::escape_markdown;
 use super::super::render::ReportError;
+use super::super::text_chart::{Bar, bars};
 use super::page::{
     C_ERR, C_KV, C_P50, C_P95, C_P99, C_QUEUE_MEAN, C_QUEUE_P95, C_REQ, C_TOK, Chart, KNEE_COLOR,
     Row, SAFE_COLOR, Table, charts_html, context_table, html_table, key_line, md_href, md_table,
@@ -249,13 +250,46 @@ pub fn sweep_markdown(bundle: &Bundle, html_href: &str) -> String {
         "[Charts]({}) — the full report with every chart and table.\n",
         md_href(html_href)
     );
-    for c in sweep_charts(bundle) {
-        let _ = writeln!(
-            o,
-            "![{}]({})\n",
-            escape_markdown(&c.title),
-            md_href(c.file_name)
-        );
+    // Text charts, not the SVG files: a job summary or a PR comment cannot
+    // show an image by relative path (the HTML report has the full charts).
+    let curve = sorted_curve(sw);
+    let knee = sw.knee.as_ref().map(|k| k.load);
+    let note = |p: &SweepPoint| {
+        if knee == Some(p.load) {
+            "← knee".to_owned()
+        } else {
+            String::new()
+        }
+    };
+    let ttft: Vec<Bar> = curve
+        .iter()
+        .map(|p| Bar {
+            label: wording::load(p.load),
+            value: p.ttft_p95_ms,
+            text: p
+                .ttft_p95_ms
+                .map_or("—".to_owned(), |v| wording::value(v, "ms")),
+            note: note(p),
+        })
+        .collect();
+    let tput: Vec<Bar> = curve
+        .iter()
+        .map(|p| Bar {
+            label: wording::load(p.load),
+            value: Some(p.output_tokens_per_s),
+            text: wording::value(p.output_tokens_per_s, "tok/s"),
+            note: note(p),
+        })
+        .collect();
+    for (title, rows) in [
+        (format!("TTFT p95 by load ({})", sw.load_unit), ttft),
+        (format!("output tokens/s by load ({})", sw.load_unit), tput),
+    ] {
+        // Inside a code block: the load unit is the tool's own word, and
+        // the values are numbers.
+        if let Some(chart) = bars(&title.replace('`', "'"), &rows) {
+            let _ = writeln!(o, "```text\n{chart}\n```\n");
+        }
     }
     let _ = writeln!(o, "### Levels\n");
     md_table(&mut o, &levels_table(sw));

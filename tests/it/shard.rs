@@ -47,18 +47,22 @@ impl Drop for SimProcess {
     }
 }
 
+/// The tests that measure, or load the host with 64 streams, take turns:
+/// two at once on a small runner would starve each other's clients and so
+/// the measurement (a run judged invalid, quantiles off by more than 2 %).
+static LOADS_THE_HOST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    LOADS_THE_HOST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Wait for `child` at most `limit`; its exit code.
 fn wait_bounded(mut child: Child, limit: Duration, what: &str) -> Option<i32> {
-    let began = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            return s.code();
-        }
-        if began.elapsed() > limit {
-            let _ = child.kill();
-            panic!("{what} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    match wait_bounded_status(&mut child, limit) {
+        Some(status) => status.code(),
+        None => panic!("{what} did not finish within {limit:?}"),
     }
 }
 
@@ -131,6 +135,7 @@ fn rel(a: f64, b: f64) -> f64 {
 /// edges of the steady span.
 #[test]
 fn four_shards_merge_to_the_numbers_of_one_process_and_pass_its_gate() {
+    let _turn = one_at_a_time();
     let sim = SimProcess::start(&["--ttft-ms", "300", "--tpot-ms", "8"]);
     let dir = tempfile::tempdir().unwrap();
     let w = write_workload(
@@ -384,4 +389,436 @@ fn more_shards_than_users_or_a_far_start_time_is_refused_before_any_request() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("no shard in the environment"), "{stderr}");
     assert!(!out.exists());
+}
+
+// --- The engines' own argv: examples/kubernetes and examples/gitlab ------
+
+/// A file of the repository (the examples).
+fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn yaml_docs(rel: &str) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(repo_file(rel)).unwrap();
+    serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// The one document of `kind` in `docs`.
+fn doc_of_kind<'a>(docs: &'a [serde_json::Value], kind: &str) -> &'a serde_json::Value {
+    let mut found = docs.iter().filter(|d| d["kind"] == kind);
+    let doc = found.next().unwrap_or_else(|| panic!("no {kind}"));
+    assert!(found.next().is_none(), "more than one {kind}");
+    doc
+}
+
+/// Expand `$(NAME)` as the kubelet does in a container's args: from the
+/// container's environment; a name it does not hold stays as written.
+fn kubelet_expand(arg: &str, env: &[(String, String)]) -> String {
+    let mut out = String::new();
+    let mut rest = arg;
+    while let Some(at) = rest.find("$(") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + 2..];
+        match tail.find(')') {
+            Some(end) if env.iter().any(|(k, _)| k == &tail[..end]) => {
+                let name = &tail[..end];
+                out.push_str(&env.iter().find(|(k, _)| k == name).unwrap().1);
+                rest = &tail[end + 1..];
+            }
+            _ => {
+                out.push_str("$(");
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A container of a Job's pod template run here as its pod would run it:
+/// the image's entrypoint (tokengate) with the container's args, `$(…)`
+/// expanded from its env, each volume mount a directory under `root`.
+struct PodCommand {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl PodCommand {
+    /// `env_value` gives the value of an env entry: its literal `value`, or
+    /// what the test puts in place of a `valueFrom` or a placeholder.
+    fn of(
+        job: &serde_json::Value,
+        root: &Path,
+        env_value: impl Fn(&str, &serde_json::Value) -> String,
+    ) -> PodCommand {
+        let containers = job["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap();
+        assert_eq!(containers.len(), 1);
+        let c = &containers[0];
+        assert!(
+            c["command"].is_null(),
+            "the image's entrypoint (tokengate) runs the args"
+        );
+        assert_eq!(c["image"], "registry.gitlab.com/tokengate/tokengate:0.1.0");
+        let env: Vec<(String, String)> = c["env"]
+            .as_array()
+            .map(|v| v.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|e| {
+                let name = e["name"].as_str().unwrap().to_owned();
+                let value = env_value(&name, e);
+                (name, value)
+            })
+            .collect();
+        let mounts: Vec<(String, PathBuf)> = c["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let name = m["name"].as_str().unwrap();
+                let local = root.join(name);
+                std::fs::create_dir_all(&local).unwrap();
+                (m["mountPath"].as_str().unwrap().to_owned(), local)
+            })
+            .collect();
+        let args = c["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                let a = kubelet_expand(a.as_str().unwrap(), &env);
+                match mounts
+                    .iter()
+                    .find(|(at, _)| a.starts_with(&format!("{at}/")))
+                {
+                    Some((at, local)) => format!("{}{}", local.display(), &a[at.len()..]),
+                    None => a,
+                }
+            })
+            .collect();
+        PodCommand { args, env }
+    }
+
+    fn spawn(&self) -> Child {
+        let mut cmd = tokengate();
+        for k in [
+            "CI_NODE_INDEX",
+            "CI_NODE_TOTAL",
+            "JOB_COMPLETION_INDEX",
+            "TOKENGATE_SHARD",
+            "TOKENGATE_SHARD_TOTAL",
+        ] {
+            cmd.env_remove(k);
+        }
+        cmd.args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the pod's command")
+    }
+}
+
+/// `child`'s exit status and output once it exits, within `limit` (killed
+/// and the test failed past it); the pipes are read meanwhile.
+fn output_within(mut child: Child, limit: Duration, what: &str) -> std::process::Output {
+    fn drain(
+        pipe: Option<impl std::io::Read + Send + 'static>,
+    ) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    }
+    let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
+    let status = match wait_bounded_status(&mut child, limit) {
+        Some(status) => status,
+        None => panic!("{what} did not finish within {limit:?}"),
+    };
+    std::process::Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// Wait for `child` at most `limit` (then kill it: `None`).
+fn wait_bounded_status(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let began = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return Some(s);
+        }
+        if began.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn rfc3339_in(secs: u64) -> String {
+    chrono::DateTime::<chrono::Utc>::from(SystemTime::now() + Duration::from_secs(secs))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn requests_of(workload_yaml: &str) -> u64 {
+    let w: serde_json::Value = serde_saphyr::from_str(workload_yaml).unwrap();
+    w["requests"].as_u64().expect("the workload's `requests`")
+}
+
+/// examples/kubernetes: the Indexed Job's pods (the container's argv, one
+/// process per JOB_COMPLETION_INDEX 0..completions) against the simulator,
+/// then the merge Job's argv; the merged bundle holds the whole plan.
+#[test]
+fn kubernetes_indexed_job_pods_and_merge_job_give_the_whole_plan() {
+    let _turn = one_at_a_time();
+    let docs = yaml_docs("examples/kubernetes/shards.yaml");
+    let config = doc_of_kind(&docs, "ConfigMap");
+    let workload = config["data"]["workload.yaml"].as_str().unwrap();
+    assert_eq!(
+        workload,
+        std::fs::read_to_string(repo_file("examples/shards.yaml")).unwrap(),
+        "the ConfigMap holds examples/shards.yaml"
+    );
+    let job = doc_of_kind(&docs, "Job");
+    let spec = &job["spec"];
+    assert_eq!(spec["completionMode"], "Indexed");
+    let n = spec["completions"].as_u64().unwrap();
+    assert_eq!(spec["parallelism"].as_u64(), Some(n), "all shards at once");
+
+    // Each step on its own "node": the volumes are directories under root.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let sim = SimProcess::start(&["--ttft-ms", "5", "--tpot-ms", "1"]);
+    // What `envsubst '$START_AT'` fills in at apply time.
+    let start_at = rfc3339_in(5);
+    let pods: Vec<PodCommand> = (0..n)
+        .map(|k| {
+            let pod = PodCommand::of(job, root, |name, e| match name {
+                "TOKENGATE_START_AT" => {
+                    assert_eq!(e["value"], "${START_AT}");
+                    start_at.clone()
+                }
+                "TOKENGATE_ENDPOINT" => sim.url.clone(),
+                "JOB_COMPLETION_INDEX" => {
+                    assert_eq!(
+                        e["valueFrom"]["fieldRef"]["fieldPath"],
+                        "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+                    );
+                    k.to_string()
+                }
+                _ => e["value"].as_str().expect("a literal value").to_owned(),
+            });
+            let at = pod.args.iter().position(|a| a == "--shard-total").unwrap();
+            assert_eq!(
+                pod.args[at + 1],
+                n.to_string(),
+                "--shard-total = completions"
+            );
+            pod
+        })
+        .collect();
+    // The ConfigMap volume: its keys as files.
+    let config_dir = root.join("workload");
+    assert!(config_dir.is_dir(), "the workload volume is mounted");
+    std::fs::write(config_dir.join("workload.yaml"), workload).unwrap();
+
+    let children: Vec<Child> = pods.iter().map(PodCommand::spawn).collect();
+    for (k, child) in children.into_iter().enumerate() {
+        let o = output_within(child, Duration::from_secs(120), "a shard pod");
+        assert!(
+            o.status.success(),
+            "pod {k}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    for k in 0..n {
+        let b = read_bundle(&root.join(format!("bundles/shard-{k}.json"))).unwrap();
+        let info = b.context.shard.as_ref().unwrap();
+        assert_eq!((info.index, info.total), (k as u32 + 1, n as u32));
+    }
+
+    let merge_job = doc_of_kind(&yaml_docs("examples/kubernetes/merge.yaml"), "Job").clone();
+    let merge = PodCommand::of(&merge_job, root, |_, e| {
+        e["value"].as_str().unwrap().to_owned()
+    });
+    assert_eq!(merge.args[0], "merge");
+    let o = output_within(merge.spawn(), Duration::from_secs(60), "the merge Job");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let merged_path = root.join("bundles/bundle.json");
+    let merged = read_bundle(&merged_path).unwrap();
+    let want = requests_of(workload);
+    assert_eq!(merged.metrics.requests.attempted, want);
+    assert_eq!(merged.metrics.requests.succeeded, want);
+    assert!(merged.context.complete);
+    assert_eq!(
+        merged.context.merged.as_ref().unwrap().shards.len(),
+        n as usize
+    );
+    assert_eq!(bundle_schema_errors(&merged_path), Vec::<String>::new());
+}
+
+/// A GitLab job's `script` run the way the runner does (one bash, errexit)
+/// in `project`, with the pipeline's and the job's variables and `env`.
+fn gitlab_job(
+    pipeline: &serde_json::Value,
+    job: &str,
+    project: &Path,
+    env: &[(&str, String)],
+) -> Child {
+    let body = &pipeline[job];
+    let script: Vec<&str> = body["script"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{job}: no script"))
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_tokengate")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new("bash");
+    cmd.arg("-e")
+        .arg("-c")
+        .arg(script.join("\n"))
+        .current_dir(project);
+    for k in [
+        "CI_NODE_INDEX",
+        "CI_NODE_TOTAL",
+        "JOB_COMPLETION_INDEX",
+        "TOKENGATE_SHARD",
+        "TOKENGATE_SHARD_TOTAL",
+        "TOKENGATE_ENDPOINT",
+        "GITHUB_ACTIONS",
+        "GITLAB_CI",
+    ] {
+        cmd.env_remove(k);
+    }
+    for vars in [&pipeline["variables"], &body["variables"]] {
+        for (k, v) in vars.as_object().into_iter().flatten() {
+            cmd.env(k, v.as_str().unwrap());
+        }
+    }
+    cmd.env("PATH", path)
+        .env("CI_PROJECT_DIR", project)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bash")
+}
+
+/// A job's exit code and its output.
+fn job_result(child: Child) -> (Option<i32>, String) {
+    let o = output_within(child, Duration::from_secs(120), "a GitLab job");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.code(), text)
+}
+
+fn finished(child: Child, what: &str) -> String {
+    let (code, text) = job_result(child);
+    assert_eq!(code, Some(0), "{what}: {text}");
+    text
+}
+
+/// examples/gitlab/shards.gitlab-ci.yml: the plan job's dotenv start
+/// instant, `parallel: N` shard jobs with GitLab's 1-based CI_NODE_INDEX
+/// (what `--shard auto` reads), then the merge job's merge and gate.
+#[test]
+fn gitlab_parallel_shard_jobs_and_merge_job_give_the_whole_plan() {
+    let _turn = one_at_a_time();
+    let text = std::fs::read_to_string(repo_file("examples/gitlab/shards.gitlab-ci.yml")).unwrap();
+    let pipeline: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let n = pipeline["tokengate-shard"]["parallel"].as_u64().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    // The files of the repository the jobs read.
+    let workload_rel = pipeline["variables"]["TOKENGATE_WORKLOAD"]
+        .as_str()
+        .unwrap();
+    for rel in [workload_rel, "gates/default.yaml"] {
+        std::fs::create_dir_all(project.join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(repo_file(rel), project.join(rel)).unwrap();
+    }
+    let sim = SimProcess::start(&["--ttft-ms", "5", "--tpot-ms", "1"]);
+
+    // The plan job, its margin cut to a few seconds; its dotenv report.
+    assert_eq!(
+        pipeline["tokengate-plan"]["variables"]["TOKENGATE_START_DELAY"],
+        "180"
+    );
+    let plan = gitlab_job(
+        &pipeline,
+        "tokengate-plan",
+        project,
+        &[("TOKENGATE_START_DELAY", "6".into())],
+    );
+    finished(plan, "tokengate-plan");
+    let dotenv = std::fs::read_to_string(project.join("start.env")).unwrap();
+    let start_at = dotenv
+        .trim_end()
+        .strip_prefix("TOKENGATE_START_AT=")
+        .unwrap()
+        .to_owned();
+
+    let shards: Vec<Child> = (1..=n)
+        .map(|i| {
+            gitlab_job(
+                &pipeline,
+                "tokengate-shard",
+                project,
+                &[
+                    ("CI_NODE_INDEX", i.to_string()),
+                    ("CI_NODE_TOTAL", n.to_string()),
+                    ("TOKENGATE_START_AT", start_at.clone()),
+                    ("TOKENGATE_ENDPOINT", sim.url.clone()),
+                ],
+            )
+        })
+        .collect();
+    for (i, child) in shards.into_iter().enumerate() {
+        finished(child, &format!("tokengate-shard {}/{n}", i + 1));
+    }
+    for i in 1..=n {
+        let b = read_bundle(&project.join(format!("tokengate-shards/shard-{i}.json"))).unwrap();
+        let info = b.context.shard.as_ref().unwrap();
+        assert_eq!((u64::from(info.index), u64::from(info.total)), (i, n));
+    }
+
+    // The gate's verdict: no baseline is stored, so `ungated` (exit 0 under
+    // the default gate's `inconclusive: warn`); a host too busy for 64
+    // streams makes the run `invalid` (exit 4, client saturated) instead,
+    // which is the gate working, not the pipeline failing.
+    let merge = gitlab_job(&pipeline, "tokengate-merge", project, &[]);
+    let (code, out) = job_result(merge);
+    assert!(out.contains(&format!("merged {n} of {n} shards")), "{out}");
+    match code {
+        Some(0) => assert!(out.contains("no baseline stored"), "{out}"),
+        Some(4) => assert!(out.contains("the client limited the measurement"), "{out}"),
+        _ => panic!("tokengate-merge exited {code:?}: {out}"),
+    }
+    let merged = read_bundle(&project.join("tokengate-out/bundle.json")).unwrap();
+    let want = requests_of(&std::fs::read_to_string(repo_file(workload_rel)).unwrap());
+    assert_eq!(merged.metrics.requests.attempted, want);
+    assert_eq!(merged.metrics.requests.succeeded, want);
+    assert!(merged.context.complete);
+    for report in ["report.md", "junit.xml", "gitlab/metrics.txt"] {
+        assert!(
+            project.join("tokengate-out").join(report).is_file(),
+            "{report}"
+        );
+    }
 }

@@ -28,7 +28,7 @@ pub use file::{
 };
 pub use report::{
     BaselineDesc, CandidateDesc, Estimate, EstimateKind, GateReport, KeyChange, Outcome,
-    RuleResult, SideBySide, Verdict, WaiverNote, WaiverSummary,
+    RuleResult, SideBySide, VERDICT_SCHEMA_VERSION, Verdict, WaiverNote, WaiverSummary,
 };
 pub use runs::{run_count, run_indices, run_stats};
 pub use waiver::{

@@ -7,7 +7,19 @@
 use serde::{Deserialize, Serialize};
 
 /// Why a request failed. Every failure has exactly one kind (DESIGN.md §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// TCP connect refused / DNS / TLS failure before a response.
@@ -135,7 +147,7 @@ impl TokenSource {
 
 /// Which OpenAI-compatible API to call; the name is `context.api` and part
 /// of the workload digest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApiKind {
     /// `POST {base}/chat/completions` with `messages`.

@@ -10,6 +10,7 @@
 //! its verdict in [`Decision::verdict`] and its sentence in
 //! `wording::decision`; the compiler points at every other `match`.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::file::SweepValue;
@@ -17,7 +18,7 @@ use super::report::Verdict;
 use crate::stats::Interval;
 
 /// The decision behind one rule's verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Decision {
     /// The candidate bundle is incomplete (an interrupted run): every rule
@@ -95,7 +96,7 @@ impl Decision {
 }
 
 /// Where an estimate lies relative to its limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Finding {
     /// Within the limit (the whole interval, where there is one): pass.
@@ -122,7 +123,7 @@ impl Finding {
 }
 
 /// Which side of the limit is bad.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Bound {
     /// The value may not exceed the limit (`max`, `max_increase`).
@@ -142,7 +143,7 @@ impl Bound {
 }
 
 /// The estimate and test a rule rests on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Test {
     /// A Harrell-Davis quantile with a bootstrap percentile interval
@@ -168,7 +169,7 @@ pub enum Test {
 }
 
 /// Where the between-run variance of a [`Test::RunNoiseModel`] came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NoiseSource {
     /// The baseline set's calibration (A/A runs measured for it).
@@ -183,7 +184,7 @@ pub enum NoiseSource {
 }
 
 /// The run-to-run noise a relative rule was judged under.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct RunNoise {
     pub source: NoiseSource,
     /// Between-run coefficient of variation of the statistic,
@@ -198,7 +199,7 @@ pub struct RunNoise {
 }
 
 /// A tail-quantile ratio with run-to-run noise unmeasured.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Unmeasured {
     /// candidate / baseline.
     pub point: f64,
@@ -212,7 +213,7 @@ pub struct Unmeasured {
 }
 
 /// Caveats a sentence adds to its numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Caveat {
     /// ITL gaps were resampled with an effective sample size of one per
@@ -221,7 +222,7 @@ pub enum Caveat {
 }
 
 /// Why a rule was skipped.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SkipReason {
     /// The run was not streamed and the metric exists only for streamed responses.
@@ -249,7 +250,7 @@ pub enum SkipReason {
 }
 
 /// What was counted when there were too few.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Counted {
     SuccessfulRequests,
@@ -261,7 +262,7 @@ pub enum Counted {
 }
 
 /// Too few values for the policy's `min_requests`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct TooFew {
     pub counted: Counted,
     /// `true` when the pooled baseline runs had too few, not the candidate.
@@ -271,7 +272,7 @@ pub struct TooFew {
 }
 
 /// Why there is no estimate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NoEstimate {
     /// The samples are empty or all alike in a way the bootstrap cannot use.
@@ -283,7 +284,7 @@ pub enum NoEstimate {
 }
 
 /// A change against the baseline runs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Relative {
     pub test: Test,
     /// candidate / baseline; for [`Test::FisherExact`] candidate − baseline
@@ -324,7 +325,7 @@ impl Relative {
 }
 
 /// An absolute limit on the candidate's value.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Absolute {
     pub test: Test,
     /// The value, in the metric's unit.
@@ -340,7 +341,7 @@ pub struct Absolute {
 
 /// A binomial share against a ceiling or floor: exact (Clopper-Pearson)
 /// bounds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Binomial {
     /// The observed share k / n (for goodput, the bundle's own share).
     pub observed: f64,
@@ -356,7 +357,7 @@ pub struct Binomial {
 }
 
 /// A point comparison of a value the bundle computed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct PointValue {
     pub value: f64,
     pub limit: f64,
@@ -366,7 +367,7 @@ pub struct PointValue {
 
 /// Where a sweep value lies on the sweep's grid: a point, and the bracket
 /// between measured levels the true value lies in.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
 pub struct GridValue {
     pub point: f64,
     pub lo: f64,
@@ -375,7 +376,7 @@ pub struct GridValue {
 }
 
 /// A sweep value against the baseline sweeps' (median of the runs).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct SweepChange {
     pub candidate: GridValue,
     pub baseline: GridValue,
@@ -389,7 +390,7 @@ pub struct SweepChange {
 }
 
 /// A sweep value against a minimum.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct SweepMinimum {
     pub value: GridValue,
     pub limit: f64,

@@ -262,6 +262,7 @@ pub fn evaluate(gate: &GateFile, cmp: &Comparison, waivers: &[Waiver], today: Da
         !cand.context.validity.problems.is_empty(),
     );
     GateReport {
+        schema_version: super::report::VERDICT_SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         gate: gate.name.clone(),
         verdict,

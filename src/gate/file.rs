@@ -24,13 +24,16 @@
 use std::fmt;
 use std::path::Path;
 
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use crate::units::{self, BareNumber, Quantity, RateUnit};
 
 /// What a gate does with an inconclusive (or all-skipped) result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InconclusivePolicy {
     /// Report it, exit 0.
@@ -40,7 +43,7 @@ pub enum InconclusivePolicy {
 }
 
 /// Whether a failing rule fails the gate or only warns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Fail,
@@ -48,7 +51,7 @@ pub enum Severity {
 }
 
 /// Statistical policy of one gate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Policy {
     pub inconclusive: InconclusivePolicy,
     /// False-discovery rate across the gate's baseline comparisons
@@ -175,7 +178,7 @@ pub enum Metric {
 }
 
 /// What a sweep found, as gateable numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SweepValue {
     /// The knee's load (users or req/s).
@@ -585,38 +588,129 @@ fn first_line(e: &serde_saphyr::Error) -> String {
     line.strip_prefix("error: ").unwrap_or(line).to_owned()
 }
 
-#[derive(Deserialize)]
+/// The gate file as written (the YAML wire type); `parse_gate_file`
+/// validates it into a [`GateFile`].
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    rename = "GateFile",
+    title = "tokengate gate file",
+    description = "A gate: its statistical policy and the rules a candidate bundle is judged by (src/gate/file.rs)."
+)]
 struct RawGate {
+    /// Gate name, shown in reports.
     name: String,
+    /// Statistical policy; every field has a default.
     #[serde(default)]
     policy: Option<RawPolicy>,
+    /// At least one rule.
+    #[schemars(with = "Vec<RawRule>", length(min = 1))]
     rules: Spanned<Vec<RawRule>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "GatePolicy")]
 struct RawPolicy {
+    /// `warn` (exit 0) or `block` (exit 3) on an inconclusive, all-skipped
+    /// or ungated result.
     inconclusive: Option<InconclusivePolicy>,
+    /// False-discovery rate across the baseline comparisons, in (0, 0.5].
+    #[schemars(with = "Option<f64>")]
     alpha: Option<Spanned<f64>>,
+    /// Level of every interval, in [0.5, 1).
+    #[schemars(with = "Option<f64>")]
     confidence: Option<Spanned<f64>>,
+    /// Bootstrap resamples, 100 to 100000.
+    #[schemars(with = "Option<u32>", range(min = 100, max = 100_000))]
     bootstrap_resamples: Option<Spanned<u32>>,
+    /// Bootstrap seed: same inputs, same report.
     seed: Option<u64>,
+    /// Below this many requests a rule cannot pass.
+    #[schemars(with = "Option<u64>", range(min = 1))]
     min_requests: Option<Spanned<u64>>,
+    /// Run-to-run CV assumed when the noise is unmeasured, e.g. `20%`.
+    #[schemars(with = "Option<PercentText>")]
     unmeasured_run_cv: Option<Spanned<String>>,
+    /// Floor of a measured run-to-run CV, e.g. `3%`.
+    #[schemars(with = "Option<PercentText>")]
     min_run_cv: Option<Spanned<String>>,
 }
 
-#[derive(Deserialize)]
+/// A rule: `metric` and exactly one of the four limits.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    rename = "GateRule",
+    extend("oneOf" = [
+        {"required": ["max_increase"]},
+        {"required": ["max_decrease"]},
+        {"required": ["max"]},
+        {"required": ["min"]}
+    ])
+)]
 struct RawRule {
+    /// Rule name (default `METRIC LIMIT VALUE`); waivers refer to it.
+    #[schemars(with = "Option<String>")]
     name: Option<Spanned<String>>,
+    /// e.g. `ttft.p95`, `output_tokens_per_s`, `error_rate`, `sweep.knee`.
+    #[schemars(with = "String")]
     metric: Spanned<String>,
+    /// Largest allowed rise against the baseline: `15%`, or `0.5pp` for rates.
+    #[schemars(with = "Option<LimitText>")]
     max_increase: Option<Spanned<String>>,
+    /// Largest allowed fall against the baseline: `10%`.
+    #[schemars(with = "Option<LimitText>")]
     max_decrease: Option<Spanned<String>>,
+    /// Ceiling on the candidate's value: `150ms`, `0.5%`, `2.50`.
+    #[schemars(with = "Option<LimitText>")]
     max: Option<Spanned<String>>,
+    /// Floor on the candidate's value: `35 tok/s`, `95%`, `8`.
+    #[schemars(with = "Option<LimitText>")]
     min: Option<Spanned<String>>,
+    /// `fail` (default) or `warn`.
     severity: Option<Severity>,
+}
+
+/// Schema of a percentage (`20%`): `units::parse_percentage` wants the `%`.
+struct PercentText;
+
+impl JsonSchema for PercentText {
+    fn schema_name() -> Cow<'static, str> {
+        "Percentage".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": r"^\s*(?:[0-9]+\.?[0-9]*|\.[0-9]+)\s*%\s*$"
+        })
+    }
+}
+
+/// Schema of a limit's value: text or a YAML number (`max: 2.50`). Which
+/// unit fits depends on the metric, which a schema cannot follow; the loader
+/// checks it and names the field.
+struct LimitText;
+
+impl JsonSchema for LimitText {
+    fn schema_name() -> Cow<'static, str> {
+        "Limit".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A limit in the metric's unit: `15%`, `0.5pp`, `150ms`, `35 tok/s`, `2 req/s`, `95%` or a number.",
+            "type": ["string", "number"]
+        })
+    }
+}
+
+/// The JSON Schema of a gate file (draft 2020-12), generated from the wire
+/// types so it cannot drift from them; `schemas/gate.schema.json` is the
+/// committed copy editors validate against.
+pub fn gate_json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(RawGate)).unwrap_or(serde_json::Value::Null)
 }
 
 /// Read and validate a gate file.

@@ -24,11 +24,13 @@ pub use eval::{Comparison, Design, evaluate};
 pub use file::{
     GateFile, GateFileError, InconclusivePolicy, LatencyKind, Limit, Metric, Millis, Policy, Rate,
     RelativeChange, Rule, ServerLatency, Severity, Stat, SweepValue, Threshold, UnitFamily,
-    load_gate_file, parse_gate_file,
+    gate_json_schema, load_gate_file, parse_gate_file,
 };
 pub use report::{
     BaselineDesc, CandidateDesc, Estimate, EstimateKind, GateReport, KeyChange, Outcome,
-    RuleResult, SideBySide, Verdict, WaiverNote, WaiverSummary,
+    RuleResult, SideBySide, VERDICT_SCHEMA_VERSION, Verdict, WaiverNote, WaiverSummary,
 };
 pub use runs::{run_count, run_indices, run_stats};
-pub use waiver::{Date, Waiver, WaiverError, WaiverKey, load_waivers, parse_waivers};
+pub use waiver::{
+    Date, Waiver, WaiverError, WaiverKey, load_waivers, parse_waivers, waivers_json_schema,
+};

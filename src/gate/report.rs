@@ -2,6 +2,7 @@
 //! overall verdict. It is also the JSON verdict approval tooling reads, so
 //! field names are stable (add freely, never rename).
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::decision::Decision;
@@ -12,7 +13,7 @@ use crate::exit_code;
 use crate::stats::Interval;
 
 /// Statistical verdict of one rule, and the overall verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// The whole interval is within the limit.
@@ -47,7 +48,7 @@ impl Verdict {
 }
 
 /// What a rule's verdict means for the gate after severity and waivers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Pass,
@@ -78,7 +79,7 @@ impl Outcome {
 }
 
 /// Where the baseline came from. The lead's baseline resolution fills it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
 pub struct BaselineDesc {
     /// Directory or file the baseline was read from (e.g. `baselines/…`).
     pub location: String,
@@ -93,7 +94,7 @@ pub struct BaselineDesc {
 }
 
 /// A field allowed to differ between baseline and candidate: the change under test.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct KeyChange {
     /// e.g. `serving_image`, `model_version`, `engine_flags`.
     pub field: String,
@@ -102,7 +103,7 @@ pub struct KeyChange {
 }
 
 /// The bundle being judged.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct CandidateDesc {
     pub key: BundleKey,
     /// sha256 of the bundle file.
@@ -130,7 +131,7 @@ pub struct CandidateDesc {
 }
 
 /// What the estimate of a rule is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EstimateKind {
     /// candidate / baseline.
@@ -142,7 +143,7 @@ pub enum EstimateKind {
 }
 
 /// The estimate a verdict rests on, with its interval.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Estimate {
     pub kind: EstimateKind,
     pub point: f64,
@@ -151,7 +152,7 @@ pub struct Estimate {
 }
 
 /// A waiver that turned a failure into `waived`, or that was ignored because it expired.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct WaiverNote {
     pub rule: String,
     pub key: WaiverKey,
@@ -161,7 +162,7 @@ pub struct WaiverNote {
 }
 
 /// Waivers that mattered for this report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
 pub struct WaiverSummary {
     pub applied: Vec<WaiverNote>,
     /// Expired waivers whose rule and key matched; they were ignored.
@@ -169,7 +170,7 @@ pub struct WaiverSummary {
 }
 
 /// The result of one rule.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct RuleResult {
     pub name: String,
     /// Canonical metric name, e.g. `ttft.p95`.
@@ -216,12 +217,23 @@ pub(super) struct Measured {
     pub mde: Option<f64>,
 }
 
+/// Version of the JSON verdict (`verdict.json`, the serialized
+/// [`GateReport`]): bumped when a field changes meaning or is removed; fields
+/// may be added without a bump. `schemas/verdict.schema.json` describes it.
+pub const VERDICT_SCHEMA_VERSION: u32 = 1;
+
 /// The complete result of a gate over one comparison.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(
+    title = "tokengate verdict",
+    description = "The JSON verdict (`verdict.json`): the gate's overall verdict, the candidate and baseline, and every rule's result and decision (src/gate/report.rs)."
+)]
 pub struct GateReport {
     /// First, so the JSON verdict's first field says it (an invalid run or
     /// an ungated comparison must not be read past).
     pub verdict: Verdict,
+    /// Schema of this report; see [`VERDICT_SCHEMA_VERSION`].
+    pub schema_version: u32,
     /// tokengate version that produced the report.
     pub tool_version: String,
     pub gate: String,
@@ -244,7 +256,7 @@ pub struct GateReport {
 }
 
 /// One metric as the client measured it and as the server reported it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct SideBySide {
     /// e.g. `TTFT p95`.
     pub metric: String,

@@ -19,6 +19,7 @@
 
 use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
@@ -27,8 +28,9 @@ pub use crate::timefmt::Date;
 
 /// The key fields a waiver applies to; every given field must equal the
 /// candidate's.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1))]
 pub struct WaiverKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_version: Option<String>,
@@ -79,14 +81,49 @@ impl Waiver {
 /// Errors reading or validating a waivers file: the gate's YAML file error.
 pub type WaiverError = super::file::GateFileError;
 
-#[derive(Deserialize)]
+/// One waiver as written (the YAML wire type).
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Waiver")]
 struct RawWaiver {
+    /// The rule's name in the gate file, e.g. `ttft.p95 max_increase 15%`.
+    #[schemars(with = "String", regex(pattern = r"\S"))]
     rule: Spanned<String>,
+    /// Key fields the waiver applies to (at least one); each must equal the
+    /// candidate's.
+    #[schemars(with = "WaiverKey")]
     key: Spanned<WaiverKey>,
+    /// Who accepted the failure.
+    #[schemars(with = "String", regex(pattern = r"\S"))]
     approver: Spanned<String>,
+    /// Why it is accepted.
+    #[schemars(with = "String", regex(pattern = r"\S"))]
     reason: Spanned<String>,
+    /// Last day the waiver applies, `YYYY-MM-DD`.
+    #[schemars(
+        with = "String",
+        regex(pattern = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*$")
+    )]
     expires: Spanned<String>,
+}
+
+/// Schema of a waivers file: a list of waivers.
+#[derive(JsonSchema)]
+#[schemars(
+    title = "tokengate waivers file",
+    description = "Accepted failures: each names a gate rule, a key, an approver, a reason and the last day it applies (src/gate/waiver.rs)."
+)]
+#[expect(
+    dead_code,
+    reason = "only its schema is used; the loader reads Vec<RawWaiver>"
+)]
+struct WaiversFile(Vec<RawWaiver>);
+
+/// The JSON Schema of a waivers file (draft 2020-12), generated from the
+/// wire types so it cannot drift from them; `schemas/waivers.schema.json` is
+/// the committed copy editors validate against.
+pub fn waivers_json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(WaiversFile)).unwrap_or(serde_json::Value::Null)
 }
 
 /// Read and validate a waivers file.

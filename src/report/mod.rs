@@ -19,7 +19,7 @@ pub use html::{
     Chart, KNEE_COLOR, SAFE_COLOR, soak_charts, soak_html, soak_markdown, sweep_charts, sweep_html,
     sweep_markdown,
 };
-pub use json::JsonRenderer;
+pub use json::{JsonRenderer, verdict_json_schema};
 pub use junit::JunitRenderer;
 pub use markdown::{GITHUB_COMMENT_LIMIT, MARKER, MarkdownRenderer};
 pub use render::{Renderer, ReportError};

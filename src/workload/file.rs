@@ -6,13 +6,18 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::values::{DurationValue, RequestRate, Share};
 use crate::client::ApiKind;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    title = "tokengate workload file",
+    description = "A benchmark workload: endpoint, prompts, load shape, stop condition, SLOs and pricing (docs/workload.md)."
+)]
 pub struct WorkloadFile {
     /// Workload name: part of baseline paths and reports.
     pub name: String,
@@ -73,7 +78,7 @@ pub struct WorkloadFile {
     pub preflight: Option<PreflightField>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetryField {
     /// Scrape `/metrics` (default true; a server without it is fine).
@@ -87,7 +92,7 @@ pub struct TelemetryField {
     pub interval: Option<DurationValue>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreflightField {
     /// How long to wait for a server that is still starting (default 10s).
@@ -105,7 +110,7 @@ fn default_true() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(untagged)]
 pub enum TokenizerField {
     Name(String),
@@ -115,7 +120,7 @@ pub enum TokenizerField {
     },
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromptsField {
     /// Fixed prompts written in the workload.
@@ -132,15 +137,16 @@ pub struct PromptsField {
 
 /// One fixed prompt: a string, or an object with `text`/`messages` and an
 /// optional quality expectation.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(untagged)]
 pub enum PromptItem {
     Text(String),
     Full(FullPrompt),
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = prompt_alias)]
 pub struct FullPrompt {
     #[serde(default, alias = "prompt")]
     pub text: Option<String>,
@@ -153,14 +159,29 @@ pub struct FullPrompt {
     pub weight: Option<f64>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+/// schemars ignores serde aliases; `prompt` is one of `text`, so the schema
+/// lists it too (with `additionalProperties: false` it would be refused).
+fn prompt_alias(schema: &mut schemars::Schema) {
+    let text = schema
+        .get("properties")
+        .and_then(|p| p.get("text"))
+        .cloned();
+    if let (Some(text), Some(props)) = (
+        text,
+        schema.get_mut("properties").and_then(|p| p.as_object_mut()),
+    ) {
+        props.insert("prompt".into(), text);
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageField {
     pub role: String,
     pub content: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectField {
     #[serde(default)]
@@ -171,7 +192,7 @@ pub struct ExpectField {
     pub json: Option<bool>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromptClassField {
     pub name: String,
@@ -184,7 +205,7 @@ pub struct PromptClassField {
     pub max_tokens: Option<u32>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputField {
     #[serde(default)]
@@ -195,7 +216,7 @@ pub struct OutputField {
     pub stop: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SamplingField {
     #[serde(default)]
@@ -207,21 +228,21 @@ pub struct SamplingField {
     pub send_seed: bool,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadMode {
     Closed,
     Open,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Arrival {
     Constant,
     Poisson,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoadField {
     pub mode: LoadMode,
@@ -243,7 +264,7 @@ pub struct LoadField {
     pub max_in_flight: Option<u32>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WarmupField {
     #[serde(default)]
@@ -252,7 +273,7 @@ pub struct WarmupField {
     pub duration: Option<DurationValue>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryField {
     /// Total attempts including the first (1 = no retries).
@@ -268,7 +289,7 @@ pub struct RetryField {
     pub max_retry_after: Option<DurationValue>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelField {
     /// Share of requests cancelled on purpose (`5%` or `0.05`).
@@ -277,7 +298,7 @@ pub struct CancelField {
     pub after_tokens: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SloField {
     #[serde(default)]
@@ -288,7 +309,7 @@ pub struct SloField {
     pub e2e: Option<DurationValue>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PricingField {
     #[serde(default)]
@@ -306,7 +327,7 @@ pub struct PricingField {
     pub output_per_million: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyField {
     #[serde(default)]
@@ -317,4 +338,11 @@ pub struct KeyField {
     pub hardware_profile: Option<String>,
     #[serde(default)]
     pub tokenizer: Option<String>,
+}
+
+/// The JSON Schema of a workload file (draft 2020-12), generated from these
+/// wire types so it cannot drift from them; `schemas/workload.schema.json`
+/// is the committed copy editors validate against.
+pub fn workload_json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(WorkloadFile)).unwrap_or(serde_json::Value::Null)
 }

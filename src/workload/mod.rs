@@ -13,7 +13,7 @@ pub mod values;
 
 use std::path::Path;
 
-pub use file::{Arrival, LoadMode, WorkloadFile};
+pub use file::{Arrival, LoadMode, WorkloadFile, workload_json_schema};
 pub use plan::{
     CancelPlan, Endpoint, KEY_ENV, LoadPlan, Overrides, Plan, PlannedRequest, PreflightPlan,
     Pricing, PromptClass, PromptEntry, RetryPolicy, Slo, StopAfter, TelemetryPlan, Warmup,

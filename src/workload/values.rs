@@ -4,9 +4,11 @@
 //! Built once at the edge, so the rest of the code never sees an unchecked
 //! number.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer};
 
 use crate::units::{self, BareNumber, RateUnit};
@@ -107,6 +109,63 @@ impl<'de> Deserialize<'de> for RequestRate {
     }
 }
 
+/// A plain non-negative decimal as [`crate::units`] reads it: ASCII digits
+/// with at most one `.` (no sign, no exponent), as a JSON Schema pattern
+/// fragment. The schemas below describe what the deserializers above take,
+/// so an editor flags `30 sec` as the loader would.
+const DECIMAL: &str = r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)";
+
+impl JsonSchema for DurationValue {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let pattern = format!(r"^\s*{DECIMAL}\s*(?:ms|us|µs|s|m|h)?\s*$");
+        json_schema!({
+            "description": "A duration: `800us`, `250ms`, `1.5s`, `2m`, `1h`, or a bare number of seconds.",
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": pattern}
+            ]
+        })
+    }
+}
+
+impl JsonSchema for Share {
+    fn schema_name() -> Cow<'static, str> {
+        "Share".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let pattern = format!(r"^\s*{DECIMAL}\s*%?\s*$");
+        json_schema!({
+            "description": "A share between 0 and 1: `5%` or the fraction `0.05`.",
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 1},
+                {"type": "string", "pattern": pattern}
+            ]
+        })
+    }
+}
+
+impl JsonSchema for RequestRate {
+    fn schema_name() -> Cow<'static, str> {
+        "RequestRate".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let pattern = format!(r"^\s*{DECIMAL}\s*(?:req/s)?\s*$");
+        json_schema!({
+            "description": "Requests per second: `8`, `0.5` or `8 req/s`.",
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": pattern}
+            ]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +217,50 @@ mod tests {
             DurationValue::parse("800µs").unwrap().0,
             Duration::from_micros(800)
         );
+    }
+
+    /// Whether the JSON Schema of `T` takes the string `text`.
+    fn schema_takes<T: JsonSchema>(text: &str) -> bool {
+        let schema = serde_json::to_value(schemars::schema_for!(T)).expect("schema JSON");
+        jsonschema::validator_for(&schema)
+            .expect("a valid schema")
+            .is_valid(&serde_json::Value::from(text))
+    }
+
+    /// The schemas' patterns and the parsers agree on written values, so an
+    /// editor flags exactly the texts the loader refuses (in range; the
+    /// schemas do not check magnitudes).
+    #[test]
+    fn the_schemas_take_the_texts_the_parsers_take() {
+        let texts = [
+            "30s", "250ms", "800us", "800µs", "1.5s", "2m", "1h", "3", " 30 s ", ".5s", "5.s",
+            "0.05", "5%", "100%", "8", "8 req/s", "2.5req/s", "-1s", "-0.1", "soon", "30 sec",
+            "1e3", "1,5s", ".", "%", "s", "", "8 tok/s", "5 %", "1.2.3", "+1", "inf",
+        ];
+        for text in texts {
+            assert_eq!(
+                schema_takes::<DurationValue>(text),
+                DurationValue::parse(text).is_ok(),
+                "duration `{text}`"
+            );
+            assert_eq!(
+                schema_takes::<RequestRate>(text),
+                RequestRate::parse(text).is_ok(),
+                "rate `{text}`"
+            );
+            // `150%` and `8` are shares out of range: the loader says so.
+            let (number, most) = match text.trim().strip_suffix('%') {
+                Some(n) => (n, 100.0),
+                None => (text, 1.0),
+            };
+            let out_of_range = units::parse_number(number).is_ok_and(|v| v > most);
+            if !out_of_range {
+                assert_eq!(
+                    schema_takes::<Share>(text),
+                    Share::parse(text).is_ok(),
+                    "share `{text}`"
+                );
+            }
+        }
     }
 }

@@ -25,6 +25,7 @@ mod release;
 mod repeat;
 mod report;
 mod run;
+mod schemas;
 mod secrets;
 mod shard;
 mod sim;

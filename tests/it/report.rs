@@ -224,6 +224,7 @@ pub fn fixed_report() -> GateReport {
         "skipped: the workload has no SLO block, so the bundle has no goodput".into();
 
     GateReport {
+        schema_version: tokengate::gate::VERDICT_SCHEMA_VERSION,
         tool_version: "0.1.0".into(),
         gate: "release".into(),
         verdict: Verdict::Fail,

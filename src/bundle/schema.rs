@@ -961,6 +961,26 @@ impl Samples {
     pub fn is_empty(&self) -> bool {
         self.outcome.is_empty()
     }
+
+    /// Appends `other`'s per-request columns, its send times shifted by
+    /// `start_offset_us` (a common clock); the `run` and `shard` columns are
+    /// the caller's to fill (they say which part a request came from).
+    pub fn append(&mut self, other: &Samples, start_offset_us: u64) {
+        self.start_us.extend(
+            other
+                .start_us
+                .iter()
+                .map(|&t| t.saturating_add(start_offset_us)),
+        );
+        self.ttft_us.extend_from_slice(&other.ttft_us);
+        self.tpot_us.extend_from_slice(&other.tpot_us);
+        self.e2e_us.extend_from_slice(&other.e2e_us);
+        self.output_tokens.extend_from_slice(&other.output_tokens);
+        self.input_tokens.extend_from_slice(&other.input_tokens);
+        self.class.extend_from_slice(&other.class);
+        self.attempts.extend_from_slice(&other.attempts);
+        self.outcome.extend_from_slice(&other.outcome);
+    }
 }
 
 /// The JSON Schema of [`Bundle`] (draft 2020-12), generated from these types

@@ -256,15 +256,7 @@ fn concat_samples(bundles: &[&Bundle]) -> Samples {
     let mut out = Samples::default();
     for (k, b) in bundles.iter().enumerate() {
         let s = &b.samples;
-        out.start_us.extend_from_slice(&s.start_us);
-        out.ttft_us.extend_from_slice(&s.ttft_us);
-        out.tpot_us.extend_from_slice(&s.tpot_us);
-        out.e2e_us.extend_from_slice(&s.e2e_us);
-        out.output_tokens.extend_from_slice(&s.output_tokens);
-        out.input_tokens.extend_from_slice(&s.input_tokens);
-        out.class.extend_from_slice(&s.class);
-        out.attempts.extend_from_slice(&s.attempts);
-        out.outcome.extend_from_slice(&s.outcome);
+        out.append(s, 0);
         // `MAX_REPEAT` runs fit in a u16.
         let run = u16::try_from(k).unwrap_or(u16::MAX);
         out.run.extend(std::iter::repeat_n(run, s.len()));

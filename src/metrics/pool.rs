@@ -166,16 +166,7 @@ fn concat(parts: &[Part<'_>]) -> Samples {
     let mut out = Samples::default();
     for p in parts {
         let s = &p.bundle.samples;
-        out.start_us
-            .extend(s.start_us.iter().map(|&t| t.saturating_add(p.offset_us)));
-        out.ttft_us.extend_from_slice(&s.ttft_us);
-        out.tpot_us.extend_from_slice(&s.tpot_us);
-        out.e2e_us.extend_from_slice(&s.e2e_us);
-        out.output_tokens.extend_from_slice(&s.output_tokens);
-        out.input_tokens.extend_from_slice(&s.input_tokens);
-        out.class.extend_from_slice(&s.class);
-        out.attempts.extend_from_slice(&s.attempts);
-        out.outcome.extend_from_slice(&s.outcome);
+        out.append(s, p.offset_us);
         out.shard.extend(std::iter::repeat_n(p.number, s.len()));
     }
     out

@@ -239,20 +239,26 @@ fn relative(metric: &str, d: &Relative) -> String {
     );
     let note = format!("{}{}", caveats(&d.caveats), noise_note(d));
     let (p, alpha) = (p_value(d.p_adjusted), exact(d.alpha));
+    // `p = 0.0012`, but `p < 0.0001` (not `p = < 0.0001`).
+    let p = if p.starts_with('<') {
+        format!("p {p}")
+    } else {
+        format!("p = {p}")
+    };
     match d.finding {
         Finding::Past if d.is_difference() => format!(
-            "{shown}: past the limit and significantly worse than baseline (adjusted p = {p} < {alpha}){note}."
+            "{shown}: past the limit and significantly worse than baseline (adjusted {p} < {alpha}){note}."
         ),
         Finding::Past => format!(
-            "{shown}: the whole interval is past the limit and significantly worse than baseline (adjusted p = {p} < {alpha}){note}."
+            "{shown}: the whole interval is past the limit and significantly worse than baseline (adjusted {p} < {alpha}){note}."
         ),
         Finding::Within => format!("{shown}: the whole interval is within the limit{note}."),
         Finding::PointPast if d.p_adjusted < d.alpha => format!(
-            "{shown}: past the limit and worse than baseline (adjusted p = {p} < {alpha}), but the interval reaches within the limit{}{note}.",
+            "{shown}: past the limit and worse than baseline (adjusted {p} < {alpha}), but the interval reaches within the limit{}{note}.",
             settle(d.requests_to_settle)
         ),
         Finding::PointPast => format!(
-            "{shown}: past the limit, but not significantly worse than baseline (adjusted p = {p} ≥ {alpha}){}{note}.",
+            "{shown}: past the limit, but not significantly worse than baseline (adjusted {p} ≥ {alpha}){}{note}.",
             settle(d.requests_to_settle)
         ),
         Finding::Straddles => format!(

@@ -2,6 +2,7 @@
 //! resolution, text output, and reading baselines at a git ref — with real
 //! files and a real git repository in a temporary directory.
 
+use crate::common::git;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -925,27 +926,6 @@ fn list_show_and_find_describe_the_stored_sets() {
 }
 
 // ---- git ----
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn git_out(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")

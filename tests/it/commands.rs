@@ -4,6 +4,7 @@
 //! print it. Paths are replaced by `[TMP]`/`[ROOT]`; in the texts of runs
 //! (which measure real time) numbers are replaced by `N`.
 
+use crate::common::git;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -387,17 +388,6 @@ async fn a_target_ref_without_baselines_is_a_note_and_every_comparison_is_skippe
         o.stdout
     );
     assert_eq!(o.status, Status::Pass);
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(["-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run git");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
 }
 
 /// A fake GitHub API: check runs and one pull request's comments. Records

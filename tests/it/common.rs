@@ -84,3 +84,16 @@ pub fn bundle_schema_errors(path: &Path) -> Vec<String> {
         .map(|e| e.to_string())
         .collect()
 }
+
+/// Runs git in `dir` with a fixed identity and no signing; panics with
+/// git's output when it fails.
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run git");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+}

@@ -4,6 +4,7 @@
 //! is planted at run 13; ITL and throughput carry the same noise without a
 //! step. The history over the commits finds that step and no other.
 
+use crate::common::git;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -17,17 +18,6 @@ fn tokengate(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tokengate"));
     c.current_dir(dir);
     c
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(["-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run git");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
 }
 
 /// Noise of relative size ±`cv`·√3 (standard deviation `cv`) from a fixed

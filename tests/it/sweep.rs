@@ -217,7 +217,28 @@ async fn a_sweep_bundle_is_gated_like_any_bundle() {
         b.sweep.as_ref().unwrap().knee.as_ref().map(|k| k.load),
         c.sweep.as_ref().unwrap().knee.as_ref().map(|k| k.load),
     );
-    assert_eq!((bk, ck), (Some(8.0), Some(4.0)));
+    // On failure, say what each level measured and which signal bent.
+    let curve = |x: &tokengate::bundle::Bundle| {
+        let sw = x.sweep.as_ref().unwrap();
+        let levels: Vec<String> = sw
+            .curve
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}: ttft p95 {:?} itl p95 {:?} queue p95 {:?} client saturated {}",
+                    p.load, p.ttft_p95_ms, p.itl_p95_ms, p.server_queue_p95_ms, p.client_saturated
+                )
+            })
+            .collect();
+        format!("{levels:#?} knee {:?}", sw.knee)
+    };
+    assert_eq!(
+        (bk, ck),
+        (Some(8.0), Some(4.0)),
+        "base {}\ncand {}",
+        curve(&b),
+        curve(&c)
+    );
 
     let baselines = dir.path().join("baselines");
     let promote = tokengate()

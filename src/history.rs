@@ -45,8 +45,8 @@ pub struct Shift {
     /// this one, and from this one to the next (or the end).
     pub mean_before: f64,
     pub mean_after: f64,
-    /// mean_after / mean_before − 1.
-    pub change: f64,
+    /// mean_after / mean_before − 1; `None` when the mean before is 0.
+    pub change: Option<f64>,
     pub p_value: f64,
 }
 
@@ -111,7 +111,7 @@ pub fn analyse(h: &SetHistory, cfg: &EDivisive) -> HistoryReport {
                 run: runs[c.index],
                 mean_before: before,
                 mean_after: after,
-                change: after / before - 1.0,
+                change: (before != 0.0).then(|| after / before - 1.0),
                 p_value: c.p_value,
             });
         }
@@ -187,15 +187,17 @@ pub fn render_text(r: &HistoryReport) -> String {
     } else {
         let _ = writeln!(out, "change points (e-divisive means):");
         for s in &r.shifts {
+            let change = s
+                .change
+                .map_or(String::new(), |c| format!(" ({:+.1} %)", c * 100.0));
             let _ = writeln!(
                 out,
-                "  {} from run {}: {:.2} → {:.2} {} ({:+.1} %), p = {:.3}",
+                "  {} from run {}: {:.2} → {:.2} {}{change}, p = {:.3}",
                 label_of(s.measure),
                 s.run,
                 s.mean_before,
                 s.mean_after,
                 unit_of(s.measure),
-                s.change * 100.0,
                 s.p_value
             );
         }
@@ -243,7 +245,10 @@ pub fn charts(r: &HistoryReport) -> Vec<(&'static str, LineChart)> {
                 c.markers.push(Marker {
                     // Between the last run before the shift and the first after.
                     x: s.run as f64 - 0.5,
-                    label: format!("{} {:+.1} %", label_of(s.measure), s.change * 100.0),
+                    label: match s.change {
+                        Some(c) => format!("{} {:+.1} %", label_of(s.measure), c * 100.0),
+                        None => label_of(s.measure).to_owned(),
+                    },
                     color: "#555555".into(),
                     dashed: true,
                     class: "change",

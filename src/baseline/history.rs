@@ -25,7 +25,8 @@ pub const MAX_HISTORY_RUNS: usize = 500;
 #[derive(Debug, Clone)]
 pub struct HistoryRun {
     pub run: StoredRun,
-    /// The first commit (hex) that held it; `None` when read from a directory.
+    /// With `--git-history`, the first commit (hex) that held it; read at
+    /// one ref, that ref's commit; `None` when read from a directory.
     pub commit: Option<String>,
 }
 
@@ -41,6 +42,13 @@ pub struct SetHistory {
     pub commits_read: usize,
     /// The oldest runs left out beyond [`MAX_HISTORY_RUNS`].
     pub left_out: usize,
+    /// More first-parent commits than [`MAX_HISTORY_COMMITS`]: the oldest
+    /// were not read.
+    pub commit_limit_hit: bool,
+    /// Commits whose baselines could not be read (skipped), and the first
+    /// one with its error.
+    pub skipped_commits: usize,
+    pub first_skip: Option<String>,
 }
 
 /// The runs of the set `query` names (as `baseline show` finds it) in
@@ -75,30 +83,64 @@ pub fn set_history(
         BaselineSource::Dir(dir) => (dir, "HEAD"),
         BaselineSource::GitRef { dir, reference } => (dir, reference.as_str()),
     };
-    let commits = git::first_parent_commits(dir, reference, MAX_HISTORY_COMMITS)?;
+    // One more than the bound, to tell a long history from one that ends.
+    let mut commits = git::first_parent_commits(dir, reference, MAX_HISTORY_COMMITS + 1)?;
+    let commit_limit_hit = commits.len() > MAX_HISTORY_COMMITS;
+    commits.truncate(MAX_HISTORY_COMMITS);
+    let at = |commit: &String| BaselineSource::GitRef {
+        dir: dir.clone(),
+        reference: commit.clone(),
+    };
+    // The set is chosen once, at the newest commit that has a match, and
+    // followed by its exact location: `find_set` picks among several
+    // matching sets by their newest promotion, which could differ from
+    // commit to commit and splice two sets into one series.
+    let mut target: Option<(String, BundleKey)> = None;
+    for commit in &commits {
+        // Unreadable commits are counted in the walk below.
+        if let Ok(l) = load(&at(commit))
+            && let Some(set) = find_set(&l.sets, query)
+        {
+            target = Some((without_ref(&set.location, commit), set.key.clone()));
+            break;
+        }
+    }
+    let Some((location, key)) = target else {
+        return Ok(None);
+    };
+    let mut skipped = Skipped::default();
     let mut seen = BTreeSet::new();
     let mut runs = Vec::new();
-    let mut newest: Option<(String, BundleKey)> = None;
     // Oldest first, so each run is credited to the first commit holding it.
     for commit in commits.iter().rev() {
-        let at = BaselineSource::GitRef {
-            dir: dir.clone(),
-            reference: commit.clone(),
-        };
-        let loaded = match load(&at) {
+        let loaded = match load(&at(commit)) {
             Ok(l) => l,
             // Commits from before the baselines directory existed.
             Err(BaselineError::DirAbsentAtRef { .. }) => continue,
-            Err(e) => return Err(e),
+            // An old commit with a file this version cannot read (or a
+            // corrupt one) costs that commit, not the whole history.
+            Err(e) => {
+                skipped.note(commit, &e);
+                continue;
+            }
         };
-        let Some(set) = find_set(&loaded.sets, query) else {
+        let Some(set) = loaded
+            .sets
+            .iter()
+            .find(|s| without_ref(&s.location, commit) == location)
+        else {
             continue;
         };
-        newest = Some((without_ref(&set.location, commit), set.key.clone()));
         for r in set.runs.iter().rev() {
             if seen.insert(r.digest.clone()) {
                 let mut run = r.clone();
                 run.location = without_ref(&run.location, commit);
+                // The summary metrics are what a history reads; the
+                // per-request columns and histograms would hold megabytes
+                // per run for hundreds of runs.
+                run.bundle.samples = Default::default();
+                run.bundle.histograms = Default::default();
+                run.bundle.repeats.clear();
                 runs.push(HistoryRun {
                     run,
                     commit: Some(commit.clone()),
@@ -106,12 +148,31 @@ pub fn set_history(
             }
         }
     }
-    let Some((location, key)) = newest else {
-        return Ok(None);
-    };
-    // Promotion order; a run without a stamp keeps its commit order.
+    // Promotion order (the sort is stable: runs without a stamp sort first,
+    // in the order their commits came).
     runs.sort_by_key(|h| h.run.order_time());
-    Ok(Some(finish(location, key, runs, commits.len())))
+    let mut h = finish(location, key, runs, commits.len());
+    h.commit_limit_hit = commit_limit_hit;
+    h.skipped_commits = skipped.count;
+    h.first_skip = skipped.first;
+    Ok(Some(h))
+}
+
+/// Commits whose baselines could not be read.
+#[derive(Default)]
+struct Skipped {
+    count: usize,
+    first: Option<String>,
+}
+
+impl Skipped {
+    fn note(&mut self, commit: &str, e: &BaselineError) {
+        self.count += 1;
+        if self.first.is_none() {
+            let short: String = commit.chars().take(12).collect();
+            self.first = Some(format!("{short}: {}", crate::error_chain(e)));
+        }
+    }
 }
 
 fn finish(
@@ -128,6 +189,9 @@ fn finish(
         runs,
         commits_read,
         left_out,
+        commit_limit_hit: false,
+        skipped_commits: 0,
+        first_skip: None,
     }
 }
 

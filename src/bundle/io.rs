@@ -64,10 +64,17 @@ pub fn parse_bundle(bytes: &[u8], path: &Path) -> Result<Bundle, BundleError> {
             });
         }
     }
-    serde_json::from_slice(bytes).map_err(|e| BundleError::Invalid {
+    let bundle: Bundle = serde_json::from_slice(bytes).map_err(|e| BundleError::Invalid {
         path: path.to_owned(),
         detail: e.to_string(),
-    })
+    })?;
+    if let Some(detail) = bundle.samples.ragged_column() {
+        return Err(BundleError::Invalid {
+            path: path.to_owned(),
+            detail,
+        });
+    }
+    Ok(bundle)
 }
 
 /// Read and validate a bundle file.

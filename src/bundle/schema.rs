@@ -845,7 +845,7 @@ pub struct ThroughputSpan {
     pub fallback: Option<String>,
 }
 
-/// Serialized HDR histograms (V2 + deflate, base64) of microsecond values./// Serialized HDR histograms (V2 + deflate, base64) of microsecond values.
+/// Serialized HDR histograms (V2 + deflate, base64) of microsecond values.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Histograms {
     pub ttft_us: String,
@@ -960,6 +960,35 @@ impl Samples {
     }
     pub fn is_empty(&self) -> bool {
         self.outcome.is_empty()
+    }
+
+    /// The first column whose length differs from `outcome`'s (one entry
+    /// per request), as an error detail; `run` and `shard` may also be
+    /// empty (a bundle of one run, not merged). Every reader indexes the
+    /// columns together, so a hand-edited bundle with a short column is
+    /// refused where it is read, not met by a panic later.
+    pub fn ragged_column(&self) -> Option<String> {
+        let n = self.outcome.len();
+        let columns = [
+            ("start_us", self.start_us.len()),
+            ("ttft_us", self.ttft_us.len()),
+            ("tpot_us", self.tpot_us.len()),
+            ("e2e_us", self.e2e_us.len()),
+            ("output_tokens", self.output_tokens.len()),
+            ("input_tokens", self.input_tokens.len()),
+            ("class", self.class.len()),
+            ("attempts", self.attempts.len()),
+        ];
+        let optional = [("run", self.run.len()), ("shard", self.shard.len())];
+        columns
+            .into_iter()
+            .find(|&(_, len)| len != n)
+            .or_else(|| optional.into_iter().find(|&(_, len)| len != 0 && len != n))
+            .map(|(name, len)| {
+                format!(
+                    "field `samples.{name}` has {len} entries, expected one per request ({n}, as `samples.outcome`)"
+                )
+            })
     }
 
     /// Appends `other`'s per-request columns, its send times shifted by

@@ -56,6 +56,18 @@ pub async fn run(opts: HistoryOptions) -> anyhow::Result<Outcome> {
         head.push_str(&format!(" (the {} oldest left out)", h.left_out));
     }
     out.line(&head);
+    if h.commit_limit_hit {
+        out.warnings.push(format!(
+            "the history is longer than {} commits; older ones were not read",
+            crate::baseline::MAX_HISTORY_COMMITS
+        ));
+    }
+    if let Some(first) = &h.first_skip {
+        out.warnings.push(format!(
+            "{} commit(s) skipped: their baselines could not be read (first: {first})",
+            h.skipped_commits
+        ));
+    }
     if h.runs.len() < 2 * cfg.min_size {
         out.notes.push(format!(
             "change points need at least {} runs; this set has {}",

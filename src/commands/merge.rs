@@ -83,6 +83,15 @@ pub enum MergeError {
         total: u32,
         given: String,
     },
+    #[error(
+        "{path}: field `context.shard.index`/`total` is {index}/{total}, expected 1 ≤ index ≤ total ≤ {max}"
+    )]
+    BadNumbers {
+        path: PathBuf,
+        index: u32,
+        total: u32,
+        max: u32,
+    },
     #[error("{path}: field `context.shard.{field}` is `{found}`, expected an RFC 3339 time")]
     BadTime {
         path: PathBuf,
@@ -217,6 +226,17 @@ fn read_shard(path: &Path) -> anyhow::Result<ShardFile> {
         .ok_or_else(|| MergeError::NotAShard {
             path: path.to_owned(),
         })?;
+    // The numbers come from a file: checked before they size anything.
+    let max = crate::workload::shard::MAX_SHARDS;
+    if !(1 <= shard.index && shard.index <= shard.total && shard.total <= max) {
+        return Err(MergeError::BadNumbers {
+            path: path.to_owned(),
+            index: shard.index,
+            total: shard.total,
+            max,
+        }
+        .into());
+    }
     let time = |field: &'static str, text: &str| {
         crate::timefmt::parse_rfc3339(text)
             .map(|t| t.timestamp_micros())

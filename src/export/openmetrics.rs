@@ -126,10 +126,28 @@ pub fn render(bundle: &Bundle, labels: Labels) -> String {
         out,
         "# HELP tokengate_errors Failed requests by error kind."
     );
+    // Error kinds are the tool's own names (`http_5xx`); a bundle file may
+    // hold anything there, and a `#` or quote in a label would break
+    // GitLab's line parser (it drops `#` to the end of the line and splits
+    // like a shell), so any other name is counted as `other`.
+    let mut other = 0u64;
     for (kind, n) in &bundle.metrics.errors {
+        let plain = !kind.is_empty()
+            && kind
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !plain {
+            other = other.saturating_add(*n);
+            continue;
+        }
         let mut l = key.clone();
         l.push(("kind", kind.as_str()));
         sample(&mut out, "tokengate_errors", "_total", &l, *n as f64);
+    }
+    if other > 0 {
+        let mut l = key.clone();
+        l.push(("kind", "other"));
+        sample(&mut out, "tokengate_errors", "_total", &l, other as f64);
     }
     out.push_str("# EOF\n");
     out
@@ -191,6 +209,28 @@ mod tests {
     #[test]
     fn label_values_cannot_break_a_sample() {
         assert_eq!(escape_label("a\"b\\c\nd\re"), "a\\\"b\\\\c\\nd\u{FFFD}e");
+    }
+
+    #[test]
+    fn error_kinds_that_are_not_plain_names_are_counted_as_other() {
+        let mut b = crate::test_support::committed_quickstart_run();
+        b.metrics.errors.clear();
+        b.metrics.errors.insert("http_5xx".into(), 2);
+        b.metrics.errors.insert("a\"#b".into(), 3);
+        b.metrics.errors.insert("Weird Kind".into(), 4);
+        let text = render(&b, Labels::FamilyOnly);
+        assert!(
+            text.contains("tokengate_errors_total{kind=\"http_5xx\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tokengate_errors_total{kind=\"other\"} 7\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("a\\\"#b") && !text.contains("Weird"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -370,6 +370,7 @@ fn chart_rows(report: &GateReport) -> Vec<Comparison> {
                 lo: base * d.interval.lo,
                 hi: base * d.interval.hi,
                 limit: Some(base * d.limit),
+                level: d.level,
             })
         })
         .take(8)

@@ -19,6 +19,8 @@ pub struct Comparison {
     pub hi: f64,
     /// The limit on the candidate's value: the baseline × the ratio limit.
     pub limit: Option<f64>,
+    /// Confidence level of the interval (0.95).
+    pub level: f64,
 }
 
 /// Characters of the track.
@@ -46,8 +48,14 @@ pub fn render(rows: &[Comparison], value: &dyn Fn(f64, &str) -> String) -> Optio
         .unwrap_or(0)
         .max(6);
     let mut out = String::new();
+    let level = rows[0].level * 100.0;
+    let level = if rows.iter().all(|r| (r.level * 100.0 - level).abs() < 1e-9) {
+        format!("{} % ", crate::wording::decimals(level, 1))
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "{:label_w$}  ● value   ├─┤ candidate's 95 % interval   ┊ limit\n",
+        "{:label_w$}  ● value   ├─┤ candidate's {level}interval   ┊ limit\n",
         ""
     ));
     for r in rows {
@@ -170,6 +178,7 @@ mod tests {
                 lo: 124.0,
                 hi: 141.0,
                 limit: Some(115.0),
+                level: 0.95,
             }],
             &fmt,
         )
@@ -224,6 +233,7 @@ mod tests {
             lo: 0.9,
             hi: 1.1,
             limit: None,
+            level: 0.9,
         };
         assert!(
             !render(std::slice::from_ref(&r), &fmt)

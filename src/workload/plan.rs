@@ -309,12 +309,22 @@ impl Plan {
     }
 
     /// Measured requests this process plans to send (count mode): its
-    /// shard's share of `requests`.
+    /// shard's share of the measured indices. With a warm-up of `w`
+    /// requests the measured ones are global indices `w..w+n`, so the share
+    /// is that of `w + n` less that of `w` (not the share of `n`: shard
+    /// numbering starts at index 0, inside the warm-up).
     pub fn measured_requests(&self) -> Option<u64> {
-        match self.stop {
-            StopAfter::Requests(n) => Some(self.shard.map_or(n, |s| s.share_of(n))),
-            StopAfter::Duration(_) => None,
-        }
+        let StopAfter::Requests(n) = self.stop else {
+            return None;
+        };
+        let w = match self.warmup {
+            Warmup::Requests(w) => w,
+            _ => 0,
+        };
+        Some(
+            self.shard
+                .map_or(n, |s| s.share_of(w + n).saturating_sub(s.share_of(w))),
+        )
     }
 
     pub fn class_names(&self) -> Vec<String> {

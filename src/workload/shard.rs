@@ -194,6 +194,29 @@ fn parse_index(text: &str, name: &str, low: u32, high: u32) -> Result<u32, Shard
 mod tests {
     use super::*;
 
+    /// The measured share after a warm-up of `w` (what `Plan::measured_requests`
+    /// computes) counts exactly the shard's indices in `w..w+n`.
+    #[test]
+    fn the_measured_share_after_a_warm_up_counts_the_shards_own_indices() {
+        for total in 1..=6u32 {
+            for index in 1..=total {
+                let s = Shard { index, total };
+                for w in 0..7u64 {
+                    for n in 0..25u64 {
+                        let own = (w..w + n)
+                            .filter(|i| i % u64::from(total) == u64::from(index - 1))
+                            .count() as u64;
+                        assert_eq!(
+                            s.share_of(w + n) - s.share_of(w),
+                            own,
+                            "{index}/{total} w {w} n {n}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |k| {
             pairs

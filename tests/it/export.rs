@@ -345,6 +345,23 @@ fn bad_input_is_exit_2_naming_the_file_or_flag_and_writes_nothing() {
         "{err}"
     );
 
+    // A hand-edited bundle whose per-request columns disagree is refused
+    // where it is read (every reader indexes them together).
+    let mut ragged: Value = serde_json::from_slice(&full).expect("JSON");
+    ragged["samples"]["e2e_us"]
+        .as_array_mut()
+        .expect("column")
+        .pop();
+    let ragged_path = dir.path().join("ragged.json");
+    std::fs::write(&ragged_path, serde_json::to_vec(&ragged).expect("JSON")).expect("write");
+    let o = export(&ragged_path, "csv", &out);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("ragged.json") && err.contains("samples.e2e_us"),
+        "{err}"
+    );
+
     let o = export(&dir.path().join("absent.json"), "csv", &out);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("absent.json"));

@@ -133,6 +133,26 @@ fn git_history_of_22_promotions_finds_the_planted_step_and_no_other() {
         "{stdout}"
     );
     let change = report["shifts"][0]["change"].as_f64().expect("change");
+    // Each run is credited to the commit that first held it: run k to the
+    // k-th promotion commit (the first commit is the README's).
+    let log = Command::new("git")
+        .args(["rev-list", "--reverse", "--first-parent", "HEAD"])
+        .current_dir(&repo)
+        .output()
+        .expect("git rev-list");
+    let commits: Vec<String> = String::from_utf8_lossy(&log.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(commits.len(), RUNS + 1);
+    for (k, row) in report["rows"].as_array().expect("rows").iter().enumerate() {
+        assert_eq!(
+            row["commit"].as_str(),
+            Some(commits[k + 1].as_str()),
+            "run {}",
+            k + 1
+        );
+    }
     assert!((0.10..0.20).contains(&change), "{change}");
     assert!(
         stdout.contains(&format!("TTFT p50 from run {STEP_AT}:")),

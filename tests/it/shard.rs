@@ -320,6 +320,7 @@ fn merge_refuses_missing_duplicated_foreign_or_skewed_shards_and_writes_nothing(
     }
     let (code, stderr, _) = merge(d, &[s1, s2, s3], &["--min-overlap", "150%"]);
     assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--min-overlap"), "{stderr}");
 
     // Asked to, a missing shard merges into a bundle marked incomplete.
     let (code, stderr, out) = merge(d, &[s1, s3], &["--allow-incomplete"]);

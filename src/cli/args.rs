@@ -141,6 +141,12 @@ pub struct CliGateOptions {
     /// gate file's `policy.inconclusive`: `warn` (exit 0) or `block` (exit 3).
     #[arg(long, value_name = "block|warn", value_parser = parse_inconclusive)]
     pub inconclusive: Option<crate::gate::InconclusivePolicy>,
+    /// Compare an imported bundle (`tokengate import`) with native ones, and
+    /// bundles imported from different tools; by default they are
+    /// incomparable, because each tool times TTFT, ITL and E2E between
+    /// different events (docs/import.md).
+    #[arg(long)]
+    pub allow_imported: bool,
     #[command(flatten)]
     pub publish: CliPublishArgs,
 }
@@ -237,6 +243,10 @@ pub enum CliBaselineCommand {
         bundle: PathBuf,
         #[command(flatten)]
         baselines: CliBaselineArgs,
+        /// Compare an imported bundle with native ones and with bundles of
+        /// other tools, as `gate --allow-imported` does.
+        #[arg(long)]
+        allow_imported: bool,
     },
 }
 

@@ -184,10 +184,15 @@ impl TryFrom<CliBaselineCommand> for BaselineOptions {
                 key,
                 source: source_of(baselines),
             },
-            CliBaselineCommand::Explain { bundle, baselines } => BaselineOptions::Explain {
+            CliBaselineCommand::Explain {
+                bundle,
+                baselines,
+                allow_imported,
+            } => BaselineOptions::Explain {
                 bundle,
                 source: source_of(baselines),
                 now: SystemTime::now(),
+                allow_imported,
             },
         })
     }
@@ -439,6 +444,7 @@ fn gate_options_of(bundle: PathBuf, g: &CliGateOptions, default_dir: Option<&Pat
         template: g.template.clone(),
         now: SystemTime::now(),
         inconclusive: g.inconclusive,
+        allow_imported: g.allow_imported,
     }
 }
 

@@ -55,6 +55,12 @@ pub enum CliCommand {
     /// (github-action-benchmark), csv (per request), csv-summary, jsonl (per
     /// request), openmetrics.
     Export(CliExportArgs),
+    /// Turn another tool's result file into a bundle that can be promoted
+    /// and gated: vllm (`vllm bench serve --save-result --save-detailed`).
+    /// Imported bundles are compared only with bundles imported from the
+    /// same tool unless `--allow-imported` is given to gate, check or
+    /// baseline explain.
+    Import(CliImportArgs),
     /// A baseline set's promoted runs over time (the directory, or every
     /// commit of its git history): a table, change points of p50/p95 TTFT,
     /// ITL and output tokens/s (e-divisive means), SVG charts.
@@ -75,6 +81,29 @@ pub struct CliExportArgs {
     /// The file to write (an export is never printed: it holds key values).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CliImportArgs {
+    /// The file's format: vllm.
+    pub format: String,
+    /// The tool's result file.
+    pub file: PathBuf,
+    /// The bundle to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Bundle key field or metadata: `model_version=…`, `serving_image=…`,
+    /// `hardware_profile=…`, `tokenizer=…`, `engine_flags=…`, or any other key.
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
+    pub meta: Vec<(String, String)>,
+    /// Workload name the bundle is stored under (default: `vllm-bench-serve`
+    /// for vllm).
+    #[arg(long, value_name = "NAME")]
+    pub workload: Option<String>,
+    /// Version of the tool that wrote FILE, when the file does not record
+    /// it (vLLM's does not): stored in `context.imported.version`.
+    #[arg(long, value_name = "VERSION")]
+    pub tool_version: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -8,19 +8,21 @@ use std::time::SystemTime;
 
 use super::args::{
     CliAbArgs, CliBaselineArgs, CliBaselineCommand, CliCalibrateArgs, CliCheckArgs, CliCommentArgs,
-    CliExportArgs, CliGateArgs, CliGateOptions, CliHistoryArgs, CliMergeArgs, CliPublishArgs,
-    CliReleaseAssetsArgs, CliRunArgs, CliSimArgs, CliSoakArgs, CliSweepArgs, CliWorkloadArgs,
+    CliExportArgs, CliGateArgs, CliGateOptions, CliHistoryArgs, CliImportArgs, CliMergeArgs,
+    CliPublishArgs, CliReleaseAssetsArgs, CliRunArgs, CliSimArgs, CliSoakArgs, CliSweepArgs,
+    CliWorkloadArgs,
 };
 use crate::baseline::BaselineSource;
 use crate::commands::gate::GATE_REPORT_DIR;
 use crate::commands::{
     AbOptions, BaselineOptions, CalibrateOptions, CheckOptions, CommentOptions, EnvLookup,
-    ExportOptions, GateCommandOptions, GateOptions, HistoryOptions, MergeOptions, Platform,
-    ProfileOverrides, ProfileSource, ProgressMode, PublishFlags, ReleaseAssetsOptions,
-    ReportOptions, RunOptions, SimOptions, SoakOptions, SweepOptions,
+    ExportOptions, GateCommandOptions, GateOptions, HistoryOptions, ImportCommandOptions,
+    MergeOptions, Platform, ProfileOverrides, ProfileSource, ProgressMode, PublishFlags,
+    ReleaseAssetsOptions, ReportOptions, RunOptions, SimOptions, SoakOptions, SweepOptions,
 };
 use crate::driver::StopSignal;
 use crate::export::ExportFormat;
+use crate::import::{ImportFormat, ImportOptions};
 use crate::workload::Overrides;
 
 /// `run`'s bundle when `--out` is not given.
@@ -214,6 +216,31 @@ impl TryFrom<CliCommentArgs> for CommentOptions {
             number: a.number,
             key: a.key,
             env: process_env(),
+        })
+    }
+}
+
+impl TryFrom<CliImportArgs> for ImportCommandOptions {
+    type Error = anyhow::Error;
+    fn try_from(a: CliImportArgs) -> anyhow::Result<ImportCommandOptions> {
+        let Some(format) = ImportFormat::from_name(&a.format) else {
+            anyhow::bail!(
+                "FORMAT: unknown import format `{}` (for {}); expected one of {}",
+                crate::wording::foreign::cut(&a.format, 64),
+                a.file.display(),
+                ImportFormat::names()
+            );
+        };
+        Ok(ImportCommandOptions {
+            import: ImportOptions {
+                format,
+                file: a.file,
+                meta: a.meta,
+                workload: a.workload,
+                tool_version: a.tool_version,
+                env: process_env(),
+            },
+            out: a.out,
         })
     }
 }

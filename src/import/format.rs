@@ -1,0 +1,57 @@
+//! The formats `tokengate import` reads, by name.
+
+/// A tool's result file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportFormat {
+    /// `vllm bench serve --save-result --save-detailed`: one JSON object
+    /// with per-request columns (`ttfts`, `itls`, `latencies`, …).
+    Vllm,
+}
+
+impl ImportFormat {
+    pub const ALL: [ImportFormat; 1] = [ImportFormat::Vllm];
+
+    /// The name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportFormat::Vllm => "vllm",
+        }
+    }
+
+    /// The tool recorded in `context.imported.tool`.
+    pub fn tool(self) -> &'static str {
+        match self {
+            ImportFormat::Vllm => "vllm",
+        }
+    }
+
+    /// What the file should be, for error messages.
+    pub fn expected_file(self) -> &'static str {
+        match self {
+            ImportFormat::Vllm => {
+                "the JSON file of `vllm bench serve --save-result --save-detailed`"
+            }
+        }
+    }
+
+    /// The workload name an imported bundle is stored under unless
+    /// `--workload` names one.
+    pub fn default_workload(self) -> &'static str {
+        match self {
+            ImportFormat::Vllm => "vllm-bench-serve",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ImportFormat> {
+        ImportFormat::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+
+    /// Every name, for the error of an unknown one.
+    pub fn names() -> String {
+        ImportFormat::ALL
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

@@ -56,7 +56,8 @@ pub enum CliCommand {
     /// request), openmetrics.
     Export(CliExportArgs),
     /// Turn another tool's result file into a bundle that can be promoted
-    /// and gated: vllm (`vllm bench serve --save-result --save-detailed`).
+    /// and gated: vllm (`vllm bench serve --save-result --save-detailed`),
+    /// guidellm (`guidellm run --output kind=json`).
     /// Imported bundles are compared only with bundles imported from the
     /// same tool unless `--allow-imported` is given to gate, check or
     /// baseline explain.
@@ -85,7 +86,7 @@ pub struct CliExportArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct CliImportArgs {
-    /// The file's format: vllm.
+    /// The file's format: vllm or guidellm.
     pub format: String,
     /// The tool's result file.
     pub file: PathBuf,
@@ -97,7 +98,7 @@ pub struct CliImportArgs {
     #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
     pub meta: Vec<(String, String)>,
     /// Workload name the bundle is stored under (default: `vllm-bench-serve`
-    /// for vllm).
+    /// for vllm, `guidellm-run` for guidellm).
     #[arg(long, value_name = "NAME")]
     pub workload: Option<String>,
     /// Version of the tool that wrote FILE, when the file does not record

@@ -57,6 +57,10 @@ pub(super) struct Imported {
     /// What the bundle needs and the file lacks (`context.imported.absent`).
     pub absent: Vec<String>,
     pub warnings: Vec<String>,
+    /// When the tool's measurement started and ended, when the file says
+    /// in a known clock (epoch seconds).
+    pub started_at: Option<std::time::SystemTime>,
+    pub ended_at: Option<std::time::SystemTime>,
 }
 
 /// Read `opts.file` as `opts.format` and build its bundle.
@@ -75,6 +79,7 @@ pub fn import_file(opts: &ImportOptions) -> Result<Bundle, ImportError> {
     let doc = Doc { path };
     let imported = match opts.format {
         ImportFormat::Vllm => super::vllm::parse(&doc, &root)?,
+        ImportFormat::Guidellm => super::guidellm::parse(&doc, &root)?,
     };
     Ok(assemble(opts, path, &bytes, imported))
 }
@@ -122,8 +127,14 @@ fn assemble(opts: &ImportOptions, path: &Path, bytes: &[u8], imp: Imported) -> B
         git: None,
         ci_run_url: None,
         runner_host: String::new(),
-        started_at: String::new(),
-        ended_at: String::new(),
+        started_at: imp
+            .started_at
+            .map(crate::timefmt::rfc3339)
+            .unwrap_or_default(),
+        ended_at: imp
+            .ended_at
+            .map(crate::timefmt::rfc3339)
+            .unwrap_or_default(),
         window_s: (recorded.window.as_secs_f64() * 1e3).round() / 1e3,
         complete: true,
         incomplete_reason: None,

@@ -6,15 +6,19 @@ pub enum ImportFormat {
     /// `vllm bench serve --save-result --save-detailed`: one JSON object
     /// with per-request columns (`ttfts`, `itls`, `latencies`, …).
     Vllm,
+    /// guidellm's `benchmarks.json` (`guidellm run --output
+    /// kind=json,path=…`): one benchmark with per-request statistics.
+    Guidellm,
 }
 
 impl ImportFormat {
-    pub const ALL: [ImportFormat; 1] = [ImportFormat::Vllm];
+    pub const ALL: [ImportFormat; 2] = [ImportFormat::Vllm, ImportFormat::Guidellm];
 
     /// The name on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             ImportFormat::Vllm => "vllm",
+            ImportFormat::Guidellm => "guidellm",
         }
     }
 
@@ -22,6 +26,7 @@ impl ImportFormat {
     pub fn tool(self) -> &'static str {
         match self {
             ImportFormat::Vllm => "vllm",
+            ImportFormat::Guidellm => "guidellm",
         }
     }
 
@@ -31,6 +36,9 @@ impl ImportFormat {
             ImportFormat::Vllm => {
                 "the JSON file of `vllm bench serve --save-result --save-detailed`"
             }
+            ImportFormat::Guidellm => {
+                "guidellm's benchmarks.json (`guidellm run --output kind=json`)"
+            }
         }
     }
 
@@ -39,6 +47,7 @@ impl ImportFormat {
     pub fn default_workload(self) -> &'static str {
         match self {
             ImportFormat::Vllm => "vllm-bench-serve",
+            ImportFormat::Guidellm => "guidellm-run",
         }
     }
 

@@ -1,4 +1,5 @@
-//! Importing other benchmark tools' result files as bundles
+//! Importing other benchmark tools' result files (vLLM's `bench serve`,
+//! guidellm's `benchmarks.json`) as bundles
 //! (`tokengate import FORMAT FILE`): one file per format parses the tool's
 //! own file into [`Imported`] (per-request records, or a summary), and
 //! `bundle.rs` maps that into a [`crate::bundle::Bundle`] with the recorder
@@ -8,6 +9,7 @@
 mod bundle;
 mod error;
 mod format;
+mod guidellm;
 mod json;
 mod vllm;
 

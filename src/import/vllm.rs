@@ -211,6 +211,8 @@ pub(super) fn parse(doc: &Doc<'_>, root: &Value) -> Result<Imported, ImportError
         records,
         absent,
         warnings,
+        started_at: None,
+        ended_at: None,
     })
 }
 

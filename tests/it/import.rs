@@ -87,6 +87,8 @@ fn vllm_summary(file: &Path) -> (f64, f64) {
 }
 
 const VLLM_A: &str = "vllm-run-a.json";
+const GUIDELLM_A: &str = "guidellm-run-a.json";
+const GUIDELLM_B: &str = "guidellm-run-b.json";
 const VLLM_B: &str = "vllm-run-b.json";
 const META: [&str; 4] = [
     "--meta",
@@ -213,6 +215,118 @@ fn an_imported_vllm_run_is_gated_against_an_imported_baseline() {
     assert_ne!(ttft["verdict"], "skipped", "{ttft}");
 }
 
+/// guidellm's own p50/p95 TTFT of the successful requests, ms.
+fn guidellm_summary(file: &Path) -> (f64, f64) {
+    let v = json(file);
+    let p = &v["benchmarks"][0]["metrics"]["time_to_first_token_ms"]["successful"]["percentiles"];
+    let get = |k: &str| {
+        p[k].as_f64()
+            .unwrap_or_else(|| panic!("{k} in {}", file.display()))
+    };
+    (get("p50"), get("p95"))
+}
+
+#[test]
+fn guidellm_import_validates_and_agrees_with_guidellms_own_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in [GUIDELLM_A, GUIDELLM_B] {
+        let out = dir.path().join(format!("{name}.bundle.json"));
+        import_ok(
+            "guidellm",
+            &fixture(name),
+            &out,
+            &["--meta", "hardware_profile=test-host"],
+        );
+        let errors = bundle_schema_errors(&out);
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+        assert_ttft_agrees(guidellm_summary(&fixture(name)), &out, name);
+        let b = read_bundle(&out).expect("bundle");
+        let src = json(&fixture(name));
+        let n = src["benchmarks"][0]["requests"]["successful"]
+            .as_array()
+            .expect("successful")
+            .len();
+        assert_eq!(b.samples.len(), n);
+        assert_eq!(b.metrics.requests.succeeded as usize, n);
+        let imported = b.context.imported.expect("context.imported");
+        assert_eq!(imported.tool, "guidellm");
+        assert_eq!(
+            imported.version.as_deref(),
+            src["metadata"]["guidellm_version"].as_str()
+        );
+        // guidellm keeps no inter-token gaps and no header time.
+        assert_eq!(b.metrics.itl_ms.count, 0);
+        assert_eq!(b.metrics.ttfb_ms.count, 0);
+        assert!(
+            b.context.started_at.ends_with('Z'),
+            "{}",
+            b.context.started_at
+        );
+        assert_eq!(
+            b.context.workload_shape.get("load").map(String::as_str),
+            Some("closed, concurrency 4")
+        );
+    }
+}
+
+#[test]
+fn an_imported_guidellm_run_is_gated_and_kept_apart_from_vllm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let meta = [
+        "--meta",
+        "hardware_profile=test-host",
+        "--workload",
+        "shared",
+    ];
+    import_ok("guidellm", &fixture(GUIDELLM_A), &a, &meta);
+    import_ok("guidellm", &fixture(GUIDELLM_B), &b, &meta);
+    let baselines = dir.path().join("baselines");
+    ok(&tokengate()
+        .args(["baseline", "promote"])
+        .arg(&a)
+        .arg("--baseline-dir")
+        .arg(&baselines)
+        .output()
+        .expect("promote"));
+    let verdict = dir.path().join("verdict.json");
+    let gate = Path::new(env!("CARGO_MANIFEST_DIR")).join("gates/default.yaml");
+    let o = tokengate()
+        .arg("gate")
+        .arg(&b)
+        .arg("--gate")
+        .arg(&gate)
+        .arg("--baseline-dir")
+        .arg(&baselines)
+        .arg("--json")
+        .arg(&verdict)
+        .output()
+        .expect("gate");
+    assert!(
+        matches!(o.status.code(), Some(0 | 1 | 3)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(json(&verdict)["skip_reason"].is_null());
+    // A vLLM import under the same workload name is refused: another tool.
+    let v = dir.path().join("v.json");
+    import_ok(
+        "vllm",
+        &fixture(VLLM_A),
+        &v,
+        &[&META[..], &meta[2..]].concat(),
+    );
+    let text = ok(&tokengate()
+        .args(["baseline", "explain"])
+        .arg(&v)
+        .arg("--baseline-dir")
+        .arg(&baselines)
+        .output()
+        .expect("explain"));
+    assert!(text.contains("measured by different tools"), "{text}");
+    assert!(text.contains("guidellm"), "{text}");
+}
+
 /// A native bundle (run on the simulator) promoted under the same workload
 /// name: `baseline explain` refuses it for the imported bundle, naming
 /// the tools and the switch; `--allow-imported` lifts that refusal.
@@ -298,19 +412,25 @@ fn a_truncated_vllm_file_is_exit_2_naming_the_file() {
     );
 }
 
-/// Another tool's JSON (a guidellm-shaped report) given as vllm: the first
-/// field vLLM writes that it lacks is named.
+/// Another tool's JSON given as the wrong format: the first field the
+/// expected tool writes that it lacks is named.
 #[test]
-fn a_foreign_json_given_as_vllm_is_exit_2_naming_the_field() {
+fn a_foreign_json_given_as_another_format_is_exit_2_naming_the_field() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let foreign = dir.path().join("benchmarks.json");
-    std::fs::write(
-        &foreign,
-        r#"{"metadata": {"version": 1}, "args": {}, "benchmarks": [{"type_": "generative_benchmark", "metrics": {}}]}"#,
-    )
-    .expect("write");
-    let o = import("vllm", &foreign, &dir.path().join("b.json"), &[]);
-    assert_exit_2(&o, &["benchmarks.json", "field `backend`", "is missing"]);
+    let o = import(
+        "vllm",
+        &fixture(GUIDELLM_A),
+        &dir.path().join("b.json"),
+        &[],
+    );
+    assert_exit_2(&o, &[GUIDELLM_A, "field `backend`", "is missing"]);
+    let o = import(
+        "guidellm",
+        &fixture(VLLM_A),
+        &dir.path().join("b.json"),
+        &[],
+    );
+    assert_exit_2(&o, &[VLLM_A, "field `benchmarks`", "is missing"]);
 }
 
 /// A summary-only vLLM file (`--save-result` without `--save-detailed`)

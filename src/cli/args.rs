@@ -57,7 +57,8 @@ pub enum CliCommand {
     Export(CliExportArgs),
     /// Turn another tool's result file into a bundle that can be promoted
     /// and gated: vllm (`vllm bench serve --save-result --save-detailed`),
-    /// guidellm (`guidellm run --output kind=json`).
+    /// guidellm (`guidellm run --output kind=json`), aiperf
+    /// (`profile_export.jsonl`).
     /// Imported bundles are compared only with bundles imported from the
     /// same tool unless `--allow-imported` is given to gate, check or
     /// baseline explain.
@@ -86,7 +87,7 @@ pub struct CliExportArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct CliImportArgs {
-    /// The file's format: vllm or guidellm.
+    /// The file's format: vllm, guidellm or aiperf.
     pub format: String,
     /// The tool's result file.
     pub file: PathBuf,
@@ -98,11 +99,12 @@ pub struct CliImportArgs {
     #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
     pub meta: Vec<(String, String)>,
     /// Workload name the bundle is stored under (default: `vllm-bench-serve`
-    /// for vllm, `guidellm-run` for guidellm).
+    /// for vllm, `guidellm-run` for guidellm, `aiperf-profile` for aiperf).
     #[arg(long, value_name = "NAME")]
     pub workload: Option<String>,
     /// Version of the tool that wrote FILE, when the file does not record
-    /// it (vLLM's does not): stored in `context.imported.version`.
+    /// it (vLLM's and AIPerf's JSONL do not): stored in
+    /// `context.imported.version`.
     #[arg(long, value_name = "VERSION")]
     pub tool_version: Option<String>,
 }

@@ -42,7 +42,7 @@ pub struct ImportOptions {
 pub(super) struct Imported {
     /// The tool's version, when the file records it.
     pub version: Option<String>,
-    /// `chat` or `completions`.
+    /// `chat` or `completions`; empty when the file does not say.
     pub api: &'static str,
     /// Model name the tool sent.
     pub model: String,
@@ -70,16 +70,18 @@ pub fn import_file(opts: &ImportOptions) -> Result<Bundle, ImportError> {
         path: path.to_owned(),
         source,
     })?;
-    let root: serde_json::Value =
+    let doc = Doc { path };
+    let json = || -> Result<serde_json::Value, ImportError> {
         serde_json::from_slice(&bytes).map_err(|e| ImportError::NotJson {
             path: path.to_owned(),
             detail: e.to_string(),
             expected: opts.format.expected_file(),
-        })?;
-    let doc = Doc { path };
+        })
+    };
     let imported = match opts.format {
-        ImportFormat::Vllm => super::vllm::parse(&doc, &root)?,
-        ImportFormat::Guidellm => super::guidellm::parse(&doc, &root)?,
+        ImportFormat::Vllm => super::vllm::parse(&doc, &json()?)?,
+        ImportFormat::Guidellm => super::guidellm::parse(&doc, &json()?)?,
+        ImportFormat::Aiperf => super::aiperf::parse(&doc, &bytes)?,
     };
     Ok(assemble(opts, path, &bytes, imported))
 }

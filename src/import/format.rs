@@ -9,16 +9,24 @@ pub enum ImportFormat {
     /// guidellm's `benchmarks.json` (`guidellm run --output
     /// kind=json,path=…`): one benchmark with per-request statistics.
     Guidellm,
+    /// AIPerf's `profile_export.jsonl` (`aiperf profile`): one record a
+    /// line.
+    Aiperf,
 }
 
 impl ImportFormat {
-    pub const ALL: [ImportFormat; 2] = [ImportFormat::Vllm, ImportFormat::Guidellm];
+    pub const ALL: [ImportFormat; 3] = [
+        ImportFormat::Vllm,
+        ImportFormat::Guidellm,
+        ImportFormat::Aiperf,
+    ];
 
     /// The name on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             ImportFormat::Vllm => "vllm",
             ImportFormat::Guidellm => "guidellm",
+            ImportFormat::Aiperf => "aiperf",
         }
     }
 
@@ -27,6 +35,7 @@ impl ImportFormat {
         match self {
             ImportFormat::Vllm => "vllm",
             ImportFormat::Guidellm => "guidellm",
+            ImportFormat::Aiperf => "aiperf",
         }
     }
 
@@ -39,6 +48,7 @@ impl ImportFormat {
             ImportFormat::Guidellm => {
                 "guidellm's benchmarks.json (`guidellm run --output kind=json`)"
             }
+            ImportFormat::Aiperf => "AIPerf's profile_export.jsonl (`aiperf profile`)",
         }
     }
 
@@ -48,6 +58,7 @@ impl ImportFormat {
         match self {
             ImportFormat::Vllm => "vllm-bench-serve",
             ImportFormat::Guidellm => "guidellm-run",
+            ImportFormat::Aiperf => "aiperf-profile",
         }
     }
 

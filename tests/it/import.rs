@@ -327,6 +327,114 @@ fn an_imported_guidellm_run_is_gated_and_kept_apart_from_vllm() {
     assert!(text.contains("guidellm"), "{text}");
 }
 
+/// AIPerf's own p50/p95 TTFT, from the summary it writes beside the JSONL
+/// (`profile_export_aiperf.json`, committed as `*.summary.json`), ms.
+fn aiperf_summary(jsonl: &str) -> (f64, f64) {
+    let file = fixture(&jsonl.replace(".jsonl", ".summary.json"));
+    let v = json(&file);
+    let get = |k: &str| {
+        v["time_to_first_token"][k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{k} in {}", file.display()))
+    };
+    (get("p50"), get("p95"))
+}
+
+const AIPERF_A: &str = "aiperf-run-a.jsonl";
+const AIPERF_B: &str = "aiperf-run-b.jsonl";
+
+#[test]
+fn aiperf_import_validates_and_agrees_with_aiperfs_own_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in [AIPERF_A, AIPERF_B, "aiperf-errors.jsonl"] {
+        let out = dir.path().join(format!("{name}.bundle.json"));
+        import_ok(
+            "aiperf",
+            &fixture(name),
+            &out,
+            &["--tool-version", "0.13.0"],
+        );
+        let errors = bundle_schema_errors(&out);
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+        assert_ttft_agrees(aiperf_summary(name), &out, name);
+        let b = read_bundle(&out).expect("bundle");
+        let lines = std::fs::read_to_string(fixture(name))
+            .expect("fixture")
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .count();
+        assert_eq!(b.samples.len(), lines);
+        let summary = json(&fixture(&name.replace(".jsonl", ".summary.json")));
+        let ok = summary["request_count"]["avg"]
+            .as_f64()
+            .expect("request_count");
+        assert_eq!(b.metrics.requests.succeeded as f64, ok);
+        // AIPerf keeps the inter-chunk gaps: ITL is there.
+        assert!(b.metrics.itl_ms.count > 0);
+        assert_eq!(b.context.token_source, "usage");
+        assert!(b.context.started_at.ends_with('Z'));
+        if name == "aiperf-errors.jsonl" {
+            let failed = lines as u64 - b.metrics.requests.succeeded;
+            assert!(failed > 0);
+            assert_eq!(b.metrics.errors.get("http_5xx"), Some(&failed));
+        }
+    }
+}
+
+#[test]
+fn an_imported_aiperf_run_is_gated_against_an_imported_baseline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    import_ok("aiperf", &fixture(AIPERF_A), &a, &[]);
+    import_ok("aiperf", &fixture(AIPERF_B), &b, &[]);
+    let baselines = dir.path().join("baselines");
+    ok(&tokengate()
+        .args(["baseline", "promote"])
+        .arg(&a)
+        .arg("--baseline-dir")
+        .arg(&baselines)
+        .output()
+        .expect("promote"));
+    let verdict = dir.path().join("verdict.json");
+    let gate = Path::new(env!("CARGO_MANIFEST_DIR")).join("gates/default.yaml");
+    let o = tokengate()
+        .arg("gate")
+        .arg(&b)
+        .arg("--gate")
+        .arg(&gate)
+        .arg("--baseline-dir")
+        .arg(&baselines)
+        .arg("--json")
+        .arg(&verdict)
+        .output()
+        .expect("gate");
+    assert!(
+        matches!(o.status.code(), Some(0 | 1 | 3)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(json(&verdict)["skip_reason"].is_null());
+}
+
+#[test]
+fn a_truncated_aiperf_file_is_exit_2_naming_the_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(fixture(AIPERF_A)).expect("fixture");
+    let cut = dir.path().join("cut.jsonl");
+    let keep = text.len() / 2;
+    let keep = (0..=keep)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    std::fs::write(&cut, &text[..keep]).expect("write");
+    let line = text[..keep].lines().count();
+    let o = import("aiperf", &cut, &dir.path().join("b.json"), &[]);
+    assert_exit_2(
+        &o,
+        &["cut.jsonl", &format!("line {line}"), "profile_export.jsonl"],
+    );
+}
+
 /// A native bundle (run on the simulator) promoted under the same workload
 /// name: `baseline explain` refuses it for the imported bundle, naming
 /// the tools and the switch; `--allow-imported` lifts that refusal.

@@ -663,3 +663,119 @@ async fn vllm_bench_import_of_a_fresh_run_agrees_with_vllm() {
     assert!(bundle_schema_errors(&out).is_empty());
     assert_ttft_agrees(vllm_summary(&file), &out, "fresh vllm bench serve");
 }
+
+/// Hostile variants of every fixture — cut at many points, and values
+/// swapped for negative, huge, NaN-like, wrong-typed ones — are imported in
+/// process: each is a bundle or an error naming the file, never a panic.
+#[test]
+fn mutated_fixtures_import_or_fail_cleanly_never_panic() {
+    use tokengate::import::{ImportFormat, ImportOptions, import_file};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases = [
+        (ImportFormat::Vllm, VLLM_A),
+        (ImportFormat::Vllm, "vllm-errors.json"),
+        (ImportFormat::Guidellm, GUIDELLM_A),
+        (ImportFormat::Aiperf, AIPERF_A),
+        (ImportFormat::Aiperf, "aiperf-errors.jsonl"),
+    ];
+    let replacements = [
+        Value::from(-1.0),
+        Value::from(1e300),
+        Value::from(u64::MAX),
+        Value::from("x"),
+        Value::Null,
+        Value::Array(Vec::new()),
+        Value::from(true),
+    ];
+    // A fixed linear congruential sequence (Knuth's MMIX constants), so the
+    // variants are the same on every run.
+    let mut state: u64 = 0x5eed;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        state >> 33
+    };
+    let mut outcomes = (0usize, 0usize);
+    for (format, name) in cases {
+        let bytes = std::fs::read(fixture(name)).expect("fixture");
+        let path = dir.path().join(name);
+        let mut check = |content: &[u8]| {
+            std::fs::write(&path, content).expect("write");
+            let opts = ImportOptions {
+                format,
+                file: path.clone(),
+                meta: Vec::new(),
+                workload: None,
+                tool_version: None,
+                env: std::sync::Arc::new(|_: &str| None),
+            };
+            match import_file(&opts) {
+                Ok(_) => outcomes.0 += 1,
+                Err(e) => {
+                    assert!(e.to_string().contains(name), "{e}");
+                    outcomes.1 += 1;
+                }
+            }
+        };
+        for k in 1..40 {
+            check(&bytes[..bytes.len() * k / 40]);
+        }
+        let docs: Vec<Value> = if name.ends_with(".jsonl") {
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| serde_json::from_str(l).expect("line"))
+                .collect()
+        } else {
+            vec![serde_json::from_slice(&bytes).expect("JSON")]
+        };
+        for _ in 0..60 {
+            let mut docs = docs.clone();
+            for _ in 0..3 {
+                let i = next() as usize % docs.len();
+                let replacement = replacements[next() as usize % replacements.len()].clone();
+                mutate(&mut docs[i], &mut next, replacement);
+            }
+            let text = if name.ends_with(".jsonl") {
+                docs.iter()
+                    .map(Value::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            } else {
+                docs[0].to_string()
+            };
+            check(text.as_bytes());
+        }
+    }
+    eprintln!(
+        "mutated fixtures: {} imported, {} refused",
+        outcomes.0, outcomes.1
+    );
+    assert!(outcomes.1 > 0);
+}
+
+/// Replace one value somewhere inside `v`, walking down a random path.
+fn mutate(v: &mut Value, next: &mut impl FnMut() -> u64, replacement: Value) {
+    let depth = next() % 6;
+    descend(v, depth, next, replacement);
+}
+
+fn descend(v: &mut Value, depth: u64, next: &mut impl FnMut() -> u64, replacement: Value) {
+    if depth > 0 {
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                let i = next() as usize % m.len();
+                if let Some(c) = m.values_mut().nth(i) {
+                    return descend(c, depth - 1, next, replacement);
+                }
+            }
+            Value::Array(a) if !a.is_empty() => {
+                let i = next() as usize % a.len();
+                return descend(&mut a[i], depth - 1, next, replacement);
+            }
+            _ => {}
+        }
+    }
+    *v = replacement;
+}

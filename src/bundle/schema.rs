@@ -593,8 +593,8 @@ pub struct Context {
 /// Where an imported bundle came from (`tokengate import`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ImportInfo {
-    /// The tool that measured: `vllm` (`vllm bench serve`), `guidellm` or
-    /// `aiperf`.
+    /// The tool that measured: `vllm` (`vllm bench serve`), `guidellm`,
+    /// `aiperf` or `k6`.
     pub tool: String,
     /// That tool's version, as the file states it or `--tool-version`
     /// gave it; `None` when neither says.

@@ -58,7 +58,8 @@ pub enum CliCommand {
     /// Turn another tool's result file into a bundle that can be promoted
     /// and gated: vllm (`vllm bench serve --save-result --save-detailed`),
     /// guidellm (`guidellm run --output kind=json`), aiperf
-    /// (`profile_export.jsonl`).
+    /// (`profile_export.jsonl`), k6 (`--summary-export`, a summary: rules
+    /// that resample per-request values are inconclusive).
     /// Imported bundles are compared only with bundles imported from the
     /// same tool unless `--allow-imported` is given to gate, check or
     /// baseline explain.
@@ -87,7 +88,7 @@ pub struct CliExportArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct CliImportArgs {
-    /// The file's format: vllm, guidellm or aiperf.
+    /// The file's format: vllm, guidellm, aiperf or k6.
     pub format: String,
     /// The tool's result file.
     pub file: PathBuf,
@@ -99,11 +100,12 @@ pub struct CliImportArgs {
     #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
     pub meta: Vec<(String, String)>,
     /// Workload name the bundle is stored under (default: `vllm-bench-serve`
-    /// for vllm, `guidellm-run` for guidellm, `aiperf-profile` for aiperf).
+    /// for vllm, `guidellm-run` for guidellm, `aiperf-profile` for aiperf,
+    /// `k6-run` for k6).
     #[arg(long, value_name = "NAME")]
     pub workload: Option<String>,
     /// Version of the tool that wrote FILE, when the file does not record
-    /// it (vLLM's and AIPerf's JSONL do not): stored in
+    /// it (vLLM's, AIPerf's JSONL and k6's do not): stored in
     /// `context.imported.version`.
     #[arg(long, value_name = "VERSION")]
     pub tool_version: Option<String>,

@@ -264,6 +264,7 @@ pub(super) fn parse(doc: &Doc<'_>, bytes: &[u8]) -> Result<Imported, ImportError
         warnings,
         started_at: Some(SystemTime::UNIX_EPOCH + Duration::from_nanos(first)),
         ended_at: Some(SystemTime::UNIX_EPOCH + Duration::from_nanos(last)),
+        summary: None,
     })
 }
 

@@ -61,6 +61,14 @@ pub(super) struct Imported {
     /// in a known clock (epoch seconds).
     pub started_at: Option<std::time::SystemTime>,
     pub ended_at: Option<std::time::SystemTime>,
+    /// A summary-only file (k6): its metrics as they are, no records.
+    pub summary: Option<Summary>,
+}
+
+/// The metrics of a summary-only file, mapped directly.
+pub(super) struct Summary {
+    pub metrics: crate::bundle::Metrics,
+    pub window_s: f64,
 }
 
 /// Read `opts.file` as `opts.format` and build its bundle.
@@ -82,16 +90,23 @@ pub fn import_file(opts: &ImportOptions) -> Result<Bundle, ImportError> {
         ImportFormat::Vllm => super::vllm::parse(&doc, &json()?)?,
         ImportFormat::Guidellm => super::guidellm::parse(&doc, &json()?)?,
         ImportFormat::Aiperf => super::aiperf::parse(&doc, &bytes)?,
+        ImportFormat::K6 => super::k6::parse(&doc, &json()?)?,
     };
     Ok(assemble(opts, path, &bytes, imported))
 }
 
-fn assemble(opts: &ImportOptions, path: &Path, bytes: &[u8], imp: Imported) -> Bundle {
+fn assemble(opts: &ImportOptions, path: &Path, bytes: &[u8], mut imp: Imported) -> Bundle {
     let mut rec = Recorder::new(Slo::default(), None, None, imp.records.len());
     for r in &imp.records {
         rec.record(r);
     }
-    let recorded = rec.finish();
+    let mut recorded = rec.finish();
+    let per_request = imp.summary.is_none();
+    if let Some(s) = imp.summary.take() {
+        recorded.metrics = s.metrics;
+        recorded.window = std::time::Duration::try_from_secs_f64(s.window_s).unwrap_or_default();
+        recorded.histograms = Default::default();
+    }
     let (key, engine_flags, meta) = labels(opts, &imp);
     let digest = {
         let mut text = String::from("tokengate import digest v1\n");
@@ -102,6 +117,7 @@ fn assemble(opts: &ImportOptions, path: &Path, bytes: &[u8], imp: Imported) -> B
     };
     let token_sources = recorded.token_sources.clone();
     let token_source = match token_sources.len() {
+        0 if !per_request => "none".to_owned(),
         0 => "usage".to_owned(),
         1 => token_sources.keys().next().cloned().unwrap_or_default(),
         _ => "mixed".to_owned(),
@@ -177,7 +193,7 @@ fn assemble(opts: &ImportOptions, path: &Path, bytes: &[u8], imp: Imported) -> B
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             file_digest: hex_sha256(bytes),
-            per_request: true,
+            per_request,
             absent: imp.absent,
         }),
     };

@@ -12,13 +12,16 @@ pub enum ImportFormat {
     /// AIPerf's `profile_export.jsonl` (`aiperf profile`): one record a
     /// line.
     Aiperf,
+    /// k6's `--summary-export` file: aggregates only, no per-request values.
+    K6,
 }
 
 impl ImportFormat {
-    pub const ALL: [ImportFormat; 3] = [
+    pub const ALL: [ImportFormat; 4] = [
         ImportFormat::Vllm,
         ImportFormat::Guidellm,
         ImportFormat::Aiperf,
+        ImportFormat::K6,
     ];
 
     /// The name on the command line.
@@ -27,6 +30,7 @@ impl ImportFormat {
             ImportFormat::Vllm => "vllm",
             ImportFormat::Guidellm => "guidellm",
             ImportFormat::Aiperf => "aiperf",
+            ImportFormat::K6 => "k6",
         }
     }
 
@@ -36,6 +40,7 @@ impl ImportFormat {
             ImportFormat::Vllm => "vllm",
             ImportFormat::Guidellm => "guidellm",
             ImportFormat::Aiperf => "aiperf",
+            ImportFormat::K6 => "k6",
         }
     }
 
@@ -49,6 +54,7 @@ impl ImportFormat {
                 "guidellm's benchmarks.json (`guidellm run --output kind=json`)"
             }
             ImportFormat::Aiperf => "AIPerf's profile_export.jsonl (`aiperf profile`)",
+            ImportFormat::K6 => "k6's summary (`k6 run --summary-export FILE`)",
         }
     }
 
@@ -59,6 +65,7 @@ impl ImportFormat {
             ImportFormat::Vllm => "vllm-bench-serve",
             ImportFormat::Guidellm => "guidellm-run",
             ImportFormat::Aiperf => "aiperf-profile",
+            ImportFormat::K6 => "k6-run",
         }
     }
 

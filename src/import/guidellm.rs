@@ -275,6 +275,7 @@ pub(super) fn parse(doc: &Doc<'_>, root: &Value) -> Result<Imported, ImportError
         warnings,
         started_at: epoch("start_time"),
         ended_at: epoch("end_time"),
+        summary: None,
     })
 }
 

@@ -213,6 +213,7 @@ pub(super) fn parse(doc: &Doc<'_>, root: &Value) -> Result<Imported, ImportError
         warnings,
         started_at: None,
         ended_at: None,
+        summary: None,
     })
 }
 

@@ -435,6 +435,125 @@ fn a_truncated_aiperf_file_is_exit_2_naming_the_line() {
     );
 }
 
+/// k6's summary holds no TTFT (k6 times no SSE event): its E2E
+/// (`http_req_duration`) is compared instead, and the gate's rules that
+/// resample say the bundle came from a summary.
+#[test]
+fn a_k6_summary_imports_without_samples_and_the_gate_says_why_it_cannot_judge() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    import_ok(
+        "k6",
+        &fixture("k6-run-a.json"),
+        &a,
+        &["--tool-version", "1.1.0"],
+    );
+    import_ok(
+        "k6",
+        &fixture("k6-run-b.json"),
+        &b,
+        &["--tool-version", "1.1.0"],
+    );
+    for (name, out) in [("k6-run-a.json", &a), ("k6-run-b.json", &b)] {
+        let errors = bundle_schema_errors(out);
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+        let bundle = read_bundle(out).expect("bundle");
+        let src = json(&fixture(name));
+        let d = &src["metrics"]["http_req_duration"];
+        let (tool, ours) = (
+            (
+                d["med"].as_f64().expect("med"),
+                d["p(95)"].as_f64().expect("p95"),
+            ),
+            (
+                bundle.metrics.e2e_ms.p50.expect("p50"),
+                bundle.metrics.e2e_ms.p95.expect("p95"),
+            ),
+        );
+        eprintln!(
+            "{name}: E2E p50 tool {:.4} ms, bundle {:.4} ms; p95 tool {:.4} ms, bundle {:.4} ms",
+            tool.0, ours.0, tool.1, ours.1
+        );
+        assert!((ours.0 / tool.0 - 1.0).abs() <= 0.01);
+        assert!((ours.1 / tool.1 - 1.0).abs() <= 0.01);
+        assert!(bundle.samples.is_empty());
+        assert_eq!(bundle.metrics.ttft_ms.count, 0);
+        let imported = bundle.context.imported.expect("imported");
+        assert!(!imported.per_request);
+        assert_eq!(
+            bundle.metrics.requests.attempted,
+            src["metrics"]["http_reqs"]["count"]
+                .as_u64()
+                .expect("count")
+        );
+    }
+    let baselines = dir.path().join("baselines");
+    ok(&tokengate()
+        .args(["baseline", "promote"])
+        .arg(&a)
+        .arg("--baseline-dir")
+        .arg(&baselines)
+        .output()
+        .expect("promote"));
+    let verdict = dir.path().join("verdict.json");
+    let gate = Path::new(env!("CARGO_MANIFEST_DIR")).join("gates/default.yaml");
+    let o = tokengate()
+        .arg("gate")
+        .arg(&b)
+        .arg("--gate")
+        .arg(&gate)
+        .arg("--baseline-dir")
+        .arg(&baselines)
+        .arg("--json")
+        .arg(&verdict)
+        .output()
+        .expect("gate");
+    assert!(
+        matches!(o.status.code(), Some(0 | 3)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v = json(&verdict);
+    assert!(v["skip_reason"].is_null());
+    let ttft = v["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .find(|r| r["metric"].as_str().is_some_and(|m| m.starts_with("ttft")))
+        .expect("a ttft rule")
+        .clone();
+    assert_eq!(ttft["verdict"], "inconclusive", "{ttft}");
+    assert!(
+        ttft.to_string().contains("imported from a k6 summary"),
+        "{ttft}"
+    );
+}
+
+#[test]
+fn a_k6_summary_without_the_needed_metrics_is_exit_2_naming_the_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut v = json(&fixture("k6-run-a.json"));
+    v["metrics"]
+        .as_object_mut()
+        .expect("metrics")
+        .remove("http_reqs");
+    let bad = dir.path().join("k6-summary.json");
+    std::fs::write(&bad, v.to_string()).expect("write");
+    let o = import("k6", &bad, &dir.path().join("b.json"), &[]);
+    assert_exit_2(
+        &o,
+        &["k6-summary.json", "field `metrics.http_reqs`", "is missing"],
+    );
+    // A non-HTTP k6 test (no `http_req_duration`) is refused the same way.
+    let mut v = json(&fixture("k6-run-a.json"));
+    let m = v["metrics"].as_object_mut().expect("metrics");
+    m.remove("http_req_duration");
+    m.remove("http_req_duration{expected_response:true}");
+    std::fs::write(&bad, v.to_string()).expect("write");
+    let o = import("k6", &bad, &dir.path().join("b.json"), &[]);
+    assert_exit_2(&o, &["k6-summary.json", "metrics.http_req_duration"]);
+}
+
 /// A native bundle (run on the simulator) promoted under the same workload
 /// name: `baseline explain` refuses it for the imported bundle, naming
 /// the tools and the switch; `--allow-imported` lifts that refusal.
@@ -677,6 +796,7 @@ fn mutated_fixtures_import_or_fail_cleanly_never_panic() {
         (ImportFormat::Guidellm, GUIDELLM_A),
         (ImportFormat::Aiperf, AIPERF_A),
         (ImportFormat::Aiperf, "aiperf-errors.jsonl"),
+        (ImportFormat::K6, "k6-run-a.json"),
     ];
     let replacements = [
         Value::from(-1.0),

@@ -278,6 +278,7 @@ fn synthetic_run(seed: u64) -> Bundle {
             ab: None,
             shard: None,
             merged: None,
+            imported: None,
         },
         metrics: recorded.metrics,
         histograms: recorded.histograms,

@@ -55,6 +55,8 @@ pub mod fsutil;
 #[doc(hidden)]
 pub mod history;
 #[doc(hidden)]
+pub mod import;
+#[doc(hidden)]
 pub mod metrics;
 #[doc(hidden)]
 pub mod runinfo;

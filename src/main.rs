@@ -71,6 +71,7 @@ async fn dispatch(command: CliCommand) -> Outcome {
         CliCommand::Calibrate(a) => exec(a, |_| {}, commands::calibrate::run).await,
         CliCommand::Ab(a) => exec(a, |_| {}, commands::ab::run).await,
         CliCommand::Export(a) => exec(a, |_| {}, commands::export::run).await,
+        CliCommand::Import(a) => exec(a, |_| {}, commands::import::run).await,
         CliCommand::History(a) => exec(a, |_| {}, commands::history::run).await,
         CliCommand::ReleaseAssets(a) => exec(a, |_| {}, commands::release_assets::run).await,
     };

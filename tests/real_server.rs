@@ -488,6 +488,7 @@ fn gate(
         template: None,
         now: std::time::SystemTime::now(),
         inconclusive: None,
+        allow_imported: false,
     })
     .expect("gate")
     .report

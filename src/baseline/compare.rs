@@ -7,8 +7,8 @@ use std::time::SystemTime;
 use super::error::BaselineError;
 use super::store::{DEFAULT_KEEP, Loaded, load};
 use super::types::{
-    BaselineSet, BaselineSource, Comparability, FieldDiff, Refusal, Resolution, StoredRun,
-    WORKLOAD_SHAPE_FIELD,
+    BaselineSet, BaselineSource, Comparability, FieldDiff, IMPORTED_FIELD, Refusal, Resolution,
+    StoredRun, WORKLOAD_SHAPE_FIELD,
 };
 use crate::bundle::Bundle;
 use crate::timefmt::{Timestamp, format_rfc3339, timestamp};
@@ -112,11 +112,72 @@ fn workload_diffs(out: &mut Vec<FieldDiff>, b: &Bundle, c: &Bundle) {
     });
 }
 
+/// What the user allowed beyond the contract's defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ComparePolicy {
+    /// `--allow-imported`: compare an imported bundle with a native one,
+    /// and bundles imported from different tools; the difference then only
+    /// warns.
+    pub allow_imported: bool,
+}
+
+/// Where a bundle's numbers came from, in words: `tokengate (native)` or
+/// `vllm 0.32.0 (imported)`.
+fn source_of(b: &Bundle) -> String {
+    match &b.context.imported {
+        None => "tokengate (native)".into(),
+        Some(i) => format!(
+            "{} {}(imported)",
+            i.tool,
+            i.version
+                .as_deref()
+                .map(|v| format!("{v} "))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// The measuring tool: native bundles and each importing tool measure
+/// TTFT, E2E and ITL from different clocks and events (`docs/import.md`),
+/// so by default only bundles of the same tool are comparable; versions of
+/// one tool only warn, as driver versions do.
+fn source_diffs(
+    m: &mut Vec<FieldDiff>,
+    w: &mut Vec<FieldDiff>,
+    b: &Bundle,
+    c: &Bundle,
+    policy: ComparePolicy,
+) {
+    let tool = |x: &Bundle| x.context.imported.as_ref().map(|i| i.tool.clone());
+    if tool(b) != tool(c) {
+        let out = if policy.allow_imported { w } else { m };
+        diff(out, IMPORTED_FIELD, source_of(b), source_of(c));
+    } else if let (Some(bi), Some(ci)) = (&b.context.imported, &c.context.imported) {
+        diff(
+            w,
+            "context.imported.version",
+            show_opt(bi.version.as_deref()),
+            show_opt(ci.version.as_deref()),
+        );
+    }
+}
+
 /// Classify every field the contract names. Dates are left to [`resolve`],
 /// which knows "now".
 pub fn comparability(baseline: &Bundle, candidate: &Bundle) -> Comparability {
+    comparability_with(baseline, candidate, ComparePolicy::default())
+}
+
+/// [`comparability`] under `policy`.
+pub fn comparability_with(
+    baseline: &Bundle,
+    candidate: &Bundle,
+    policy: ComparePolicy,
+) -> Comparability {
     let (b, c) = (baseline, candidate);
     let mut m = Vec::new();
+    let mut warnings = Vec::new();
+    source_diffs(&mut m, &mut warnings, b, c, policy);
     diff(
         &mut m,
         "key.hardware_profile",
@@ -180,7 +241,6 @@ pub fn comparability(baseline: &Bundle, candidate: &Bundle) -> Comparability {
         show_opt(c.context.engine_flags.as_deref()),
     );
 
-    let mut warnings = Vec::new();
     diff(
         &mut warnings,
         "context.runner_host",
@@ -250,6 +310,16 @@ pub fn resolve(
     resolve_with_keep(candidate, source, now, DEFAULT_KEEP)
 }
 
+/// [`resolve`] under `policy` (`--allow-imported`).
+pub fn resolve_with_policy(
+    candidate: &Bundle,
+    source: &BaselineSource,
+    now: SystemTime,
+    policy: ComparePolicy,
+) -> Result<Resolution, BaselineError> {
+    resolve_loaded(candidate, load(source)?, now, DEFAULT_KEEP, policy)
+}
+
 struct Candidate {
     set: BaselineSet,
     comps: Vec<Comparability>,
@@ -276,7 +346,13 @@ pub fn resolve_with_keep(
     now: SystemTime,
     keep: usize,
 ) -> Result<Resolution, BaselineError> {
-    resolve_loaded(candidate, load(source)?, now, keep)
+    resolve_loaded(
+        candidate,
+        load(source)?,
+        now,
+        keep,
+        ComparePolicy::default(),
+    )
 }
 
 /// [`resolve_with_keep`] over baselines already read, so a command that
@@ -286,6 +362,7 @@ pub(crate) fn resolve_loaded(
     loaded: Loaded,
     now: SystemTime,
     keep: usize,
+    policy: ComparePolicy,
 ) -> Result<Resolution, BaselineError> {
     let mut refused = Vec::new();
     let mut comparable: Vec<Candidate> = Vec::new();
@@ -294,7 +371,7 @@ pub(crate) fn resolve_loaded(
         let comps: Vec<Comparability> = set
             .runs
             .iter()
-            .map(|r| comparability(&r.bundle, candidate))
+            .map(|r| comparability_with(&r.bundle, candidate, policy))
             .collect();
         if comps.iter().any(Comparability::is_comparable) {
             let mut runs = Vec::new();
@@ -555,5 +632,58 @@ mod tests {
         assert_eq!(tool_major("dev"), "dev");
         assert_ne!(tool_major("0.1.0"), tool_major("0.2.0"));
         assert_eq!(tool_major("1.0.0"), tool_major("1.9.3"));
+    }
+
+    fn imported(tool: &str, version: &str) -> Bundle {
+        let mut b = crate::test_support::committed_quickstart_run();
+        b.context.imported = Some(crate::bundle::ImportInfo {
+            tool: tool.into(),
+            version: Some(version.into()),
+            file: "result.json".into(),
+            file_digest: "0".repeat(64),
+            per_request: true,
+            absent: Vec::new(),
+        });
+        b
+    }
+
+    fn fields(d: &[FieldDiff]) -> Vec<&str> {
+        d.iter().map(|d| d.field.as_str()).collect()
+    }
+
+    #[test]
+    fn imported_and_native_bundles_are_incomparable_unless_allowed() {
+        let native = crate::test_support::committed_quickstart_run();
+        let vllm = imported("vllm", "0.32.0");
+        let c = comparability(&native, &vllm);
+        assert_eq!(fields(&c.mismatches), [IMPORTED_FIELD]);
+        assert_eq!(c.mismatches[0].baseline, "tokengate (native)");
+        assert_eq!(c.mismatches[0].candidate, "vllm 0.32.0 (imported)");
+        // Other tools are kept apart too, in both directions.
+        let other = imported("guidellm", "0.8.1");
+        assert_eq!(
+            fields(&comparability(&other, &vllm).mismatches),
+            [IMPORTED_FIELD]
+        );
+        assert_eq!(
+            fields(&comparability(&vllm, &native).mismatches),
+            [IMPORTED_FIELD]
+        );
+
+        let allow = ComparePolicy {
+            allow_imported: true,
+        };
+        let c = comparability_with(&native, &vllm, allow);
+        assert!(c.is_comparable(), "{c:?}");
+        assert!(fields(&c.warnings).contains(&IMPORTED_FIELD));
+    }
+
+    #[test]
+    fn two_versions_of_one_importing_tool_only_warn() {
+        let c = comparability(&imported("vllm", "0.31.0"), &imported("vllm", "0.32.0"));
+        assert!(c.is_comparable(), "{c:?}");
+        assert_eq!(fields(&c.warnings), ["context.imported.version"]);
+        let same = comparability(&imported("vllm", "0.32.0"), &imported("vllm", "0.32.0"));
+        assert!(same.warnings.is_empty());
     }
 }

@@ -57,7 +57,10 @@ pub use calibration::{
     CalibrationError, MetricNoise,
 };
 pub(crate) use compare::resolve_loaded;
-pub use compare::{DATE_WARN_DAYS, comparability, resolve, resolve_with_keep, tool_major};
+pub use compare::{
+    ComparePolicy, DATE_WARN_DAYS, comparability, comparability_with, resolve, resolve_with_keep,
+    resolve_with_policy, tool_major,
+};
 pub use error::BaselineError;
 pub use history::{HistoryRun, MAX_HISTORY_COMMITS, MAX_HISTORY_RUNS, SetHistory, set_history};
 pub use layout::{SLUG_MAX, set_dir_for, slugify};
@@ -65,6 +68,6 @@ pub use render::{find_set, render_explain, render_list, render_show};
 pub use store::{DEFAULT_KEEP, load_sets, promote, promote_at};
 pub(crate) use store::{Loaded, load};
 pub use types::{
-    BaselineSet, BaselineSource, Comparability, FieldDiff, Refusal, Resolution, StoredRun,
-    WORKLOAD_SHAPE_FIELD,
+    BaselineSet, BaselineSource, Comparability, FieldDiff, IMPORTED_FIELD, Refusal, Resolution,
+    StoredRun, WORKLOAD_SHAPE_FIELD,
 };

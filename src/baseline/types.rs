@@ -88,6 +88,9 @@ pub struct FieldDiff {
     pub candidate: String,
 }
 
+/// The [`FieldDiff::field`] of bundles measured by different tools.
+pub const IMPORTED_FIELD: &str = "context.imported";
+
 /// Prefix of the [`FieldDiff::field`] of a workload shape field.
 pub const WORKLOAD_SHAPE_FIELD: &str = "context.workload_shape.";
 
@@ -96,6 +99,12 @@ impl FieldDiff {
     /// concurrency 8` for a workload field (the name a user wrote in the
     /// workload file), `FIELD differs (baseline A, candidate B)` otherwise.
     pub fn describe(&self) -> String {
+        if self.field == IMPORTED_FIELD {
+            return format!(
+                "measured by different tools (baseline {}, candidate {}): their TTFT, ITL and E2E start and stop at different events; `--allow-imported` compares them anyway",
+                self.baseline, self.candidate
+            );
+        }
         match self.field.strip_prefix(WORKLOAD_SHAPE_FIELD) {
             Some(name) => format!("{name}: {} → {}", self.baseline, self.candidate),
             None => format!(

@@ -581,6 +581,37 @@ pub struct Context {
     /// how their windows lined up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<MergeInfo>,
+    /// Set on a bundle made by `tokengate import` from another tool's
+    /// output: which tool, which version and which file. The comparability
+    /// contract keeps imported and native bundles apart, and bundles of
+    /// different tools (`--allow-imported` overrides); `docs/import.md`
+    /// maps each tool's fields to this bundle's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<ImportInfo>,
+}
+
+/// Where an imported bundle came from (`tokengate import`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ImportInfo {
+    /// The tool that measured: `vllm` (`vllm bench serve`), `guidellm`,
+    /// `aiperf` or `k6`.
+    pub tool: String,
+    /// That tool's version, as the file states it or `--tool-version`
+    /// gave it; `None` when neither says.
+    pub version: Option<String>,
+    /// The imported file's name (without its directories).
+    pub file: String,
+    /// sha256 (hex) of the imported file's bytes.
+    pub file_digest: String,
+    /// True when the file held one entry per request (the bundle's
+    /// `samples` are those requests); false for a summary, whose bundle has
+    /// no samples, so rules that resample judge nothing.
+    pub per_request: bool,
+    /// What the bundle needs and the file does not hold, in words (e.g.
+    /// `ttfb: not measured by vllm`); those fields are absent or empty,
+    /// never made up.
+    #[serde(default)]
+    pub absent: Vec<String>,
 }
 
 /// One shard of a sharded run.

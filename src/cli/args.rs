@@ -55,6 +55,15 @@ pub enum CliCommand {
     /// (github-action-benchmark), csv (per request), csv-summary, jsonl (per
     /// request), openmetrics.
     Export(CliExportArgs),
+    /// Turn another tool's result file into a bundle that can be promoted
+    /// and gated: vllm (`vllm bench serve --save-result --save-detailed`),
+    /// guidellm (`guidellm run --output kind=json`), aiperf
+    /// (`profile_export.jsonl`), k6 (`--summary-export`, a summary: rules
+    /// that resample per-request values are inconclusive).
+    /// Imported bundles are compared only with bundles imported from the
+    /// same tool unless `--allow-imported` is given to gate, check or
+    /// baseline explain.
+    Import(CliImportArgs),
     /// A baseline set's promoted runs over time (the directory, or every
     /// commit of its git history): a table, change points of p50/p95 TTFT,
     /// ITL and output tokens/s (e-divisive means), SVG charts.
@@ -75,6 +84,31 @@ pub struct CliExportArgs {
     /// The file to write (an export is never printed: it holds key values).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CliImportArgs {
+    /// The file's format: vllm, guidellm, aiperf or k6.
+    pub format: String,
+    /// The tool's result file.
+    pub file: PathBuf,
+    /// The bundle to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Bundle key field or metadata: `model_version=…`, `serving_image=…`,
+    /// `hardware_profile=…`, `tokenizer=…`, `engine_flags=…`, or any other key.
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
+    pub meta: Vec<(String, String)>,
+    /// Workload name the bundle is stored under (default: `vllm-bench-serve`
+    /// for vllm, `guidellm-run` for guidellm, `aiperf-profile` for aiperf,
+    /// `k6-run` for k6).
+    #[arg(long, value_name = "NAME")]
+    pub workload: Option<String>,
+    /// Version of the tool that wrote FILE, when the file does not record
+    /// it (vLLM's, AIPerf's JSONL and k6's do not): stored in
+    /// `context.imported.version`.
+    #[arg(long, value_name = "VERSION")]
+    pub tool_version: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -141,6 +175,12 @@ pub struct CliGateOptions {
     /// gate file's `policy.inconclusive`: `warn` (exit 0) or `block` (exit 3).
     #[arg(long, value_name = "block|warn", value_parser = parse_inconclusive)]
     pub inconclusive: Option<crate::gate::InconclusivePolicy>,
+    /// Compare an imported bundle (`tokengate import`) with native ones, and
+    /// bundles imported from different tools; by default they are
+    /// incomparable, because each tool times TTFT, ITL and E2E between
+    /// different events (docs/import.md).
+    #[arg(long)]
+    pub allow_imported: bool,
     #[command(flatten)]
     pub publish: CliPublishArgs,
 }
@@ -237,6 +277,10 @@ pub enum CliBaselineCommand {
         bundle: PathBuf,
         #[command(flatten)]
         baselines: CliBaselineArgs,
+        /// Compare an imported bundle with native ones and with bundles of
+        /// other tools, as `gate --allow-imported` does.
+        #[arg(long)]
+        allow_imported: bool,
     },
 }
 

@@ -8,19 +8,21 @@ use std::time::SystemTime;
 
 use super::args::{
     CliAbArgs, CliBaselineArgs, CliBaselineCommand, CliCalibrateArgs, CliCheckArgs, CliCommentArgs,
-    CliExportArgs, CliGateArgs, CliGateOptions, CliHistoryArgs, CliMergeArgs, CliPublishArgs,
-    CliReleaseAssetsArgs, CliRunArgs, CliSimArgs, CliSoakArgs, CliSweepArgs, CliWorkloadArgs,
+    CliExportArgs, CliGateArgs, CliGateOptions, CliHistoryArgs, CliImportArgs, CliMergeArgs,
+    CliPublishArgs, CliReleaseAssetsArgs, CliRunArgs, CliSimArgs, CliSoakArgs, CliSweepArgs,
+    CliWorkloadArgs,
 };
 use crate::baseline::BaselineSource;
 use crate::commands::gate::GATE_REPORT_DIR;
 use crate::commands::{
     AbOptions, BaselineOptions, CalibrateOptions, CheckOptions, CommentOptions, EnvLookup,
-    ExportOptions, GateCommandOptions, GateOptions, HistoryOptions, MergeOptions, Platform,
-    ProfileOverrides, ProfileSource, ProgressMode, PublishFlags, ReleaseAssetsOptions,
-    ReportOptions, RunOptions, SimOptions, SoakOptions, SweepOptions,
+    ExportOptions, GateCommandOptions, GateOptions, HistoryOptions, ImportCommandOptions,
+    MergeOptions, Platform, ProfileOverrides, ProfileSource, ProgressMode, PublishFlags,
+    ReleaseAssetsOptions, ReportOptions, RunOptions, SimOptions, SoakOptions, SweepOptions,
 };
 use crate::driver::StopSignal;
 use crate::export::ExportFormat;
+use crate::import::{ImportFormat, ImportOptions};
 use crate::workload::Overrides;
 
 /// `run`'s bundle when `--out` is not given.
@@ -184,10 +186,15 @@ impl TryFrom<CliBaselineCommand> for BaselineOptions {
                 key,
                 source: source_of(baselines),
             },
-            CliBaselineCommand::Explain { bundle, baselines } => BaselineOptions::Explain {
+            CliBaselineCommand::Explain {
+                bundle,
+                baselines,
+                allow_imported,
+            } => BaselineOptions::Explain {
                 bundle,
                 source: source_of(baselines),
                 now: SystemTime::now(),
+                allow_imported,
             },
         })
     }
@@ -209,6 +216,31 @@ impl TryFrom<CliCommentArgs> for CommentOptions {
             number: a.number,
             key: a.key,
             env: process_env(),
+        })
+    }
+}
+
+impl TryFrom<CliImportArgs> for ImportCommandOptions {
+    type Error = anyhow::Error;
+    fn try_from(a: CliImportArgs) -> anyhow::Result<ImportCommandOptions> {
+        let Some(format) = ImportFormat::from_name(&a.format) else {
+            anyhow::bail!(
+                "FORMAT: unknown import format `{}` (for {}); expected one of {}",
+                crate::wording::foreign::cut(&a.format, 64),
+                a.file.display(),
+                ImportFormat::names()
+            );
+        };
+        Ok(ImportCommandOptions {
+            import: ImportOptions {
+                format,
+                file: a.file,
+                meta: a.meta,
+                workload: a.workload,
+                tool_version: a.tool_version,
+                env: process_env(),
+            },
+            out: a.out,
         })
     }
 }
@@ -439,6 +471,7 @@ fn gate_options_of(bundle: PathBuf, g: &CliGateOptions, default_dir: Option<&Pat
         template: g.template.clone(),
         now: SystemTime::now(),
         inconclusive: g.inconclusive,
+        allow_imported: g.allow_imported,
     }
 }
 

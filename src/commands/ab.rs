@@ -275,6 +275,7 @@ fn gate_options(opts: &AbOptions) -> super::GateOptions {
         template: None,
         now: SystemTime::now(),
         inconclusive: opts.inconclusive,
+        allow_imported: false,
     }
 }
 

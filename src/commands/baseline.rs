@@ -7,7 +7,8 @@ use std::time::SystemTime;
 
 use super::outcome::{CommandOptions, Outcome};
 use crate::baseline::{
-    BaselineSource, find_set, load_sets, promote, render_explain, render_list, render_show, resolve,
+    BaselineSource, ComparePolicy, find_set, load_sets, promote, render_explain, render_list,
+    render_show, resolve_with_policy,
 };
 
 pub enum BaselineOptions {
@@ -32,6 +33,8 @@ pub enum BaselineOptions {
         bundle: PathBuf,
         source: BaselineSource,
         now: SystemTime,
+        /// `--allow-imported` (see `ComparePolicy`).
+        allow_imported: bool,
     },
 }
 
@@ -70,9 +73,11 @@ pub async fn run(opts: BaselineOptions) -> anyhow::Result<Outcome> {
             bundle,
             source,
             now,
+            allow_imported,
         } => {
             let candidate = crate::bundle::read_bundle(&bundle)?;
-            out.stdout = render_explain(&resolve(&candidate, &source, now)?);
+            let policy = ComparePolicy { allow_imported };
+            out.stdout = render_explain(&resolve_with_policy(&candidate, &source, now, policy)?);
         }
     }
     Ok(out)

@@ -12,7 +12,8 @@ use super::outcome::{CommandOptions, Outcome, Status};
 use super::publish::{PublishFlags, publish_into};
 use super::run::EnvLookup;
 use crate::baseline::{
-    BaselineError, BaselineSource, DEFAULT_KEEP, FieldDiff, Loaded, Resolution, resolve_loaded,
+    BaselineError, BaselineSource, ComparePolicy, DEFAULT_KEEP, FieldDiff, Loaded, Resolution,
+    resolve_loaded,
 };
 use crate::bundle::{Bundle, digest_of_file, read_bundle};
 use crate::fsutil::write_atomic;
@@ -43,6 +44,9 @@ pub struct GateOptions {
     pub now: SystemTime,
     /// Overrides the gate file's `policy.inconclusive` (`--inconclusive`).
     pub inconclusive: Option<InconclusivePolicy>,
+    /// `--allow-imported`: compare imported bundles with native ones and
+    /// with bundles of other tools (the difference only warns).
+    pub allow_imported: bool,
 }
 
 /// The gate's result, the bundle it judged and the files written.
@@ -147,8 +151,16 @@ fn judge(
     };
     let resolution = match baselines {
         Ok(loaded) => Some(
-            resolve_loaded(&bundle, loaded, opts.now, DEFAULT_KEEP)
-                .context("cannot resolve the baseline")?,
+            resolve_loaded(
+                &bundle,
+                loaded,
+                opts.now,
+                DEFAULT_KEEP,
+                ComparePolicy {
+                    allow_imported: opts.allow_imported,
+                },
+            )
+            .context("cannot resolve the baseline")?,
         ),
         // The target branch has no baselines yet (the first change that adds
         // them): every comparison is skipped with that reason, not an error.

@@ -717,6 +717,7 @@ fn assemble(
             .shard
             .map(|s| shard_info(plan, s, started + recorded.window_start, recorded.window)),
         merged: None,
+        imported: None,
     };
     Bundle {
         schema_version: SCHEMA_VERSION,

@@ -269,6 +269,12 @@ pub struct TooFew {
     pub baseline: bool,
     pub n: u64,
     pub min: u64,
+    /// The tool whose summary that side was imported from (`tokengate
+    /// import` of a summary-only file, `context.imported.per_request`
+    /// false): it holds no per-request values at all, so no number of
+    /// requests would settle the rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary_of: Option<String>,
 }
 
 /// Why there is no estimate.

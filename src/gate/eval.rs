@@ -525,6 +525,30 @@ impl Evaluator<'_> {
         if !cand.context.complete {
             return Decision::IncompleteBundle.into();
         }
+        // A bundle imported from a summary (k6) has no per-request values:
+        // rules that resample them say so, before asking for a stream.
+        let needs_samples = matches!(
+            rule.metric,
+            Metric::Latency(..)
+                | Metric::DecodeRate(_)
+                | Metric::OutputTokensPerS
+                | Metric::InputTokensPerS
+                | Metric::RequestsPerS
+        );
+        if needs_samples {
+            for baseline in [false, true] {
+                if let Some(tool) = self.summary_of(baseline) {
+                    return Decision::TooFewSamples(TooFew {
+                        counted: Counted::SuccessfulRequests,
+                        baseline,
+                        n: 0,
+                        min: self.gate.policy.min_requests.max(1),
+                        summary_of: Some(tool),
+                    })
+                    .into();
+                }
+            }
+        }
         let needs_stream = matches!(
             rule.metric,
             Metric::Latency(LatencyKind::Ttft | LatencyKind::Itl | LatencyKind::Tpot, _)
@@ -581,7 +605,27 @@ impl Evaluator<'_> {
             baseline,
             n,
             min,
+            summary_of: None,
         }))
+    }
+
+    /// The tool a side's bundle was imported from, when it is a summary
+    /// without per-request values (any pooled run, for the baseline). Only
+    /// rules that resample per-request values ask: counts (error rates)
+    /// are in a summary too.
+    fn summary_of(&self, baseline: bool) -> Option<String> {
+        let summary = |b: &Bundle| {
+            b.context
+                .imported
+                .as_ref()
+                .filter(|i| !i.per_request)
+                .map(|i| i.tool.clone())
+        };
+        if baseline {
+            self.cmp.baseline_runs.iter().find_map(|b| summary(b))
+        } else {
+            summary(self.cmp.candidate)
+        }
     }
 
     fn values(&self, b: &Bundle, kind: Option<LatencyKind>) -> Vec<f64> {
@@ -996,6 +1040,7 @@ impl Evaluator<'_> {
                 baseline: false,
                 n,
                 min: self.gate.policy.min_requests.max(1),
+                summary_of: None,
             })
             .into();
         }

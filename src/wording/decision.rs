@@ -130,6 +130,16 @@ fn too_few(t: &TooFew) -> String {
         Counted::Requests => "requests",
     };
     let side = if t.baseline { " in the baseline" } else { "" };
+    if let Some(tool) = &t.summary_of {
+        let bundle = if t.baseline {
+            "the baseline"
+        } else {
+            "the candidate"
+        };
+        return format!(
+            "{bundle} was imported from a {tool} summary, which holds no per-request values to judge this rule with; import a per-request file or measure with `tokengate run`"
+        );
+    }
     format!(
         "only {} {what}{side} (policy min_requests {}): need {} more requests",
         t.n,
@@ -511,10 +521,25 @@ mod tests {
             baseline: true,
             n: 20,
             min: 50,
+            summary_of: None,
         });
         assert_eq!(
             explain("error_rate", "%", &d),
             "only 20 requests attempted in the baseline (policy min_requests 50): need 30 more requests"
         );
+    }
+
+    #[test]
+    fn too_few_samples_of_a_summary_import_say_so_not_how_many_more() {
+        let d = Decision::TooFewSamples(TooFew {
+            counted: Counted::SuccessfulRequests,
+            baseline: false,
+            n: 0,
+            min: 50,
+            summary_of: Some("k6".into()),
+        });
+        let text = explain("ttft.p95", "ms", &d);
+        assert!(text.contains("imported from a k6 summary"), "{text}");
+        assert!(!text.contains("more requests"), "{text}");
     }
 }

@@ -96,6 +96,7 @@ fn bundle() -> Bundle {
             ab: None,
             shard: None,
             merged: None,
+            imported: None,
         },
         metrics: Metrics {
             ttft_ms: latency(120.0),

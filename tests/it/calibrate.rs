@@ -68,6 +68,7 @@ fn gate_options(bundle: &Path, baselines: &Path) -> GateOptions {
         template: None,
         now: SystemTime::now(),
         inconclusive: None,
+        allow_imported: false,
     }
 }
 

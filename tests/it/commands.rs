@@ -93,6 +93,7 @@ fn gate_options(dir: &Path, bundle: &Path, gate: &Path, baselines: &Path) -> Gat
         template: None,
         now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
         inconclusive: None,
+        allow_imported: false,
     }
 }
 
@@ -730,6 +731,7 @@ async fn baseline_promote_list_show_and_explain_print_what_they_did() {
         bundle,
         source: source(),
         now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        allow_imported: false,
     })
     .await
     .expect("explain");

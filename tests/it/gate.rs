@@ -190,6 +190,7 @@ pub fn make_bundle(spec: &Spec) -> Bundle {
             ab: None,
             shard: None,
             merged: None,
+            imported: None,
         },
         metrics: Metrics {
             ttft_ms: stats_of(&mut ttfts),

@@ -19,6 +19,7 @@ mod gate;
 mod history;
 mod hostile;
 mod html;
+mod import;
 mod inputs;
 mod leftovers;
 mod release;

@@ -116,6 +116,7 @@ fn assert_layout(out: &Path, target: &str) -> PathBuf {
         "ab",
         "merge",
         "export",
+        "import",
         "history",
     ] {
         expected.push(format!("{stem}/man/tokengate-{command}.1"));

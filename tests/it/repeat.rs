@@ -194,6 +194,7 @@ async fn check_with_repeat_judges_the_bundle_of_all_runs() {
         template: None,
         now: std::time::SystemTime::now(),
         inconclusive: None,
+        allow_imported: false,
     };
     let o = tokengate::commands::check::run(CheckOptions {
         run: options(&w, &out, 2, StopSignal::new()),

@@ -117,6 +117,7 @@ impl Client {
         if is_loopback(&url) {
             builder = builder.no_proxy();
         }
+        builder = super::tls::roots_for(builder, &url);
         let http = builder.build().map_err(ClientError::Build)?;
         Ok(Client {
             http,

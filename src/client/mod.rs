@@ -11,6 +11,7 @@ mod preflight;
 mod record;
 mod spec;
 mod sse;
+pub(crate) mod tls;
 mod wire;
 
 pub use endpoint::{EndpointUrl, EndpointUrlError};

@@ -112,7 +112,7 @@ async fn drive(base_url: &str, concurrency: usize, requests: u64) -> (Duration, 
             role: "user".into(),
             content: "benchmark the client please".into(),
         }])),
-        prompt_tokens: 4,
+        prompt_tokens: 4.into(),
         sampling: Arc::new(Sampling {
             max_tokens: Some(64),
             ignore_eos: true,

@@ -674,8 +674,8 @@ fn assemble(
     let complete = interrupted.is_none();
     let context = Context {
         workload_name: plan.name.clone(),
-        workload_digest: plan.digest.clone(),
-        workload_shape: plan.shape.clone(),
+        workload_digest: plan.digest().to_owned(),
+        workload_shape: plan.shape().clone(),
         endpoint_kind: plan.endpoint.kind().into(),
         endpoint: plan.endpoint.display(),
         api: plan.api.as_str().into(),

@@ -1,6 +1,7 @@
 //! Loading a tokenizer and counting tokens.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 /// Which tokenizer to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,10 +50,20 @@ enum Backend {
     Hf(Box<tokenizers::Tokenizer>),
 }
 
-/// A loaded tokenizer. Cheap to share behind an `Arc`; counting takes `&self`.
+/// A tokenizer. Cheap to share behind an `Arc`; counting takes `&self`.
+///
+/// An embedded encoding is built on first use (the first `count` or
+/// `synthesize`), not by [`Tokenizer::load`]: building takes hundreds of
+/// milliseconds of CPU, and a run whose prompts are fixed and whose server
+/// reports `usage` only needs it for the bundle's workload digest, after
+/// the measurement window. A HuggingFace file is read and parsed at once,
+/// so a bad file is a configuration error before anything is sent.
 pub struct Tokenizer {
     name: String,
-    backend: Backend,
+    /// Which embedded encoding to build on first use; `None` for a
+    /// HuggingFace file, whose backend is set at load.
+    embedded: Option<fn() -> anyhow::Result<tiktoken_rs::CoreBPE>>,
+    backend: OnceLock<Backend>,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -64,27 +75,40 @@ impl std::fmt::Debug for Tokenizer {
 }
 
 impl Tokenizer {
-    /// Load a tokenizer. Embedded encodings take 250–390 ms to build: call
-    /// this once, before the measurement starts.
+    /// Load a tokenizer: an embedded encoding is checked by name here and
+    /// built on first use (250–390 ms of CPU); a
+    /// HuggingFace file is read and parsed now.
     pub fn load(spec: &TokenizerSpec) -> Result<Tokenizer, TokenizerError> {
         match spec {
             TokenizerSpec::Embedded(name) => {
-                let built = match name.as_str() {
-                    "o200k_base" => tiktoken_rs::o200k_base(),
-                    "cl100k_base" => tiktoken_rs::cl100k_base(),
+                let build: fn() -> anyhow::Result<tiktoken_rs::CoreBPE> = match name.as_str() {
+                    "o200k_base" => tiktoken_rs::o200k_base,
+                    "cl100k_base" => tiktoken_rs::cl100k_base,
                     _ => return Err(TokenizerError::UnknownEmbedded { name: name.clone() }),
                 };
-                let bpe = built.map_err(|source| TokenizerError::Embedded {
-                    name: name.clone(),
-                    source,
-                })?;
                 Ok(Tokenizer {
                     name: name.clone(),
-                    backend: Backend::Bpe(bpe),
+                    embedded: Some(build),
+                    backend: OnceLock::new(),
                 })
             }
             TokenizerSpec::HfFile(path) => load_hf(path),
         }
+    }
+
+    /// Whether the encoding has been built (an embedded one is built on
+    /// first use).
+    pub fn is_built(&self) -> bool {
+        self.backend.get().is_some()
+    }
+
+    fn backend(&self) -> &Backend {
+        self.backend.get_or_init(|| {
+            let build = self
+                .embedded
+                .expect("a tokenizer without an embedded builder has its backend from load");
+            Backend::Bpe(build().expect("the embedded tiktoken data is valid"))
+        })
     }
 
     /// `o200k_base`, `cl100k_base` or `hf:<file name>`; recorded in the
@@ -97,7 +121,7 @@ impl Tokenizer {
     /// `<|endoftext|>` are counted as ordinary text, because generated text
     /// and prompts are data, not control sequences.
     pub fn count(&self, text: &str) -> usize {
-        match &self.backend {
+        match self.backend() {
             Backend::Bpe(bpe) => bpe.encode_ordinary(text).len(),
             #[cfg(feature = "hf-tokenizer")]
             Backend::Hf(tok) => match tok.encode_fast(text, false) {
@@ -127,7 +151,8 @@ fn load_hf(path: &std::path::Path) -> Result<Tokenizer, TokenizerError> {
         })?;
     Ok(Tokenizer {
         name: hf_name(path, &bytes),
-        backend: Backend::Hf(Box::new(tok)),
+        embedded: None,
+        backend: OnceLock::from(Backend::Hf(Box::new(tok))),
     })
 }
 

@@ -189,7 +189,7 @@ fn spec() -> RequestSpec {
             role: "user".into(),
             content: "Say hello".into(),
         }])),
-        prompt_tokens: 9,
+        prompt_tokens: 9.into(),
         sampling: Arc::new(Sampling {
             max_tokens: Some(64),
             temperature: Some(0.0),

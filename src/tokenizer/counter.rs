@@ -17,12 +17,6 @@ pub enum TokenizerSpec {
 pub enum TokenizerError {
     #[error("unknown embedded tokenizer {name:?}: expected \"o200k_base\" or \"cl100k_base\"")]
     UnknownEmbedded { name: String },
-    #[error("failed to build the embedded tokenizer {name:?}")]
-    Embedded {
-        name: String,
-        #[source]
-        source: anyhow::Error,
-    },
     #[error("cannot read tokenizer file {}", path.display())]
     Read {
         path: PathBuf,
@@ -45,25 +39,36 @@ pub enum TokenizerError {
 }
 
 enum Backend {
-    Bpe(tiktoken_rs::CoreBPE),
+    /// An embedded encoding, built on first use into its process-wide
+    /// slot by the function beside it.
+    Bpe(
+        &'static EmbeddedSlot,
+        fn() -> anyhow::Result<tiktoken_rs::CoreBPE>,
+    ),
     #[cfg(feature = "hf-tokenizer")]
     Hf(Box<tokenizers::Tokenizer>),
 }
 
+/// Where an embedded encoding lives once built: one per encoding and
+/// process, shared by every [`Tokenizer`] of it (plans built again —
+/// `--repeat`, `ab`, `sweep`, tests — build it once) and never dropped, so
+/// the process does not spend tens of ms freeing its 200,000 entries on
+/// the way out.
+type EmbeddedSlot = OnceLock<tiktoken_rs::CoreBPE>;
+static O200K_BASE: EmbeddedSlot = OnceLock::new();
+static CL100K_BASE: EmbeddedSlot = OnceLock::new();
+
 /// A tokenizer. Cheap to share behind an `Arc`; counting takes `&self`.
 ///
 /// An embedded encoding is built on first use (the first `count` or
-/// `synthesize`), not by [`Tokenizer::load`]: building takes hundreds of
-/// milliseconds of CPU, and a run whose prompts are fixed and whose server
-/// reports `usage` only needs it for the bundle's workload digest, after
-/// the measurement window. A HuggingFace file is read and parsed at once,
-/// so a bad file is a configuration error before anything is sent.
+/// `synthesize` in the process), not by [`Tokenizer::load`]: building
+/// takes 100–400 ms of CPU, and a run whose prompts are fixed and whose
+/// server reports `usage` only needs it for the bundle's workload digest,
+/// after the measurement window. A HuggingFace file is read and parsed at
+/// once, so a bad file is a configuration error before anything is sent.
 pub struct Tokenizer {
     name: String,
-    /// Which embedded encoding to build on first use; `None` for a
-    /// HuggingFace file, whose backend is set at load.
-    embedded: Option<fn() -> anyhow::Result<tiktoken_rs::CoreBPE>>,
-    backend: OnceLock<Backend>,
+    backend: Backend,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -76,20 +81,18 @@ impl std::fmt::Debug for Tokenizer {
 
 impl Tokenizer {
     /// Load a tokenizer: an embedded encoding is checked by name here and
-    /// built on first use (250–390 ms of CPU); a
-    /// HuggingFace file is read and parsed now.
+    /// built on first use; a HuggingFace file is read and parsed now.
     pub fn load(spec: &TokenizerSpec) -> Result<Tokenizer, TokenizerError> {
         match spec {
             TokenizerSpec::Embedded(name) => {
-                let build: fn() -> anyhow::Result<tiktoken_rs::CoreBPE> = match name.as_str() {
-                    "o200k_base" => tiktoken_rs::o200k_base,
-                    "cl100k_base" => tiktoken_rs::cl100k_base,
+                let backend = match name.as_str() {
+                    "o200k_base" => Backend::Bpe(&O200K_BASE, tiktoken_rs::o200k_base),
+                    "cl100k_base" => Backend::Bpe(&CL100K_BASE, tiktoken_rs::cl100k_base),
                     _ => return Err(TokenizerError::UnknownEmbedded { name: name.clone() }),
                 };
                 Ok(Tokenizer {
                     name: name.clone(),
-                    embedded: Some(build),
-                    backend: OnceLock::new(),
+                    backend,
                 })
             }
             TokenizerSpec::HfFile(path) => load_hf(path),
@@ -99,16 +102,11 @@ impl Tokenizer {
     /// Whether the encoding has been built (an embedded one is built on
     /// first use).
     pub fn is_built(&self) -> bool {
-        self.backend.get().is_some()
-    }
-
-    fn backend(&self) -> &Backend {
-        self.backend.get_or_init(|| {
-            let build = self
-                .embedded
-                .expect("a tokenizer without an embedded builder has its backend from load");
-            Backend::Bpe(build().expect("the embedded tiktoken data is valid"))
-        })
+        match &self.backend {
+            Backend::Bpe(slot, _) => slot.get().is_some(),
+            #[cfg(feature = "hf-tokenizer")]
+            Backend::Hf(_) => true,
+        }
     }
 
     /// `o200k_base`, `cl100k_base` or `hf:<file name>`; recorded in the
@@ -121,8 +119,11 @@ impl Tokenizer {
     /// `<|endoftext|>` are counted as ordinary text, because generated text
     /// and prompts are data, not control sequences.
     pub fn count(&self, text: &str) -> usize {
-        match self.backend() {
-            Backend::Bpe(bpe) => bpe.encode_ordinary(text).len(),
+        match &self.backend {
+            Backend::Bpe(slot, build) => slot
+                .get_or_init(|| build().expect("the embedded tiktoken data is valid"))
+                .encode_ordinary(text)
+                .len(),
             #[cfg(feature = "hf-tokenizer")]
             Backend::Hf(tok) => match tok.encode_fast(text, false) {
                 Ok(enc) => enc.len(),
@@ -151,8 +152,7 @@ fn load_hf(path: &std::path::Path) -> Result<Tokenizer, TokenizerError> {
         })?;
     Ok(Tokenizer {
         name: hf_name(path, &bytes),
-        embedded: None,
-        backend: OnceLock::from(Backend::Hf(Box::new(tok))),
+        backend: Backend::Hf(Box::new(tok)),
     })
 }
 

@@ -238,22 +238,38 @@ impl Collector {
         tokenizer: Option<&Tokenizer>,
         max_tokens: Option<u32>,
     ) -> (u32, TokenSource, bool) {
-        let refused = match self.completion_tokens {
-            None => false,
-            Some(Count::Valid(n))
-                if n <= MAX_PLAUSIBLE_OUTPUT_TOKENS
-                    && max_tokens.is_none_or(|m| n <= u64::from(m))
-                    && !(n == 0 && self.content_events > 0) =>
-            {
-                return (saturate(n), TokenSource::Usage, false);
-            }
-            Some(_) => true,
+        let refused = match self.usage_output_tokens(max_tokens) {
+            Ok(n) => return (n, TokenSource::Usage, false),
+            Err(refused) => refused,
         };
         if let Some(t) = tokenizer {
             let n = t.count(&self.text) + t.count(&self.extra);
             return (saturate(n as u64), TokenSource::Tokenizer, refused);
         }
         (self.content_events, TokenSource::Events, refused)
+    }
+
+    /// Whether [`Collector::output_tokens`] counts with the tokenizer (the
+    /// server's usage is missing or refused), so the caller can build a
+    /// tokenizer not built yet off the async workers first.
+    pub(crate) fn needs_tokenizer(&self, max_tokens: Option<u32>) -> bool {
+        self.usage_output_tokens(max_tokens).is_err()
+    }
+
+    /// The server's output count when it is plausible; else whether there
+    /// was one (refused) or none.
+    fn usage_output_tokens(&self, max_tokens: Option<u32>) -> Result<u32, bool> {
+        match self.completion_tokens {
+            None => Err(false),
+            Some(Count::Valid(n))
+                if n <= MAX_PLAUSIBLE_OUTPUT_TOKENS
+                    && max_tokens.is_none_or(|m| n <= u64::from(m))
+                    && !(n == 0 && self.content_events > 0) =>
+            {
+                Ok(saturate(n))
+            }
+            Some(_) => Err(true),
+        }
     }
 
     fn absorb_usage(&mut self, chunk: &Chunk<'_>) {

@@ -117,6 +117,7 @@ impl Client {
         if is_loopback(&url) {
             builder = builder.no_proxy();
         }
+        builder = super::tls::roots_for(builder, &url);
         let http = builder.build().map_err(ClientError::Build)?;
         Ok(Client {
             http,
@@ -195,8 +196,32 @@ impl Client {
             .await;
         }
 
+        let max_tokens = spec.sampling.max_tokens;
+        let needs_input_count =
+            collector.prompt_tokens.is_none() && spec.prompt_tokens.get().is_none();
+        if let Some(t) = &self.tokenizer
+            && !t.is_built()
+            && (needs_input_count || collector.needs_tokenizer(max_tokens))
+        {
+            // The first response that needs a count builds the tokenizer
+            // (hundreds of ms of CPU) on a blocking thread, after this
+            // request's end was timed, so no other request's reads wait on
+            // this worker meanwhile. Counting nothing builds it.
+            let t = t.clone();
+            let _ = tokio::task::spawn_blocking(move || t.count("")).await;
+        }
         let (output_tokens, token_source, usage_refused) =
-            collector.output_tokens(self.tokenizer.as_deref(), spec.sampling.max_tokens);
+            collector.output_tokens(self.tokenizer.as_deref(), max_tokens);
+        let input_tokens = match collector.prompt_tokens {
+            Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
+            None => match &self.tokenizer {
+                Some(t) => spec.prompt_tokens.get_or_count(|| {
+                    u32::try_from(t.count(&spec.prompt.counted_text())).unwrap_or(u32::MAX)
+                }),
+                // No tokenizer and no planned count: nothing to report but zero.
+                None => spec.prompt_tokens.get().unwrap_or(0),
+            },
+        };
         let quality_pass = match outcome {
             Outcome::Success => spec.quality.as_ref().map(|q| q.check(&collector.text)),
             _ => None,
@@ -214,9 +239,7 @@ impl Client {
             output_tokens,
             token_source,
             usage_refused,
-            input_tokens: collector
-                .prompt_tokens
-                .map_or(spec.prompt_tokens, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+            input_tokens,
             finish_reason: collector.finish_reason.take(),
             quality_pass,
             retry_after: progress.retry_after,

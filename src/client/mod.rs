@@ -11,6 +11,7 @@ mod preflight;
 mod record;
 mod spec;
 mod sse;
+pub(crate) mod tls;
 mod wire;
 
 pub use endpoint::{EndpointUrl, EndpointUrlError};
@@ -20,5 +21,5 @@ pub use preflight::{Preflight, PreflightError, preflight};
 // and friends keep naming them.
 pub use crate::bundle::{ApiKind, ErrorKind, TokenSource};
 pub use record::{Outcome, Phase, RequestRecord};
-pub use spec::{ClientConfig, Message, Prompt, QualityCheck, RequestSpec, Sampling};
+pub use spec::{ClientConfig, Message, Prompt, PromptTokens, QualityCheck, RequestSpec, Sampling};
 pub use sse::{DEFAULT_MAX_EVENT_BYTES, SseDecoder, SseError, SseEvent};

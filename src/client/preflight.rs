@@ -109,8 +109,8 @@ pub async fn preflight(
         waited,
         last,
     };
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5));
+    let client = super::tls::roots_and_redirects_for(client, &request_url)
         .build()
         .map_err(|e| unreachable(crate::error_chain(&e.without_url()), Duration::ZERO))?;
     let start = Instant::now();

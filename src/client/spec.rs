@@ -1,7 +1,7 @@
 //! What the driver asks the client to send: the endpoint configuration
 //! (fixed for a run) and one request's specification (from the plan).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 // The API's name is persisted (`context.api`), so the bundle owns the enum.
@@ -105,9 +105,65 @@ pub struct RequestSpec {
     pub prompt: Arc<Prompt>,
     /// Prompt tokens as counted by the plan's tokenizer (used when the
     /// server reports no usage).
-    pub prompt_tokens: u32,
+    pub prompt_tokens: PromptTokens,
     pub sampling: Arc<Sampling>,
     /// Planned cancellation: drop the stream after this many content events.
     pub cancel_after_events: Option<u32>,
     pub quality: Option<Arc<QualityCheck>>,
+}
+
+/// A prompt's token count by the plan's tokenizer: known when the plan is
+/// built (a synthetic prompt has the length it was made to), or counted
+/// the first time it is needed (a fixed prompt: for the workload digest,
+/// after the window, or for a response whose usage has no prompt count) —
+/// once per prompt, shared by every request that sends it, so a run whose
+/// server reports usage never builds the tokenizer for it.
+#[derive(Debug, Clone, Default)]
+pub struct PromptTokens(Arc<OnceLock<u32>>);
+
+impl PromptTokens {
+    /// A count not made yet.
+    pub fn uncounted() -> PromptTokens {
+        PromptTokens::default()
+    }
+
+    /// The count, if made.
+    pub fn get(&self) -> Option<u32> {
+        self.0.get().copied()
+    }
+
+    /// The count, made with `count` the first time.
+    pub fn get_or_count(&self, count: impl FnOnce() -> u32) -> u32 {
+        *self.0.get_or_init(count)
+    }
+}
+
+impl From<u32> for PromptTokens {
+    fn from(n: u32) -> PromptTokens {
+        PromptTokens(Arc::new(OnceLock::from(n)))
+    }
+}
+
+impl PartialEq<u32> for PromptTokens {
+    fn eq(&self, other: &u32) -> bool {
+        self.get() == Some(*other)
+    }
+}
+
+impl Prompt {
+    /// All the prompt's text, as its tokens are counted: the text, or each
+    /// message's content followed by a newline.
+    pub(crate) fn counted_text(&self) -> String {
+        match self {
+            Prompt::Text(t) => t.clone(),
+            Prompt::Chat(msgs) => {
+                let mut s = String::new();
+                for m in msgs {
+                    s.push_str(&m.content);
+                    s.push('\n');
+                }
+                s
+            }
+        }
+    }
 }

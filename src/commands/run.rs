@@ -49,6 +49,23 @@ pub struct RunOutcome {
     pub bundle: Bundle,
     pub path: PathBuf,
     pub plan: Arc<Plan>,
+    /// When the measurement window closed (a plain run; `None` for a
+    /// `--repeat` series), to time what follows it.
+    pub window_closed: Option<Instant>,
+    /// How long the way out took, once the bundle is written.
+    pub finish: Option<FinishTimes>,
+}
+
+/// The wall time after the window (issue 18: slow exits on a busy disk),
+/// shown in the summary: not a bundle field, since the bundle is written
+/// by then.
+#[derive(Debug, Clone, Copy)]
+pub struct FinishTimes {
+    /// Writing the bundle: serialize, one write and one fsync, rename.
+    pub write: Duration,
+    /// From the window's close to the bundle on disk: the recorder's
+    /// metrics, the last telemetry scrape, the bundle's assembly and write.
+    pub after_window: Option<Duration>,
 }
 
 /// The simulator started for a `sim://` endpoint; shut down after the
@@ -67,7 +84,23 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<Outcome> {
     let outcome = run_workload(opts).await?;
     let mut out = Outcome::default();
     summarize(&outcome, &mut out);
+    if let Some(f) = &outcome.finish {
+        out.line(&finish_line(f));
+    }
     Ok(out)
+}
+
+/// `bundle written in 1.2 ms (one write and fsync), 40 ms after the window
+/// closed`: the summary's last line, for a slow way out to show.
+pub fn finish_line(f: &FinishTimes) -> String {
+    let after = f
+        .after_window
+        .map(|d| format!(", {:.0} ms after the window closed", d.as_secs_f64() * 1e3))
+        .unwrap_or_default();
+    format!(
+        "bundle written in {:.1} ms (one write and fsync){after}",
+        f.write.as_secs_f64() * 1e3
+    )
 }
 
 /// The summary of a finished run (shared with `check`): the text, the
@@ -100,8 +133,16 @@ pub fn summarize(run: &RunOutcome, out: &mut Outcome) {
 /// Run a workload and write its bundle. Errors are tool/configuration
 /// errors (exit 2); request failures are data inside the bundle.
 pub async fn run_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
-    let outcome = measure_workload(opts).await?;
+    let mut outcome = measure_workload(opts).await?;
+    let start = Instant::now();
     write_bundle(&outcome.bundle, &outcome.path)?;
+    let written = Instant::now();
+    outcome.finish = Some(FinishTimes {
+        write: written - start,
+        after_window: outcome
+            .window_closed
+            .map(|c| written.saturating_duration_since(c)),
+    });
     Ok(outcome)
 }
 
@@ -134,13 +175,15 @@ pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
     let result = if opts.repeat == 1 {
         measure_run(&target, &opts, None)
             .await
-            .map(|(run, _)| run.bundle)
+            .map(|(run, _)| (run.bundle, Some(run.window_closed)))
     } else {
-        super::repeat::measure_series(&target, &opts).await
+        super::repeat::measure_series(&target, &opts)
+            .await
+            .map(|b| (b, None))
     };
     let plan = target.plan.clone();
     target.shutdown().await;
-    let mut bundle = result?;
+    let (mut bundle, window_closed) = result?;
     if let (Some(at), Some(shard)) = (opts.overrides.start_at, bundle.context.shard.as_mut()) {
         shard.start_at = Some(crate::timefmt::rfc3339_ms(at));
         shard.start_late_ms = late_ms;
@@ -149,6 +192,8 @@ pub async fn measure_workload(opts: RunOptions) -> anyhow::Result<RunOutcome> {
         bundle,
         path: opts.out,
         plan,
+        window_closed,
+        finish: None,
     })
 }
 
@@ -315,6 +360,8 @@ pub(super) struct MeasuredRun {
     pub bundle: Bundle,
     /// Wall time of the run, warm-up included.
     pub elapsed: Duration,
+    /// When the driver finished: the window's close.
+    pub window_closed: Instant,
     pub host_start: crate::runinfo::HostSample,
     pub host_end: crate::runinfo::HostSample,
 }
@@ -388,6 +435,7 @@ pub(super) async fn measure_run(
         driver_events,
     )
     .await;
+    let window_closed = Instant::now();
     let probe_reading = probe.finish().await;
     events.done.notify_one();
     let host_end = crate::runinfo::host_sample();
@@ -431,6 +479,7 @@ pub(super) async fn measure_run(
     let run = MeasuredRun {
         bundle,
         elapsed: summary.elapsed,
+        window_closed,
         host_start,
         host_end,
     };
@@ -674,8 +723,8 @@ fn assemble(
     let complete = interrupted.is_none();
     let context = Context {
         workload_name: plan.name.clone(),
-        workload_digest: plan.digest.clone(),
-        workload_shape: plan.shape.clone(),
+        workload_digest: plan.digest().to_owned(),
+        workload_shape: plan.shape().clone(),
         endpoint_kind: plan.endpoint.kind().into(),
         endpoint: plan.endpoint.display(),
         api: plan.api.as_str().into(),

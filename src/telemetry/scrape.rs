@@ -120,8 +120,8 @@ impl Scraper {
             shown: url,
         };
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(2));
+        let client = crate::client::tls::roots_and_redirects_for(client, &url.request)
             .build()
             .ok()?;
         let first_at = Instant::now();

@@ -24,7 +24,7 @@ use super::plan::{
 use super::seeded::mix64;
 use super::values::DurationValue;
 use crate::bundle::BundleKey;
-use crate::client::{ApiKind, ErrorKind, Message, Prompt, Sampling};
+use crate::client::{ApiKind, ErrorKind, Message, Prompt, PromptTokens, Sampling};
 use crate::tokenizer::{Tokenizer, TokenizerSpec};
 use crate::yaml::ConfigError;
 
@@ -180,7 +180,7 @@ impl Plan {
                 c.sampling = Arc::new(s);
             }
         }
-        let mut plan = Plan {
+        let plan = Plan {
             name: file.name,
             source: path.to_owned(),
             endpoint,
@@ -207,8 +207,8 @@ impl Plan {
             max_tokens,
             telemetry,
             preflight,
-            digest: String::new(),
-            shape: BTreeMap::new(),
+            digest: Default::default(),
+            shape: Default::default(),
             shard: overrides.shard,
         };
         if let (Some(shard), LoadPlan::Closed { concurrency, .. }) = (plan.shard, &plan.load) {
@@ -216,8 +216,6 @@ impl Plan {
                 .users_of(*concurrency)
                 .map_err(|e| invalid(path, "load.concurrency", e.to_string()))?;
         }
-        plan.digest = super::digest::workload_digest(&plan);
-        plan.shape = super::digest::workload_shape(&plan);
         Ok(plan)
     }
 }
@@ -384,13 +382,13 @@ impl PromptPool {
                 ));
             }
             total_weight += w;
-            let tokens = inputs
-                .tokenizer
-                .count(&super::prompts::prompt_text(&prompt)) as u32;
             entries.push(self.prompts.len());
             self.prompts.push(PromptEntry {
                 prompt: Arc::new(prompt),
-                tokens,
+                // Counted on first need (the digest, after the window, or
+                // a response without a prompt count), not here: counting
+                // builds the tokenizer.
+                tokens: PromptTokens::uncounted(),
                 class: 0,
                 quality,
             });
@@ -450,7 +448,7 @@ impl PromptPool {
             entries.push(self.prompts.len());
             self.prompts.push(PromptEntry {
                 prompt: Arc::new(prompt),
-                tokens: class.input_tokens,
+                tokens: class.input_tokens.into(),
                 class: class_idx,
                 quality: None,
             });
@@ -952,6 +950,31 @@ mod tests {
         assert_eq!(plan.key.tokenizer, DEFAULT_TOKENIZER);
     }
 
+    /// Start-up (issue 18): a plan of fixed prompts does not count them
+    /// (which would build the tokenizer) while planning; the digest, made
+    /// after the window, counts each prompt once, and every request of a
+    /// prompt shares that count.
+    #[test]
+    fn fixed_prompts_are_counted_when_the_digest_is_made_not_when_planned() {
+        let plan = Plan::build(yaml(MINIMAL), path(), &Overrides::default(), &|_| None)
+            .expect("minimal workload");
+        // (Whether the encoding is built is process-wide: other tests may
+        // have built it; the count is the plan's own.)
+        let spec = plan.request(0).spec;
+        assert_eq!(spec.prompt_tokens.get(), None);
+        let digest = plan.digest().to_owned();
+        assert!(plan.tokenizer.is_built());
+        assert_eq!(spec.prompt_tokens, TOKENIZER.count("hi\n") as u32);
+        assert_eq!(
+            plan.prompt_tokens(&plan.prompts[0]),
+            TOKENIZER.count("hi\n") as u32
+        );
+        // The same plan built again has the same digest.
+        let again = Plan::build(yaml(MINIMAL), path(), &Overrides::default(), &|_| None)
+            .expect("minimal workload");
+        assert_eq!(again.digest(), digest);
+    }
+
     #[test]
     fn command_line_overrides_win_over_the_file() {
         let overrides = Overrides {
@@ -1047,7 +1070,8 @@ mod tests {
         assert_eq!(p.classes.len(), 1);
         assert_eq!(p.classes[0].weight, 1.0);
         assert_eq!(p.prompts.len(), 2);
-        assert_eq!(p.prompts[0].tokens, TOKENIZER.count("one\n") as u32);
+        // Counted on first need (the digest), not while building.
+        assert_eq!(p.prompts[0].tokens.get(), None);
         let weighted = pool("inline: [\"one\", {text: \"two\", weight: 3}]", 10).expect("weighted");
         assert!(!weighted.round_robin);
         assert_eq!(

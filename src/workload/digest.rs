@@ -80,7 +80,10 @@ fn class_digests(plan: &Plan) -> Vec<ClassDigest<'_>> {
                             .collect::<Vec<_>>()
                             .join("\u{1e}"),
                     };
-                    (crate::bundle::hex_sha256(text.as_bytes()), e.tokens)
+                    (
+                        crate::bundle::hex_sha256(text.as_bytes()),
+                        plan.prompt_tokens(e),
+                    )
                 })
                 .collect(),
         })

@@ -6,14 +6,16 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use super::file::Arrival;
 use super::seeded::{mix64, unit};
 use super::shard::Shard;
 use crate::bundle::BundleKey;
-use crate::client::{ApiKind, EndpointUrl, ErrorKind, Prompt, QualityCheck, RequestSpec, Sampling};
+use crate::client::{
+    ApiKind, EndpointUrl, ErrorKind, Prompt, PromptTokens, QualityCheck, RequestSpec, Sampling,
+};
 use crate::tokenizer::Tokenizer;
 
 /// Where requests go.
@@ -160,7 +162,8 @@ pub struct PreflightPlan {
 #[derive(Debug, Clone)]
 pub struct PromptEntry {
     pub prompt: Arc<Prompt>,
-    pub tokens: u32,
+    /// Counted on first need for a fixed prompt ([`PromptTokens`]).
+    pub tokens: PromptTokens,
     pub class: u16,
     pub quality: Option<Arc<QualityCheck>>,
 }
@@ -220,9 +223,10 @@ pub struct Plan {
     pub max_tokens: Option<u32>,
     pub telemetry: TelemetryPlan,
     pub preflight: PreflightPlan,
-    pub digest: String,
-    /// The digest's inputs in words (`context.workload_shape`).
-    pub shape: BTreeMap<String, String>,
+    /// The workload digest, made on first use ([`Plan::digest`]).
+    pub(super) digest: OnceLock<String>,
+    /// The digest's inputs in words, made on first use ([`Plan::shape`]).
+    pub(super) shape: OnceLock<BTreeMap<String, String>>,
     /// The part of the plan this process sends (`--shard I/N`); `None`
     /// sends all of it. Not part of the digest: the shards of a run share
     /// the digest of the whole plan, which is what `merge` checks.
@@ -257,6 +261,29 @@ pub const KEY_ENV: [(&str, &str); 4] = [
 ];
 
 impl Plan {
+    /// The workload digest (`context.workload_digest`): what must match for
+    /// two runs to be comparable. Made on first use — it counts the fixed
+    /// prompts' tokens, which builds the tokenizer, so `run` asks for it
+    /// when it assembles the bundle, after the window.
+    pub fn digest(&self) -> &str {
+        self.digest
+            .get_or_init(|| super::digest::workload_digest(self))
+    }
+
+    /// The digest's inputs in words (`context.workload_shape`), made on
+    /// first use like [`Plan::digest`].
+    pub fn shape(&self) -> &BTreeMap<String, String> {
+        self.shape
+            .get_or_init(|| super::digest::workload_shape(self))
+    }
+
+    /// Tokens of a plan prompt by the plan's tokenizer (counted once).
+    pub fn prompt_tokens(&self, entry: &PromptEntry) -> u32 {
+        entry
+            .tokens
+            .get_or_count(|| saturate(self.tokenizer.count(&entry.prompt.counted_text())))
+    }
+
     /// The request with this index (warm-up included), a pure function of
     /// (seed, index).
     pub fn request(&self, index: u64) -> PlannedRequest {
@@ -289,7 +316,7 @@ impl Plan {
             class: class_idx as u16,
             spec: RequestSpec {
                 prompt: entry.prompt.clone(),
-                prompt_tokens: entry.tokens,
+                prompt_tokens: entry.tokens.clone(),
                 sampling: self.classes[class_idx].sampling.clone(),
                 cancel_after_events,
                 quality: entry.quality.clone(),
@@ -330,4 +357,8 @@ impl Plan {
     pub fn class_names(&self) -> Vec<String> {
         self.classes.iter().map(|c| c.name.clone()).collect()
     }
+}
+
+fn saturate(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }

@@ -111,21 +111,6 @@ pub fn relative_to(workload: &Path, p: &Path) -> PathBuf {
     workload.parent().unwrap_or(Path::new(".")).join(p)
 }
 
-/// All prompt text, for counting tokens.
-pub(crate) fn prompt_text(p: &Prompt) -> String {
-    match p {
-        Prompt::Text(t) => t.clone(),
-        Prompt::Chat(msgs) => {
-            let mut s = String::new();
-            for m in msgs {
-                s.push_str(&m.content);
-                s.push('\n');
-            }
-            s
-        }
-    }
-}
-
 /// Build the quality check of a prompt's `expect` block.
 fn quality_of(
     expect: &ExpectField,

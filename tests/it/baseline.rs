@@ -338,7 +338,7 @@ fn quickstart_workload(
         &|_: &str| None,
     )
     .expect("quickstart plan");
-    (plan.digest, plan.shape)
+    (plan.digest().to_owned(), plan.shape().clone())
 }
 
 /// A baseline of the quickstart at concurrency 16 against a candidate at
@@ -395,7 +395,7 @@ fn a_changed_workload_field_is_named_in_words_not_digests() {
         &|_: &str| None,
     )
     .expect("plan");
-    let cand = with((plan.digest, plan.shape));
+    let cand = with((plan.digest().to_owned(), plan.shape().clone()));
     let res = resolve(&cand, &BaselineSource::Dir(base.clone()), t0()).expect("resolve");
     let skip = res.skip_reason().expect("skip");
     assert_eq!(

@@ -189,7 +189,7 @@ fn spec() -> RequestSpec {
             role: "user".into(),
             content: "Say hello".into(),
         }])),
-        prompt_tokens: 9,
+        prompt_tokens: 9.into(),
         sampling: Arc::new(Sampling {
             max_tokens: Some(64),
             temperature: Some(0.0),
@@ -1096,4 +1096,51 @@ async fn a_run_warns_about_redirects_unstreamed_and_compressed_answers() {
             Vec::<String>::new()
         );
     }
+}
+
+/// Issue 18: the clients of a plain-`http://` endpoint load no CA
+/// certificates, so preflight follows redirects within `http` only — an
+/// `https` target is not followed, and its 3xx is what preflight reports,
+/// not a certificate error from roots it never loaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_of_an_http_endpoint_follows_http_redirects_only() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for s in listener.incoming().take(64) {
+            let Ok(mut s) = s else { break };
+            let mut line = String::new();
+            let _ = BufReader::new(&s).read_line(&mut line);
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            let reply = match path.as_str() {
+                "/a/v1/models" => {
+                    "HTTP/1.1 302 Found\r\nlocation: /b/v1/models\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string()
+                }
+                "/b/v1/models" => {
+                    let body = r#"{"object":"list","data":[{"id":"m"}]}"#;
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                }
+                _ => "HTTP/1.1 301 Moved Permanently\r\nlocation: https://127.0.0.1:9/v1/models\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string(),
+            };
+            let _ = s.write_all(reply.as_bytes());
+        }
+    });
+    let base = |p: &str| {
+        tokengate::client::EndpointUrl::parse_base(&format!("http://127.0.0.1:{port}/{p}/v1"))
+            .expect("url")
+    };
+    let ok = tokengate::client::preflight(&base("a"), None, "m", Duration::from_secs(2), false)
+        .await
+        .expect("an http redirect is followed");
+    assert_eq!(ok.served, ["m"]);
+    let err =
+        tokengate::client::preflight(&base("c"), None, "m", Duration::from_millis(300), false)
+            .await
+            .expect_err("an https redirect is not followed");
+    let text = err.to_string();
+    assert!(text.contains("HTTP 301"), "{text}");
 }

@@ -172,7 +172,14 @@ async fn run_shows_the_summary_of_the_bundle_it_wrote_and_exits_0() {
     assert_quiet(&o);
     assert_eq!(o.files, std::slice::from_ref(&out));
     let bundle = read_bundle(&out).expect("bundle written");
-    assert_eq!(o.stdout, render_summary(&bundle, &out));
+    // The bundle's summary, then how long the way out took (issue 18).
+    let summary = render_summary(&bundle, &out);
+    assert!(o.stdout.starts_with(&summary), "{}", o.stdout);
+    let finish = &o.stdout[summary.len()..];
+    assert!(
+        finish.starts_with("bundle written in ") && finish.lines().count() == 1,
+        "{finish}"
+    );
     assert_eq!(o.stdout_text(), o.stdout);
     assert_eq!(o.stderr_text(), "");
     insta::assert_snapshot!("run_stdout", shape(&o.stdout, dir.path()));

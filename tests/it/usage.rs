@@ -84,3 +84,44 @@ async fn implausible_usage_is_refused_and_counted_from_the_content() {
         );
     }
 }
+
+/// Start-up (issue 18): the tokenizer is built on first need only, and a
+/// server that reports no usage still has every response counted — output
+/// tokens by the tokenizer over the streamed text ("a", " b", " c": 3),
+/// input tokens by the prompt's own count — while one that reports usage
+/// is believed for both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_usage_the_lazily_built_tokenizer_still_counts_every_response() {
+    let tok = tokengate::tokenizer::Tokenizer::load(
+        &tokengate::tokenizer::TokenizerSpec::Embedded("o200k_base".into()),
+    )
+    .expect("embedded tokenizer");
+    let prompt_tokens = tok.count("hi there\n") as u64;
+    for (usage, source, input_each) in [(None, "tokenizer", prompt_tokens), (Some("3"), "usage", 2)]
+    {
+        let server = Hostile::start_with_usage(vec!["sim-model".into()], usage.map(String::from));
+        let dir = tempfile::tempdir().unwrap();
+        let w = workload(dir.path(), server.port);
+        let out = run(&w, &dir.path().join("b.json"), &[])
+            .await
+            .unwrap_or_else(|e| panic!("usage {usage:?}: {e:#}"));
+        let b = &out.bundle;
+        assert_eq!(b.metrics.requests.succeeded, 6, "usage {usage:?}");
+        assert_eq!(
+            b.context.token_sources.get(source).copied(),
+            Some(6),
+            "usage {usage:?}: {:?}",
+            b.context.token_sources
+        );
+        assert!(
+            b.samples.output_tokens.iter().all(|&n| n == 3),
+            "usage {usage:?}: {:?}",
+            b.samples.output_tokens
+        );
+        assert_eq!(
+            b.metrics.tokens.input_total,
+            6 * input_each,
+            "usage {usage:?}"
+        );
+    }
+}

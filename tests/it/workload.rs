@@ -85,7 +85,7 @@ fn synthetic_classes_have_their_token_targets_and_mix() {
     // Same seed, same plan: request 17 is the same prompt.
     let again = load_plan(&p, &Overrides::default(), &no_env).unwrap();
     assert_eq!(plan.request(17).spec.prompt, again.request(17).spec.prompt);
-    assert_eq!(plan.digest, again.digest);
+    assert_eq!(plan.digest(), again.digest());
 }
 
 #[test]
@@ -139,7 +139,7 @@ fn example_workload_digests_stay_byte_identical() {
     ] {
         let plan = load_plan(&root.join(name), &Overrides::default(), &no_env)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(plan.digest, digest, "{name}");
+        assert_eq!(plan.digest(), digest, "{name}");
     }
 }
 
@@ -199,11 +199,13 @@ fn changing_the_sample_size_keeps_the_digest_and_the_shape() {
             },
         ] {
             let other = example_plan(name, &overrides);
-            assert_eq!(other.digest, base.digest, "{name} with {overrides:?}");
-            assert_eq!(other.shape, base.shape, "{name} with {overrides:?}");
+            assert_eq!(other.digest(), base.digest(), "{name} with {overrides:?}");
+            assert_eq!(other.shape(), base.shape(), "{name} with {overrides:?}");
         }
     }
-    let shape = example_plan("examples/quickstart.yaml", &Overrides::default()).shape;
+    let shape = example_plan("examples/quickstart.yaml", &Overrides::default())
+        .shape()
+        .clone();
     assert!(!shape.keys().any(|k| k.contains("request")), "{shape:?}");
 }
 
@@ -219,9 +221,9 @@ fn every_digest_change_shows_in_the_named_shape_field() {
         load_plan(&p, &Overrides::default(), &no_env).unwrap_or_else(|e| panic!("{name}: {e}"))
     };
     let reference = plan_of("base.yaml", base);
-    assert_eq!(reference.shape["load"], "closed, concurrency 16");
-    assert_eq!(reference.shape["max_tokens"], "64");
-    assert_eq!(reference.shape["warmup"], "16 requests");
+    assert_eq!(reference.shape()["load"], "closed, concurrency 16");
+    assert_eq!(reference.shape()["max_tokens"], "64");
+    assert_eq!(reference.shape()["warmup"], "16 requests");
     let cases: &[(&str, &str, &str, &str)] = &[
         (
             "concurrency 16",
@@ -297,12 +299,16 @@ fn every_digest_change_shows_in_the_named_shape_field() {
     for (i, (what, from, to, field)) in cases.iter().enumerate() {
         assert!(base.contains(from), "{what}: `{from}` not in the base");
         let changed = plan_of(&format!("case{i}.yaml"), &base.replacen(from, to, 1));
-        assert_ne!(changed.digest, reference.digest, "{what}: digest unchanged");
         assert_ne!(
-            changed.shape.get(*field),
-            reference.shape.get(*field),
+            changed.digest(),
+            reference.digest(),
+            "{what}: digest unchanged"
+        );
+        assert_ne!(
+            changed.shape().get(*field),
+            reference.shape().get(*field),
             "{what}: shape field `{field}` unchanged: {:?}",
-            changed.shape
+            changed.shape()
         );
     }
     // A mix names each class's fields by class.
@@ -310,13 +316,13 @@ fn every_digest_change_shows_in_the_named_shape_field() {
         "mix.yaml",
         "name: t\nendpoint: sim://default\nmodel: m\nprompts:\n  classes:\n    - {name: short, input_tokens: 32, weight: 3, max_tokens: 16}\n    - {name: long, input_tokens: 256, weight: 1, max_tokens: 64}\noutput: {ignore_eos: true}\nload: {mode: open, rate: 2, arrival: poisson}\nduration: 10s\n",
     );
-    assert_eq!(mix.shape["classes"], "short (75 %), long (25 %)");
-    assert_eq!(mix.shape["short.max_tokens"], "16");
+    assert_eq!(mix.shape()["classes"], "short (75 %), long (25 %)");
+    assert_eq!(mix.shape()["short.max_tokens"], "16");
     assert_eq!(
-        mix.shape["long.prompts"].split(',').next(),
+        mix.shape()["long.prompts"].split(',').next(),
         Some("synthetic")
     );
-    assert_eq!(mix.shape["load"], "open, 2 req/s, poisson arrivals");
+    assert_eq!(mix.shape()["load"], "open, 2 req/s, poisson arrivals");
 }
 
 #[test]

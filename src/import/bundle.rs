@@ -17,7 +17,8 @@ use crate::bundle::{
 use crate::client::RequestRecord;
 use crate::fsutil::{MAX_DATA_BYTES, read_bounded};
 use crate::metrics::Recorder;
-use crate::workload::{KEY_ENV, Slo};
+use crate::workload::Slo;
+use crate::workload::apply_key_overrides;
 
 /// Reads an environment variable (the process's, or a test's).
 pub type EnvLookup = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -222,23 +223,13 @@ fn labels(
     let mut key = BundleKey::default();
     let mut engine_flags = None;
     let mut meta = BTreeMap::new();
-    for (field, var) in KEY_ENV {
-        if let Some(v) = (opts.env)(var).filter(|v| !v.is_empty()) {
-            set_key_field(&mut key, field, v);
-        }
-    }
-    if let Some(v) = (opts.env)("TOKENGATE_ENGINE_FLAGS").filter(|v| !v.is_empty()) {
-        engine_flags = Some(v);
-    }
-    for (k, v) in &opts.meta {
-        if !set_key_field(&mut key, k, v.clone()) {
-            if k == "engine_flags" {
-                engine_flags = Some(v.clone());
-            } else {
-                meta.insert(k.clone(), v.clone());
-            }
-        }
-    }
+    apply_key_overrides(
+        &mut key,
+        &mut engine_flags,
+        &mut meta,
+        &*opts.env,
+        &opts.meta,
+    );
     if key.model_version.is_empty() {
         key.model_version = imp.model.clone();
     }
@@ -246,15 +237,4 @@ fn labels(
         key.tokenizer = imp.tokenizer.clone();
     }
     (key, engine_flags, meta)
-}
-
-fn set_key_field(key: &mut BundleKey, field: &str, value: String) -> bool {
-    match field {
-        "model_version" => key.model_version = value,
-        "serving_image" => key.serving_image = value,
-        "hardware_profile" => key.hardware_profile = value,
-        "tokenizer" => key.tokenizer = value,
-        _ => return false,
-    }
-    true
 }

@@ -764,23 +764,13 @@ fn labels(file: &WorkloadFile, sources: &KeySources<'_>) -> Labels {
     };
     let mut meta = file.meta.clone();
     let mut engine_flags = file.engine_flags.clone();
-    for (field, var) in KEY_ENV {
-        if let Some(v) = (sources.env)(var).filter(|v| !v.is_empty()) {
-            set_key_field(&mut key, field, v);
-        }
-    }
-    if let Some(v) = (sources.env)("TOKENGATE_ENGINE_FLAGS").filter(|v| !v.is_empty()) {
-        engine_flags = Some(v);
-    }
-    for (k, v) in sources.meta {
-        if !set_key_field(&mut key, k, v.clone()) {
-            if k == "engine_flags" {
-                engine_flags = Some(v.clone());
-            } else {
-                meta.insert(k.clone(), v.clone());
-            }
-        }
-    }
+    apply_key_overrides(
+        &mut key,
+        &mut engine_flags,
+        &mut meta,
+        sources.env,
+        sources.meta,
+    );
     if key.tokenizer.is_empty() {
         key.tokenizer = sources.tokenizer.to_string();
     }
@@ -799,6 +789,35 @@ fn labels(file: &WorkloadFile, sources: &KeySources<'_>) -> Labels {
         key,
         engine_flags,
         meta,
+    }
+}
+
+/// The environment (`TOKENGATE_MODEL_VERSION`, …, `TOKENGATE_ENGINE_FLAGS`)
+/// and then `--meta KEY=VALUE` over key fields, engine flags and free
+/// metadata, the later winning: what `run` and `import` both apply.
+pub(crate) fn apply_key_overrides(
+    key: &mut BundleKey,
+    engine_flags: &mut Option<String>,
+    meta: &mut BTreeMap<String, String>,
+    env: &dyn Fn(&str) -> Option<String>,
+    cli_meta: &[(String, String)],
+) {
+    for (field, var) in KEY_ENV {
+        if let Some(v) = env(var).filter(|v| !v.is_empty()) {
+            set_key_field(key, field, v);
+        }
+    }
+    if let Some(v) = env("TOKENGATE_ENGINE_FLAGS").filter(|v| !v.is_empty()) {
+        *engine_flags = Some(v);
+    }
+    for (k, v) in cli_meta {
+        if !set_key_field(key, k, v.clone()) {
+            if k == "engine_flags" {
+                *engine_flags = Some(v.clone());
+            } else {
+                meta.insert(k.clone(), v.clone());
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod values;
 
 use std::path::Path;
 
+pub(crate) use build::apply_key_overrides;
 pub use file::{Arrival, LoadMode, WorkloadFile, workload_json_schema};
 pub use plan::{
     CancelPlan, Endpoint, KEY_ENV, LoadPlan, Overrides, Plan, PlannedRequest, PreflightPlan,

@@ -106,6 +106,19 @@ impl ErrorKind {
     pub fn from_name(name: &str) -> Option<ErrorKind> {
         ErrorKind::ALL.into_iter().find(|k| k.as_str() == name)
     }
+
+    /// The kind of an HTTP error status: 3xx, 429, other 4xx, 5xx; `None`
+    /// for anything else (1xx, 2xx, out of range). One mapping for the
+    /// client and for importers that read other tools' status codes.
+    pub fn of_status(code: u16) -> Option<ErrorKind> {
+        Some(match code {
+            429 => ErrorKind::Http429,
+            300..=399 => ErrorKind::Http3xx,
+            400..=499 => ErrorKind::Http4xx,
+            500..=599 => ErrorKind::Http5xx,
+            _ => return None,
+        })
+    }
 }
 
 impl std::fmt::Display for ErrorKind {

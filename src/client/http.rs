@@ -507,22 +507,14 @@ const CONTEXT_PHRASES: [&str; 5] = [
 /// length → `context_overflow`; any other status (4xx, and a 1xx that
 /// hyper passes on) → `http_4xx`.
 fn classify_status(status: StatusCode, body: &[u8]) -> ErrorKind {
-    if status.is_redirection() {
-        return ErrorKind::Http3xx;
-    }
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        return ErrorKind::Http429;
-    }
-    if status.is_server_error() {
-        return ErrorKind::Http5xx;
-    }
-    if status.is_client_error() {
+    let kind = ErrorKind::of_status(status.as_u16()).unwrap_or(ErrorKind::Http4xx);
+    if kind == ErrorKind::Http4xx {
         let text = String::from_utf8_lossy(body).to_lowercase();
         if CONTEXT_PHRASES.iter().any(|p| text.contains(p)) {
             return ErrorKind::ContextOverflow;
         }
     }
-    ErrorKind::Http4xx
+    kind
 }
 
 /// `Retry-After` in delay-seconds (integer or decimal). The HTTP-date form

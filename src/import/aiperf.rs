@@ -17,6 +17,7 @@ use super::error::ImportError;
 use super::json::Doc;
 use crate::bundle::LoadInfo;
 use crate::client::{ErrorKind, Outcome, Phase, RequestRecord, TokenSource};
+use crate::metrics::us32;
 use crate::wording::foreign::cut;
 
 /// One line, read.
@@ -270,12 +271,11 @@ pub(super) fn parse(doc: &Doc<'_>, bytes: &[u8]) -> Result<Imported, ImportError
 
 /// The kind of an AIPerf error: by HTTP status, else by its type name.
 fn classify(code: Option<u64>, kind: &str) -> Option<ErrorKind> {
-    match code {
-        Some(429) => return Some(ErrorKind::Http429),
-        Some(500..=599) => return Some(ErrorKind::Http5xx),
-        Some(400..=499) => return Some(ErrorKind::Http4xx),
-        Some(300..=399) => return Some(ErrorKind::Http3xx),
-        _ => {}
+    if let Some(kind) = code
+        .and_then(|c| u16::try_from(c).ok())
+        .and_then(ErrorKind::of_status)
+    {
+        return Some(kind);
     }
     let has = |names: &[&str]| names.iter().any(|n| kind.contains(n));
     if has(&["Connect", "ConnectionRefused"]) {
@@ -294,10 +294,6 @@ fn classify(code: Option<u64>, kind: &str) -> Option<ErrorKind> {
     } else {
         None
     }
-}
-
-fn us32(d: Duration) -> u32 {
-    d.as_micros().min(u32::MAX as u128) as u32
 }
 
 #[cfg(test)]

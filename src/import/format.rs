@@ -34,14 +34,9 @@ impl ImportFormat {
         }
     }
 
-    /// The tool recorded in `context.imported.tool`.
+    /// The tool recorded in `context.imported.tool`: the format's name.
     pub fn tool(self) -> &'static str {
-        match self {
-            ImportFormat::Vllm => "vllm",
-            ImportFormat::Guidellm => "guidellm",
-            ImportFormat::Aiperf => "aiperf",
-            ImportFormat::K6 => "k6",
-        }
+        self.as_str()
     }
 
     /// What the file should be, for error messages.

@@ -18,6 +18,7 @@ use super::error::ImportError;
 use super::json::Doc;
 use crate::bundle::{LoadInfo, hex_sha256};
 use crate::client::{ErrorKind, Outcome, Phase, RequestRecord, TokenSource};
+use crate::metrics::us32;
 use crate::wording::foreign::cut;
 
 const BENCHMARK: &str = "benchmarks[0]";
@@ -368,13 +369,7 @@ fn classify(error: &str) -> Option<ErrorKind> {
         .and_then(|s| s.split(' ').next())
         .and_then(|s| s.parse::<u16>().ok());
     if let Some(code) = status {
-        return Some(match code {
-            429 => ErrorKind::Http429,
-            500..=599 => ErrorKind::Http5xx,
-            400..=499 => ErrorKind::Http4xx,
-            300..=399 => ErrorKind::Http3xx,
-            _ => return None,
-        });
+        return ErrorKind::of_status(code);
     }
     let has = |names: &[&str]| names.iter().any(|n| error.contains(n));
     if has(&["ConnectError", "ConnectTimeout", "Connection refused"]) {
@@ -399,10 +394,6 @@ fn classify(error: &str) -> Option<ErrorKind> {
     } else {
         None
     }
-}
-
-fn us32(d: Duration) -> u32 {
-    d.as_micros().min(u32::MAX as u128) as u32
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 //! `docs/import.md` maps every field.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -15,6 +14,7 @@ use super::error::ImportError;
 use super::json::{Doc, describe};
 use crate::bundle::LoadInfo;
 use crate::client::{ErrorKind, Outcome, Phase, RequestRecord, TokenSource};
+use crate::metrics::us32;
 use crate::wording::foreign::cut;
 
 const SAVE_DETAILED: &str = "(run `vllm bench serve` with `--save-result --save-detailed`)";
@@ -399,10 +399,6 @@ fn reason_phrase(e: &str) -> Option<ErrorKind> {
         | "Permanent Redirect" => ErrorKind::Http3xx,
         _ => return None,
     })
-}
-
-fn us32(d: Duration) -> u32 {
-    d.as_micros().min(u32::MAX as u128) as u32
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod recorder;
 mod steady;
 
 pub use latency::{latency_stats_exact, latency_stats_hdr};
+pub(crate) use recorder::us32;
 pub use recorder::{
     OutputLengths, Recorded, Recorder, ScheduleFacts, cost_per_1k, decode_histogram,
 };

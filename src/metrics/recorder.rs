@@ -140,7 +140,8 @@ fn us(d: Duration) -> u64 {
     d.as_micros().min(u64::MAX as u128) as u64
 }
 
-fn us32(d: Duration) -> u32 {
+/// Whole microseconds, saturating at `u32::MAX` (the sample columns' width).
+pub(crate) fn us32(d: Duration) -> u32 {
     d.as_micros().min(u32::MAX as u128) as u32
 }
 

@@ -396,7 +396,7 @@ pub struct LoadInfo {
 
 /// The client's own resource use, and whether the client limited the
 /// measurement (`saturated`, decided by the client probe in `health`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ClientInfo {
     /// User CPU seconds of the tokengate process over the run.
     pub cpu_user_s: f64,

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use super::bundle::Imported;
+use super::bundle::{Imported, imported_record};
 use super::error::ImportError;
 use super::json::Doc;
 use crate::bundle::LoadInfo;
@@ -190,33 +190,21 @@ pub(super) fn parse(doc: &Doc<'_>, bytes: &[u8]) -> Result<Imported, ImportError
                 }
             }
         }
+        let phase = if l.warmup {
+            Phase::Warmup
+        } else {
+            Phase::Measured
+        };
         records.push(RequestRecord {
-            index: index as u64,
-            class: 0,
-            phase: if l.warmup {
-                Phase::Warmup
-            } else {
-                Phase::Measured
-            },
-            attempts: 1,
-            scheduled_at: sent_at,
-            sent_at,
-            ttfb: None,
             ttft: if ok { ttft } else { None },
-            e2e,
             event_bytes: vec![1; offsets.len()],
             event_offsets_us: offsets,
             output_tokens: if ok { output_tokens } else { 0 },
             token_source,
-            usage_refused: false,
             input_tokens,
-            finish_reason: None,
-            quality_pass: None,
-            retry_after: None,
-            outcome,
+            ..imported_record(index as u64, phase, sent_at, e2e, outcome)
         });
     }
-    records.sort_by_key(|r| (r.sent_at + r.e2e, r.index));
     let measured = records
         .iter()
         .filter(|r| r.phase == Phase::Measured)

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::error::ImportError;
 use super::format::ImportFormat;
@@ -14,7 +15,7 @@ use crate::bundle::{
     Bundle, BundleKey, ClientInfo, Context, ImportInfo, LoadInfo, METRICS_VERSION, SCHEMA_VERSION,
     Validity, hex_sha256,
 };
-use crate::client::RequestRecord;
+use crate::client::{Outcome, Phase, RequestRecord, TokenSource};
 use crate::fsutil::{MAX_DATA_BYTES, read_bounded};
 use crate::metrics::Recorder;
 use crate::workload::Slo;
@@ -96,7 +97,43 @@ pub fn import_file(opts: &ImportOptions) -> Result<Bundle, ImportError> {
     Ok(assemble(opts, path, &bytes, imported))
 }
 
+/// A request of another tool's file as the recorder takes it: one attempt,
+/// sent when scheduled, no TTFB, no finish reason or quality check, one
+/// byte per recorded event; the caller fills in what the file measured
+/// (`ttft`, `event_offsets_us`, tokens) with struct update syntax.
+pub(super) fn imported_record(
+    index: u64,
+    phase: Phase,
+    sent_at: Duration,
+    e2e: Duration,
+    outcome: Outcome,
+) -> RequestRecord {
+    RequestRecord {
+        index,
+        class: 0,
+        phase,
+        attempts: 1,
+        scheduled_at: sent_at,
+        sent_at,
+        ttfb: None,
+        ttft: None,
+        e2e,
+        event_offsets_us: Vec::new(),
+        event_bytes: Vec::new(),
+        output_tokens: 0,
+        token_source: TokenSource::Usage,
+        usage_refused: false,
+        input_tokens: 0,
+        finish_reason: None,
+        quality_pass: None,
+        retry_after: None,
+        outcome,
+    }
+}
+
 fn assemble(opts: &ImportOptions, path: &Path, bytes: &[u8], mut imp: Imported) -> Bundle {
+    // The recorder sees requests in completion order, as in a native run.
+    imp.records.sort_by_key(|r| (r.sent_at + r.e2e, r.index));
     let mut rec = Recorder::new(Slo::default(), None, None, imp.records.len());
     for r in &imp.records {
         rec.record(r);
@@ -163,18 +200,7 @@ fn assemble(opts: &ImportOptions, path: &Path, bytes: &[u8], mut imp: Imported) 
         seed: 0,
         engine_flags,
         meta,
-        client: ClientInfo {
-            cpu_user_s: 0.0,
-            cpu_system_s: 0.0,
-            cpu_utilization: 0.0,
-            cpu_per_request_us: 0.0,
-            schedule_lag_p99_ms: 0.0,
-            schedule_lag_max_ms: 0.0,
-            saturated: false,
-            warnings: Vec::new(),
-            host: Default::default(),
-            health: None,
-        },
+        client: ClientInfo::default(),
         warnings,
         validity: Validity {
             checked: vec![format!(

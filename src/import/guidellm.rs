@@ -13,11 +13,11 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
-use super::bundle::Imported;
+use super::bundle::{Imported, imported_record};
 use super::error::ImportError;
 use super::json::Doc;
 use crate::bundle::{LoadInfo, hex_sha256};
-use crate::client::{ErrorKind, Outcome, Phase, RequestRecord, TokenSource};
+use crate::client::{ErrorKind, Outcome, Phase, RequestRecord};
 use crate::metrics::us32;
 use crate::wording::foreign::cut;
 
@@ -176,37 +176,20 @@ pub(super) fn parse(doc: &Doc<'_>, root: &Value) -> Result<Imported, ImportError
             }
         };
         let ok = outcome == Outcome::Success;
+        // guidellm keeps no per-token times: one event, no ITL gaps.
+        let offsets: Vec<u32> = ttft
+            .filter(|_| ok)
+            .map(|t| vec![us32(t)])
+            .unwrap_or_default();
         records.push(RequestRecord {
-            index: index as u64,
-            class: 0,
-            phase: Phase::Measured,
-            attempts: 1,
-            scheduled_at: sent_at,
-            sent_at,
-            ttfb: None,
             ttft: if ok { ttft } else { None },
-            e2e,
-            // guidellm keeps no per-token times: one event, no ITL gaps.
-            event_offsets_us: ttft
-                .filter(|_| ok)
-                .map(|t| vec![us32(t)])
-                .unwrap_or_default(),
-            event_bytes: if ok && ttft.is_some() {
-                vec![1]
-            } else {
-                Vec::new()
-            },
+            event_bytes: vec![1; offsets.len()],
+            event_offsets_us: offsets,
             output_tokens: if ok { output_tokens } else { 0 },
-            token_source: TokenSource::Usage,
-            usage_refused: false,
             input_tokens,
-            finish_reason: None,
-            quality_pass: None,
-            retry_after: None,
-            outcome,
+            ..imported_record(index as u64, Phase::Measured, sent_at, e2e, outcome)
         });
     }
-    records.sort_by_key(|r| (r.sent_at + r.e2e, r.index));
 
     let strategy = bench
         .get("config")

@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::bundle::Imported;
+use super::bundle::{Imported, imported_record};
 use super::error::ImportError;
 use super::json::{Doc, describe};
 use crate::bundle::LoadInfo;
-use crate::client::{ErrorKind, Outcome, Phase, RequestRecord, TokenSource};
+use crate::client::{ErrorKind, Outcome, Phase, RequestRecord};
 use crate::metrics::us32;
 use crate::wording::foreign::cut;
 
@@ -131,29 +131,14 @@ pub(super) fn parse(doc: &Doc<'_>, root: &Value) -> Result<Imported, ImportError
             }
         }
         records.push(RequestRecord {
-            index: i as u64,
-            class: 0,
-            phase: Phase::Measured,
-            attempts: 1,
-            scheduled_at: sent_at,
-            sent_at,
-            ttfb: None,
             ttft: (!failed).then_some(ttft),
-            e2e: latency,
             event_bytes: vec![1; offsets.len()],
             event_offsets_us: offsets,
             output_tokens: if failed { 0 } else { output_tokens },
-            token_source: TokenSource::Usage,
-            usage_refused: false,
             input_tokens,
-            finish_reason: None,
-            quality_pass: None,
-            retry_after: None,
-            outcome,
+            ..imported_record(i as u64, Phase::Measured, sent_at, latency, outcome)
         });
     }
-    // The recorder sees requests in completion order, as in a native run.
-    records.sort_by_key(|r| (r.sent_at + r.e2e, r.index));
 
     let mut warnings = Vec::new();
     let succeeded = records
